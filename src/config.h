@@ -1,0 +1,101 @@
+/*
+ * config.h: echod.conf(5) as an immutable, reference-counted object.
+ *
+ * config_load() parses a file with libconfig into a fresh object, checks
+ * every key against one table of names, types, ranges and defaults, and
+ * either returns the object or reports every problem as "FILE:LINE:
+ * message" and returns NULL.  Nothing is ever changed after loading; a
+ * session keeps a reference to the configuration it was accepted with, and
+ * a reload simply loads a new object.
+ */
+#ifndef ECHOD_CONFIG_H
+#define ECHOD_CONFIG_H
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "framing.h"
+#include "strip.h"
+
+#define CONF_NAME_MAX		64
+#define CONF_MAX_LINE_MIN	64
+#define CONF_MAX_LINE_MAX	(16u * 1024 * 1024)
+#define CONF_WORKERS_MAX	256
+
+enum conf_proto {
+	CONF_TCP,
+	CONF_UDP
+};
+
+/* One entry of `listeners`, with every inherited value resolved. */
+struct listener_conf {
+	char			 name[CONF_NAME_MAX + 1];
+	enum conf_proto		 protocol;
+	char			 address[64];	/* as written, e.g. "::" */
+	uint16_t		 port;
+	struct sockaddr_storage	 ss;		/* address and port */
+	socklen_t		 sslen;
+	bool			 wildcard;	/* "::" or "0.0.0.0" */
+	enum framing_kind	 framing;
+	struct strip_set	*strip;		/* NULL: no rules */
+	struct timeval		 idle;		/* zero: never */
+	struct timeval		 write;		/* zero: never */
+	unsigned int		 max_connections; /* 0: no own limit */
+	/* UDP only */
+	unsigned int		 udp_rate;	/* replies/s per source */
+	unsigned int		 udp_burst;	/* bucket depth */
+	unsigned int		 max_datagram;	/* larger ones are dropped */
+	int			 line;		/* where it was defined */
+};
+
+struct conf {
+	atomic_uint		 refcnt;
+	char			*path;
+	int			 log_level;	/* syslog priority */
+	bool			 log_connections;
+	unsigned int		 log_rate;	/* entries per second */
+	unsigned int		 workers;	/* 0: one per CPU */
+	char			 event_method[8];	/* "auto", "epoll", ... */
+	unsigned int		 max_connections;
+	size_t			 max_line;
+	struct timeval		 idle;
+	struct timeval		 write;
+	struct timeval		 shutdown;
+	size_t			 nlisteners;
+	struct listener_conf	*listeners;
+};
+
+/* Every error of one load, each "FILE:LINE: message" or "FILE: message". */
+struct conf_errors {
+	char			**msgs;
+	size_t			  n;
+};
+
+/* Load and validate a file; NULL with errs filled on any problem. */
+struct conf	*config_load(const char *path, struct conf_errors *errs);
+/* The same from a string; name stands for the file in messages. */
+struct conf	*config_parse(const char *text, const char *name,
+		    struct conf_errors *errs);
+struct conf	*config_ref(struct conf *);
+/* Drop a reference; the last one frees.  Accepts NULL. */
+void		 config_unref(struct conf *);
+void		 config_errors_free(struct conf_errors *);
+/* The listener called name, or NULL. */
+const struct listener_conf *
+		 config_listener(const struct conf *, const char *name);
+/* "tcp [::]:7": how logs name a listener's endpoint. */
+void		 config_listener_endpoint(const struct listener_conf *, char *,
+		    size_t);
+/* Whether two addresses overlap: equal, or one is a wildcard covering
+ * the other (SPEC §3, §4). */
+bool		 config_addr_overlap(const struct listener_conf *,
+		    const struct listener_conf *);
+
+#endif

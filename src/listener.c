@@ -1,0 +1,2 @@
+/* listener.c: placeholder until the module lands. */
+#include "listener.h"

@@ -1,0 +1,3 @@
+#ifndef ECHOD_LISTENER_H
+#define ECHOD_LISTENER_H
+#endif

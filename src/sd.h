@@ -1,0 +1,3 @@
+#ifndef ECHOD_SD_H
+#define ECHOD_SD_H
+#endif

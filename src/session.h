@@ -1,0 +1,3 @@
+#ifndef ECHOD_SESSION_H
+#define ECHOD_SESSION_H
+#endif
