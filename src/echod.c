@@ -1,1 +1,364 @@
-int main(void) { return 0; }
+/*
+ * echod: an RFC 862 echo service for systemd.
+ *
+ * main() is the life cycle in order: options, configuration, the event
+ * loop and its listeners, readiness, the loop, an orderly teardown.
+ * Signals are events on the loop; no work is done in a signal handler.
+ */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "echod.h"
+#include "listener.h"
+#include "log.h"
+#include "sd.h"
+#include "session.h"
+
+#define EXIT_CONFIG	1	/* bad configuration or arguments */
+#define EXIT_NOSERVE	2	/* could not start serving */
+
+struct echod	 echod;
+
+static struct {
+	const char	*path;
+	bool		 verbose;
+	int		 stopping_sessions;	/* open when the stop began */
+	struct event	*sighup, *sigterm, *sigint;
+	struct event	*tick;		/* once a second: status, budgets */
+	struct event	*deadline;	/* end of the graceful stop */
+} main_state;
+
+static __attribute__((__noreturn__)) void
+usage(FILE *f, int status)
+{
+	fprintf(f, "usage: echod [-c FILE] [-t] "
+	    "[--log-target=auto|journal|stderr] [-v] [-V] [-h]\n"
+	    "  -c, --config FILE    configuration file (default %s)\n"
+	    "  -t, --check-config   check the configuration and exit\n"
+	    "      --log-target T   auto, journal or stderr (default auto)\n"
+	    "  -v, --verbose        log at debug level\n"
+	    "  -V, --version        print the version and exit\n"
+	    "  -h, --help           print this help and exit\n",
+	    SYSCONFDIR "/echod.conf");
+	exit(status);
+}
+
+/* Load path, or log every error and return NULL. */
+static struct conf *
+main_load(const char *path, bool to_stderr, char **first)
+{
+	struct conf_errors	 errs = { NULL, 0 };
+	struct conf		*conf;
+	size_t			 i;
+
+	if ((conf = config_load(path, &errs)) != NULL)
+		return conf;
+	for (i = 0; i < errs.n; i++) {
+		if (to_stderr)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		else
+			log_entry(LOG_ERR, NULL, NULL, 0, "%s", errs.msgs[i]);
+	}
+	if (first != NULL)
+		*first = strdup(errs.n > 0 ? errs.msgs[0] : path);
+	config_errors_free(&errs);
+	return NULL;
+}
+
+/* The STATUS= line: what `systemctl status echod` shows. */
+static void
+main_status(char *buf, size_t len)
+{
+	snprintf(buf, len, "%u sessions on %u listeners; %llu accepted, "
+	    "%.1f MB echoed", session_count(), listeners_count(),
+	    (unsigned long long)echod.accepted, (double)echod.bytes / 1e6);
+}
+
+/* Once a second: STATUS=, the log budget's summary, refusal warnings. */
+static void
+main_tick(evutil_socket_t fd, short what, void *arg)
+{
+	char	status[256];
+
+	log_conn_tick();
+	listeners_tick();
+	if (echod.stopping)
+		snprintf(status, sizeof(status), "Stopping: %u sessions left",
+		    session_count());
+	else
+		main_status(status, sizeof(status));
+	sd_status(status);
+}
+
+/* Apply log_level and log_rate; -v keeps debug. */
+static void
+main_log_settings(const struct conf *conf)
+{
+	log_setlevel(main_state.verbose ? LOG_DEBUG : conf->log_level);
+	log_conn_setrate(conf->log_rate);
+}
+
+/* SIGHUP: reload transactionally (SPEC §5). */
+static void
+main_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct listener_diff	 diff;
+	struct log_field	 result = { "ECHOD_RELOAD_RESULT", "rejected" };
+	struct conf		*next;
+	char			*why = NULL, status[256];
+
+	if (echod.stopping)
+		return;
+	sd_reloading();
+	if ((next = main_load(main_state.path, false, &why)) == NULL ||
+	    listeners_apply(echod.base, next, &diff, &why) == -1) {
+		log_entry(LOG_ERR, LOG_MSGID_RELOAD, &result, 1,
+		    "reload rejected: %s", why != NULL ? why : "out of memory");
+		free(why);
+		config_unref(next);
+	} else {
+		if (next->workers != echod.conf->workers ||
+		    strcmp(next->event_method, echod.conf->event_method) != 0)
+			log_notice("workers and event_method change at the "
+			    "next restart");
+		config_unref(echod.conf);
+		echod.conf = next;
+		main_log_settings(next);
+		result.value = "ok";
+		log_entry(LOG_INFO, LOG_MSGID_RELOAD, &result, 1,
+		    "configuration reloaded: %u listeners (%u added, "
+		    "%u removed), %u sessions kept", diff.total, diff.added,
+		    diff.removed, session_count());
+	}
+	/* Also after a rejection, or systemd waits in "reloading". */
+	main_status(status, sizeof(status));
+	sd_ready(status);
+}
+
+/* The graceful stop's time is up: close what is left. */
+static void
+main_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	session_close_all("shutdown");
+	event_base_loopbreak(echod.base);
+}
+
+/*
+ * SIGTERM, SIGINT: stop accepting, let open sessions finish for up to
+ * timeouts.shutdown, then close them.  A second signal ends it at once.
+ */
+static void
+main_stop(evutil_socket_t sig, short what, void *arg)
+{
+	char	status[64];
+
+	if (echod.stopping) {
+		main_deadline(-1, 0, NULL);
+		return;
+	}
+	echod.stopping = true;
+	main_state.stopping_sessions = (int)session_count();
+	snprintf(status, sizeof(status), "Stopping: %u sessions left",
+	    session_count());
+	sd_stopping(status);
+	listeners_close();
+	if (session_count() == 0) {
+		event_base_loopbreak(echod.base);
+		return;
+	}
+	main_state.deadline = evtimer_new(echod.base, main_deadline, NULL);
+	if (main_state.deadline == NULL ||
+	    evtimer_add(main_state.deadline, &echod.conf->shutdown) == -1)
+		main_deadline(-1, 0, NULL);
+}
+
+/* A session ended; the last one of a graceful stop ends the loop. */
+void
+echod_session_gone(void)
+{
+	if (echod.stopping && session_count() == 0)
+		event_base_loopbreak(echod.base);
+}
+
+/* An event loop with the configured backend; never the epoll changelist,
+ * which breaks with descriptors systemd also holds (dup'ed). */
+static struct event_base *
+main_base(const struct conf *conf)
+{
+	static const char *const methods[] = { "epoll", "poll", "select" };
+	struct event_config	*cfg;
+	struct event_base	*base;
+	size_t			 i;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
+	if (strcmp(conf->event_method, "auto") != 0)
+		for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+			if (strcmp(conf->event_method, methods[i]) != 0)
+				event_config_avoid_method(cfg, methods[i]);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
+/* Signals and the tick as loop events. */
+static void
+main_events(void)
+{
+	struct timeval	second = { 1, 0 };
+
+	main_state.sighup = evsignal_new(echod.base, SIGHUP, main_reload,
+	    NULL);
+	main_state.sigterm = evsignal_new(echod.base, SIGTERM, main_stop,
+	    NULL);
+	main_state.sigint = evsignal_new(echod.base, SIGINT, main_stop, NULL);
+	main_state.tick = event_new(echod.base, -1, EV_PERSIST, main_tick,
+	    NULL);
+	if (main_state.sighup == NULL || main_state.sigterm == NULL ||
+	    main_state.sigint == NULL || main_state.tick == NULL ||
+	    evsignal_add(main_state.sighup, NULL) == -1 ||
+	    evsignal_add(main_state.sigterm, NULL) == -1 ||
+	    evsignal_add(main_state.sigint, NULL) == -1 ||
+	    event_add(main_state.tick, &second) == -1)
+		fatalx("cannot set up the event loop");
+}
+
+/* The start entry (SPEC §6) and READY=1. */
+static void
+main_ready(void)
+{
+	char			 list[1024], status[256];
+	struct log_field	 f = { "ECHOD_LISTENERS", list };
+
+	listeners_describe(list, sizeof(list));
+	log_entry(LOG_INFO, LOG_MSGID_START, &f, 1,
+	    "echod %s serving %u listener%s (%s) with libevent %s (%s), "
+	    "%u worker%s", PACKAGE_VERSION, listeners_count(),
+	    listeners_count() == 1 ? "" : "s", list, event_get_version(),
+	    event_base_get_method(echod.base), 1u, "");
+	main_status(status, sizeof(status));
+	sd_ready(status);
+}
+
+/* Free everything, so leak checkers see a clean exit. */
+static void
+main_teardown(void)
+{
+	listeners_close();
+	session_close_all("shutdown");
+	if (main_state.deadline != NULL)
+		event_free(main_state.deadline);
+	event_free(main_state.tick);
+	event_free(main_state.sigint);
+	event_free(main_state.sigterm);
+	event_free(main_state.sighup);
+	sd_free();
+	event_base_free(echod.base);
+	config_unref(echod.conf);
+	libevent_global_shutdown();
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config",		required_argument,	NULL, 'c' },
+		{ "check-config",	no_argument,		NULL, 't' },
+		{ "log-target",		required_argument,	NULL, 'L' },
+		{ "verbose",		no_argument,		NULL, 'v' },
+		{ "version",		no_argument,		NULL, 'V' },
+		{ "help",		no_argument,		NULL, 'h' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	enum log_target		 target = LOG_TARGET_AUTO;
+	struct listener_diff	 diff;
+	bool			 check = false;
+	char			*cause;
+	int			 ch;
+
+	main_state.path = SYSCONFDIR "/echod.conf";
+	while ((ch = getopt_long(argc, argv, "c:tvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			main_state.path = optarg;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'L':
+			if (log_target_parse(optarg, &target) == -1) {
+				fprintf(stderr, "echod: unknown log target "
+				    "\"%s\"\n", optarg);
+				usage(stderr, EXIT_CONFIG);
+			}
+			break;
+		case 'v':
+			main_state.verbose = true;
+			break;
+		case 'V':
+			printf("echod %s (libevent %s)\n", PACKAGE_VERSION,
+			    event_get_version());
+			return 0;
+		case 'h':
+			usage(stdout, 0);
+		default:
+			usage(stderr, EXIT_CONFIG);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, EXIT_CONFIG);
+
+	if (check) {
+		if ((echod.conf = main_load(main_state.path, true,
+		    NULL)) == NULL)
+			return EXIT_CONFIG;
+		printf("echod: %s: configuration is valid\n", main_state.path);
+		config_unref(echod.conf);
+		return 0;
+	}
+
+	log_init(target, main_state.verbose ? LOG_DEBUG : LOG_INFO);
+	log_libevent();
+	if ((echod.conf = main_load(main_state.path, false, NULL)) == NULL)
+		return EXIT_CONFIG;
+	main_log_settings(echod.conf);
+
+	/* libevent writes with writev(): a reset client must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() == -1)
+		fatalx("cannot enable libevent's thread support");
+	if ((echod.base = main_base(echod.conf)) == NULL) {
+		log_entry(LOG_ERR, NULL, NULL, 0, "no event backend \"%s\"",
+		    echod.conf->event_method);
+		return EXIT_NOSERVE;
+	}
+	if (listeners_apply(echod.base, echod.conf, &diff, &cause) == -1) {
+		log_entry(LOG_ERR, NULL, NULL, 0, "%s", cause);
+		free(cause);
+		return EXIT_NOSERVE;
+	}
+	main_events();
+	if (sd_watchdog(echod.base) == -1)
+		log_warnx("cannot arm the watchdog");
+	main_ready();
+
+	event_base_dispatch(echod.base);
+
+	log_entry(LOG_INFO, LOG_MSGID_STOP, NULL, 0,
+	    "echod stopping: %d sessions closed",
+	    main_state.stopping_sessions);
+	main_teardown();
+	return 0;
+}

@@ -1,2 +1,526 @@
-/* listener.c: placeholder until the module lands. */
+/*
+ * listener.c: own and activated sockets, accept, limits, the EMFILE
+ * pause, and the diff a reload applies.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "echod.h"
 #include "listener.h"
+#include "log.h"
+#include "sd.h"
+#include "session.h"
+#include "util.h"
+
+#define LISTENER_BACKLOG	4096	/* the kernel caps it at somaxconn */
+#define LISTENER_PAUSE_MSEC	100	/* accept back-off when out of fds */
+
+struct listener {
+	TAILQ_ENTRY(listener)	 entry;
+	unsigned int		 refcnt;	/* the list, and each session */
+	bool			 serving;	/* in the list, accepting */
+	struct evconnlistener	*evl;
+	int			 fd;
+	const struct sd_socket	*activated;	/* NULL: our own socket */
+	struct conf		*conf;		/* settings for new sessions */
+	const struct listener_conf *lc;		/* inside conf, or &unmatched */
+	const struct listener_conf *next;	/* lc once a reload commits */
+	struct listener_conf	 unmatched;	/* activated, no listener */
+	unsigned int		 nsessions;
+	unsigned int		 refused;	/* since the last warning */
+	unsigned int		 refused_limit;
+	struct event		*resume;	/* ends the EMFILE pause */
+	long			 warned;	/* second of the last EMFILE warning */
+	char			 endpoint[96];	/* "tcp [::]:7" */
+};
+
+TAILQ_HEAD(listener_list, listener);
+static struct listener_list listeners = TAILQ_HEAD_INITIALIZER(listeners);
+
+static void	listener_accept(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static void	listener_error(struct evconnlistener *, void *);
+
+/* Drop a reference; the last one closes the socket and frees. */
+static void
+listener_unref(struct listener *l)
+{
+	if (l == NULL || --l->refcnt > 0)
+		return;
+	if (l->evl != NULL)
+		evconnlistener_free(l->evl);
+	/* A passed socket stays open: a reload may match it again. */
+	if (l->activated == NULL && l->fd != -1)
+		close(l->fd);
+	if (l->resume != NULL)
+		event_free(l->resume);
+	config_unref(l->conf);
+	free(l);
+}
+
+/* The name of the listener a session came from, for its log entries. */
+const char *
+listener_name(const struct listener *l)
+{
+	return l->lc->name;
+}
+
+/* Whether a socket address is the wildcard of its family. */
+static bool
+sockaddr_is_any(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+	const struct sockaddr_in	*sin = (const void *)ss;
+
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+	return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
+/* The port of a socket address. */
+static uint16_t
+sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* Same address, with IPv4-mapped IPv6 seen as IPv4. */
+static bool
+sockaddr_same_host(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	struct in_addr		 va, vb;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family == AF_INET6 && b->ss_family == AF_INET6)
+		return IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
+	if (a->ss_family == AF_INET6) {
+		if (!IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+			return false;
+		memcpy(&va, &a6->sin6_addr.s6_addr[12], sizeof(va));
+	} else
+		va = ((const struct sockaddr_in *)a)->sin_addr;
+	if (b->ss_family == AF_INET6) {
+		if (!IN6_IS_ADDR_V4MAPPED(&b6->sin6_addr))
+			return false;
+		memcpy(&vb, &b6->sin6_addr.s6_addr[12], sizeof(vb));
+	} else
+		vb = ((const struct sockaddr_in *)b)->sin_addr;
+	return va.s_addr == vb.s_addr;
+}
+
+/*
+ * The listener of conf that a passed socket serves (SPEC §4): the one
+ * named like the socket (FileDescriptorName=), else the one with its
+ * protocol and port, and its address unless either side is a wildcard.
+ */
+static const struct listener_conf *
+listener_match(const struct conf *conf, const struct sd_socket *s)
+{
+	const struct listener_conf	*lc;
+	enum conf_proto			 proto;
+	size_t				 i;
+
+	proto = s->type == SOCK_DGRAM ? CONF_UDP : CONF_TCP;
+	if ((lc = config_listener(conf, s->name)) != NULL &&
+	    lc->protocol == proto)
+		return lc;
+	for (i = 0; i < conf->nlisteners; i++) {
+		lc = &conf->listeners[i];
+		if (lc->protocol != proto ||
+		    lc->port != sockaddr_port(&s->ss))
+			continue;
+		if (lc->wildcard || sockaddr_is_any(&s->ss) ||
+		    sockaddr_same_host(&lc->ss, &s->ss))
+			return lc;
+	}
+	return NULL;
+}
+
+/* The listener already serving a passed socket, or one for our own
+ * listener with the same endpoint, so a reload keeps its socket. */
+static struct listener *
+listener_find(const struct sd_socket *s, const struct listener_conf *lc)
+{
+	struct listener	*l;
+
+	TAILQ_FOREACH(l, &listeners, entry) {
+		if (s != NULL) {
+			if (l->activated == s)
+				return l;
+			continue;
+		}
+		if (l->activated == NULL && l->lc->protocol == lc->protocol &&
+		    l->lc->sslen == lc->sslen &&
+		    memcmp(&l->lc->ss, &lc->ss, lc->sslen) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+/* Bind our own socket for lc; -1 with errno on failure. */
+static int
+listener_bind(const struct listener_conf *lc)
+{
+	int	fd, on = 1, off = 0, saved;
+
+	fd = socket(lc->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	/* "::" serves IPv4 too, whatever net.ipv6.bindv6only says. */
+	if (lc->ss.ss_family == AF_INET6 && lc->wildcard &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == -1)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&lc->ss, lc->sslen) == -1)
+		goto fail;
+	if (listen(fd, LISTENER_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* A new, not yet accepting listener on fd (ours or passed). */
+static struct listener *
+listener_new(struct event_base *base, int fd, const struct sd_socket *s,
+    char **cause)
+{
+	struct listener	*l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		goto fail;
+	l->fd = fd;
+	l->activated = s;
+	l->refcnt = 1;
+	/* backlog 0: the socket already listens (systemd's backlog kept). */
+	l->evl = evconnlistener_new(base, listener_accept, l,
+	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, fd);
+	if (l->evl == NULL)
+		goto fail;
+	evconnlistener_set_error_cb(l->evl, listener_error);
+	return l;
+fail:
+	if (asprintf(cause, "cannot serve socket %d: %s", fd,
+	    strerror(errno)) == -1)
+		*cause = NULL;
+	free(l);
+	return NULL;
+}
+
+/* Point l at a configuration: new sessions get these settings. */
+static void
+listener_configure(struct listener *l, struct conf *conf,
+    const struct listener_conf *lc)
+{
+	struct conf	*old = l->conf;
+
+	l->conf = config_ref(conf);
+	if (lc == NULL) {
+		/* A passed socket nobody asked for: plain RFC 862 echo. */
+		memset(&l->unmatched, 0, sizeof(l->unmatched));
+		snprintf(l->unmatched.name, sizeof(l->unmatched.name), "%s",
+		    l->activated->name);
+		l->unmatched.protocol = CONF_TCP;
+		l->unmatched.ss = l->activated->ss;
+		l->unmatched.sslen = l->activated->sslen;
+		l->unmatched.port = sockaddr_port(&l->activated->ss);
+		l->unmatched.wildcard = sockaddr_is_any(&l->activated->ss);
+		l->unmatched.framing = FRAMING_RAW;
+		l->unmatched.idle = conf->idle;
+		l->unmatched.write = conf->write;
+		lc = &l->unmatched;
+	}
+	l->lc = lc;
+	config_listener_endpoint(lc, l->endpoint, sizeof(l->endpoint));
+	config_unref(old);
+}
+
+/* Why lc could not be opened, naming it and its endpoint. */
+static char *
+listener_cause(const struct listener_conf *lc, int err)
+{
+	char	 endpoint[96], *cause;
+
+	config_listener_endpoint(lc, endpoint, sizeof(endpoint));
+	if (asprintf(&cause, "cannot listen on %s (%s): %s", lc->name,
+	    endpoint, strerror(err)) == -1)
+		return NULL;
+	return cause;
+}
+
+/*
+ * Serve conf, all or nothing.  Sockets are opened first, into a list of
+ * their own; only when every one is open is the old set replaced, so a
+ * port in use leaves the running service exactly as it was.
+ */
+int
+listeners_apply(struct event_base *base, struct conf *conf,
+    struct listener_diff *diff, char **cause)
+{
+	struct listener_list	 next = TAILQ_HEAD_INITIALIZER(next);
+	struct listener		*l, *tmp;
+	struct sd_socket	*socks;
+	const struct listener_conf *lc, **match;
+	size_t			 nsocks, i, j;
+	bool			*activated;
+	int			 fd;
+
+	memset(diff, 0, sizeof(*diff));
+	*cause = NULL;
+	nsocks = sd_sockets(&socks);
+	match = calloc(nsocks + 1, sizeof(*match));
+	activated = calloc(conf->nlisteners + 1, sizeof(*activated));
+	if (match == NULL || activated == NULL)
+		fatal("calloc");
+
+	/* Sockets from systemd: always served, matched anew each time. */
+	for (i = 0; i < nsocks; i++) {
+		if (socks[i].type != SOCK_STREAM)
+			continue;	/* datagram sockets: udp.c */
+		match[i] = listener_match(conf, &socks[i]);
+		for (j = 0; match[i] != NULL && j < conf->nlisteners; j++)
+			if (&conf->listeners[j] == match[i])
+				activated[j] = true;
+	}
+	for (i = 0; i < nsocks; i++) {
+		if (socks[i].type != SOCK_STREAM)
+			continue;
+		if ((l = listener_find(&socks[i], NULL)) != NULL)
+			TAILQ_REMOVE(&listeners, l, entry);
+		else if ((l = listener_new(base, socks[i].fd, &socks[i],
+		    cause)) == NULL)
+			goto fail;
+		else
+			diff->added++;
+		l->next = match[i];	/* NULL: plain echo */
+		TAILQ_INSERT_TAIL(&next, l, entry);
+	}
+
+	/* Our own sockets: keep those whose endpoint is unchanged. */
+	for (j = 0; j < conf->nlisteners; j++) {
+		lc = &conf->listeners[j];
+		if (activated[j] || lc->protocol != CONF_TCP)
+			continue;
+		if ((l = listener_find(NULL, lc)) != NULL)
+			TAILQ_REMOVE(&listeners, l, entry);
+		else if ((fd = listener_bind(lc)) == -1) {
+			*cause = listener_cause(lc, errno);
+			goto fail;
+		} else if ((l = listener_new(base, fd, NULL, cause)) == NULL) {
+			close(fd);
+			goto fail;
+		} else
+			diff->added++;
+		l->next = lc;
+		TAILQ_INSERT_TAIL(&next, l, entry);
+	}
+
+	/* Commit: nothing below can fail. */
+	TAILQ_FOREACH_SAFE(l, &listeners, entry, tmp) {
+		TAILQ_REMOVE(&listeners, l, entry);
+		evconnlistener_disable(l->evl);
+		l->serving = false;
+		diff->removed++;
+		log_info("closed listener %s (%s)", l->lc->name, l->endpoint);
+		listener_unref(l);
+	}
+	TAILQ_CONCAT(&listeners, &next, entry);
+	TAILQ_FOREACH(l, &listeners, entry) {
+		listener_configure(l, conf, l->next);
+		if (l->next == NULL)
+			log_warnx("passed socket \"%s\" (%s) matches no "
+			    "listener; serving it as plain echo",
+			    l->activated->name, l->endpoint);
+		if (!l->serving) {
+			l->serving = true;
+			evconnlistener_enable(l->evl);
+		}
+		diff->total++;
+	}
+	free(match);
+	free(activated);
+	return 0;
+
+fail:
+	/* Close only what this attempt opened; kept ones go back. */
+	TAILQ_FOREACH_SAFE(l, &next, entry, tmp) {
+		TAILQ_REMOVE(&next, l, entry);
+		if (l->serving)
+			TAILQ_INSERT_TAIL(&listeners, l, entry);
+		else
+			listener_unref(l);
+	}
+	free(match);
+	free(activated);
+	if (*cause == NULL)
+		*cause = strdup("cannot open listeners");
+	return -1;
+}
+
+/* Stop accepting and close every listener: the start of a graceful stop. */
+void
+listeners_close(void)
+{
+	struct listener	*l, *tmp;
+
+	TAILQ_FOREACH_SAFE(l, &listeners, entry, tmp) {
+		TAILQ_REMOVE(&listeners, l, entry);
+		evconnlistener_disable(l->evl);
+		l->serving = false;
+		listener_unref(l);
+	}
+}
+
+/* Listeners serving now. */
+unsigned int
+listeners_count(void)
+{
+	struct listener	*l;
+	unsigned int	 n = 0;
+
+	TAILQ_FOREACH(l, &listeners, entry)
+		n++;
+	return n;
+}
+
+/* "echo tcp [::]:7, strip tcp [::]:9999". */
+void
+listeners_describe(char *buf, size_t len)
+{
+	struct listener	*l;
+	size_t		 used = 0;
+	int		 r;
+
+	buf[0] = '\0';
+	TAILQ_FOREACH(l, &listeners, entry) {
+		r = snprintf(buf + used, len - used, "%s%s %s",
+		    used == 0 ? "" : ", ", l->lc->name, l->endpoint);
+		if (r < 0 || (size_t)r >= len - used)
+			break;
+		used += (size_t)r;
+	}
+}
+
+/* Once a second: one warning per listener that refused connections. */
+void
+listeners_tick(void)
+{
+	struct listener		*l;
+	char			 limit[16];
+	struct log_field	 fields[] = {
+		{ "ECHOD_LISTENER", NULL }, { "ECHOD_LIMIT", limit }
+	};
+
+	TAILQ_FOREACH(l, &listeners, entry) {
+		if (l->refused == 0)
+			continue;
+		fields[0].value = l->lc->name;
+		snprintf(limit, sizeof(limit), "%u", l->refused_limit);
+		log_entry(LOG_WARNING, LOG_MSGID_LIMIT, fields, 2,
+		    "refused %u connections on %s: limit %u reached",
+		    l->refused, l->lc->name, l->refused_limit);
+		l->refused = 0;
+	}
+}
+
+/* A session of l ended. */
+void
+listener_release(struct listener *l)
+{
+	l->nsessions--;
+	listener_unref(l);
+}
+
+/*
+ * A connection arrived.  Over a limit it is closed at once: the client
+ * learns immediately instead of waiting in the backlog, and the refusal
+ * is counted for listeners_tick() instead of logged each time.
+ */
+static void
+listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener	*l = arg;
+	unsigned int	 limit = 0;
+
+	if (session_count() >= l->conf->max_connections)
+		limit = l->conf->max_connections;
+	else if (l->lc->max_connections != 0 &&
+	    l->nsessions >= l->lc->max_connections)
+		limit = l->lc->max_connections;
+	if (limit != 0) {
+		close(fd);
+		l->refused++;
+		l->refused_limit = limit;
+		return;
+	}
+	l->nsessions++;
+	l->refcnt++;
+	session_create(evconnlistener_get_base(evl), fd, sa,
+	    (socklen_t)salen, l->conf, l->lc, l);
+}
+
+/* The EMFILE pause is over: accept again. */
+static void
+listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	if (l->serving)
+		evconnlistener_enable(l->evl);
+}
+
+/*
+ * accept() failed with something libevent does not retry.  Out of
+ * descriptors the pending connection keeps the socket readable, so
+ * accepting again at once would spin: pause briefly instead, and warn at
+ * most once a second.
+ */
+static void
+listener_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener	*l = arg;
+	struct timeval	 tv = { 0, LISTENER_PAUSE_MSEC * 1000 };
+	struct timespec	 ts;
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (ts.tv_sec != l->warned) {
+		l->warned = ts.tv_sec;
+		errno = err;
+		log_warn("accept on %s (%s)%s", l->lc->name, l->endpoint,
+		    err == EMFILE || err == ENFILE || err == ENOBUFS ||
+		    err == ENOMEM ? ", pausing" : "");
+	}
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;
+	if (l->resume == NULL)
+		l->resume = evtimer_new(evconnlistener_get_base(evl),
+		    listener_resume, l);
+	evconnlistener_disable(evl);
+	if (l->resume == NULL || evtimer_add(l->resume, &tv) == -1)
+		evconnlistener_enable(evl);
+}

@@ -1,3 +1,47 @@
+/*
+ * listener.h: the sockets echod accepts on, its own or systemd's.
+ *
+ * Accepting is not serving: a listener owns its socket, the connection
+ * limits and the back-off when descriptors run out; each accepted
+ * connection is handed to session_create().  listeners_apply() turns a
+ * configuration into the set of open listeners, at start and on every
+ * reload, all or nothing.
+ */
 #ifndef ECHOD_LISTENER_H
 #define ECHOD_LISTENER_H
+
+#include <stddef.h>
+
+struct conf;
+struct event_base;
+struct listener;
+
+/* What a successful listeners_apply() changed. */
+struct listener_diff {
+	unsigned int	added;		/* sockets opened */
+	unsigned int	removed;	/* sockets closed */
+	unsigned int	total;		/* listeners serving now */
+};
+
+/*
+ * Serve conf: match systemd's sockets to its listeners, bind the others,
+ * and only when every one is open close the ones conf no longer has and
+ * switch new connections to conf.  On failure nothing changed: returns -1
+ * with *cause allocated ("cannot listen on echo (tcp [::]:7): Address
+ * already in use").
+ */
+int		 listeners_apply(struct event_base *, struct conf *,
+		    struct listener_diff *, char **cause);
+/* Stop accepting everywhere and close every listener (graceful stop). */
+void		 listeners_close(void);
+/* Number of listeners serving. */
+unsigned int	 listeners_count(void);
+/* "echo tcp [::]:7, strip tcp [::]:9999" for the start entry. */
+void		 listeners_describe(char *, size_t);
+/* Once a second: warnings about refused connections. */
+void		 listeners_tick(void);
+/* A session of l ended: give its slot back. */
+void		 listener_release(struct listener *);
+const char	*listener_name(const struct listener *);
+
 #endif

@@ -1,2 +1,185 @@
-/* sd.c: placeholder until the module lands. */
+/*
+ * sd.c: readiness, status, watchdog and socket activation (sd_notify(3),
+ * sd_listen_fds(3)).
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/util.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
 #include "sd.h"
+#include "util.h"
+
+static struct {
+	bool			 taken;
+	struct sd_socket	*sockets;
+	size_t			 nsockets;
+	struct event		*watchdog;
+	char			 status[256];
+} sd_state;
+
+/*
+ * Take the passed sockets.  Called once: LISTEN_FDS stays in the
+ * environment (unset_environment 0 keeps sd_notify working) but a second
+ * look would find the same descriptors, already ours.
+ */
+size_t
+sd_sockets(struct sd_socket **out)
+{
+	struct sd_socket *s;
+	char		**names = NULL;
+	int		  n, i, fd, type;
+	socklen_t	  len;
+	size_t		  k = 0;
+
+	if (sd_state.taken) {
+		*out = sd_state.sockets;
+		return sd_state.nsockets;
+	}
+	sd_state.taken = true;
+	if ((n = sd_listen_fds_with_names(0, &names)) < 0) {
+		log_warnx("cannot take sockets from systemd: %s",
+		    strerror(-n));
+		n = 0;
+	}
+	if (n > 0 && (sd_state.sockets = calloc((size_t)n,
+	    sizeof(*sd_state.sockets))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		fd = SD_LISTEN_FDS_START + i;
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+			type = SOCK_STREAM;
+		else if (sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
+			type = SOCK_DGRAM;
+		else {
+			log_warnx("passed descriptor %d (%s) is not a listening "
+			    "stream or datagram socket; closing it", fd,
+			    names != NULL ? names[i] : "unnamed");
+			close(fd);
+			continue;
+		}
+		s = &sd_state.sockets[k];
+		s->fd = fd;
+		s->type = type;
+		s->name = strdup(names != NULL ? names[i] : "unknown");
+		if (s->name == NULL)
+			fatal("strdup");
+		len = sizeof(s->ss);
+		if (getsockname(fd, (struct sockaddr *)&s->ss, &len) == -1)
+			fatal("getsockname on passed descriptor %d", fd);
+		s->sslen = len;
+		/*
+		 * systemd passes sockets blocking unless the unit says
+		 * NonBlocking=yes; libevent's accept loop would then block
+		 * the whole event loop in accept().
+		 */
+		evutil_make_socket_nonblocking(fd);
+		evutil_make_socket_closeonexec(fd);
+		k++;
+	}
+	if (names != NULL) {
+		for (i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	sd_state.nsockets = k;
+	*out = sd_state.sockets;
+	return k;
+}
+
+/* READY=1: every listener is open (start, and after each reload). */
+void
+sd_ready(const char *status)
+{
+	snprintf(sd_state.status, sizeof(sd_state.status), "%s", status);
+	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+}
+
+/*
+ * RELOADING=1.  MONOTONIC_USEC is ignored by systemd 252 but required by
+ * Type=notify-reload (253+), so the unit can move there unchanged.
+ */
+void
+sd_reloading(void)
+{
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64
+	    "\nSTATUS=Reloading configuration", now_usec());
+}
+
+/* STOPPING=1, first thing on SIGTERM. */
+void
+sd_stopping(const char *status)
+{
+	sd_notifyf(0, "STOPPING=1\nSTATUS=%s", status);
+}
+
+/* STATUS=, sent only when it changed: each one is a datagram to PID 1. */
+void
+sd_status(const char *status)
+{
+	if (strcmp(status, sd_state.status) == 0)
+		return;
+	snprintf(sd_state.status, sizeof(sd_state.status), "%s", status);
+	sd_notifyf(0, "STATUS=%s", status);
+}
+
+/* The watchdog ping; from the loop, so it proves the loop is alive. */
+static void
+sd_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* Arm the watchdog ping at half of WATCHDOG_USEC (sd_watchdog_enabled(3)). */
+int
+sd_watchdog(struct event_base *base)
+{
+	uint64_t	usec;
+	struct timeval	tv;
+	int		r;
+
+	if ((r = sd_watchdog_enabled(0, &usec)) <= 0) {
+		if (r < 0)
+			log_warnx("ignoring the watchdog settings: %s",
+			    strerror(-r));
+		return 0;
+	}
+	usec /= 2;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	sd_state.watchdog = event_new(base, -1, EV_PERSIST, sd_watchdog_cb,
+	    NULL);
+	if (sd_state.watchdog == NULL || event_add(sd_state.watchdog, &tv))
+		return -1;
+	sd_notify(0, "WATCHDOG=1");
+	log_debug("watchdog ping every %.3f s", (double)usec / 1e6);
+	return 0;
+}
+
+/* Close the passed sockets and the watchdog. */
+void
+sd_free(void)
+{
+	size_t	i;
+
+	if (sd_state.watchdog != NULL)
+		event_free(sd_state.watchdog);
+	sd_state.watchdog = NULL;
+	for (i = 0; i < sd_state.nsockets; i++) {
+		close(sd_state.sockets[i].fd);
+		free(sd_state.sockets[i].name);
+	}
+	free(sd_state.sockets);
+	sd_state.sockets = NULL;
+	sd_state.nsockets = 0;
+}

@@ -1,2 +1,354 @@
-/* session.c: placeholder until the module lands. */
+/*
+ * session.c: one TCP echo session on a bufferevent.
+ *
+ * The read callback frames what arrived, moves the reply into the output
+ * buffer and writes it at once: in the steady state only EV_READ is
+ * enabled, so a reply costs no extra epoll registration and no second
+ * loop pass.  Only a partial write enables EV_WRITE (and with it the write
+ * timeout); past SESSION_HIGH_WATER unsent bytes reading stops until the
+ * client has read half of them, so a client that never reads holds a
+ * bounded amount of memory and is closed by the write timeout.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "echod.h"
+#include "framing.h"
+#include "listener.h"
+#include "log.h"
 #include "session.h"
+#include "util.h"
+
+/*
+ * Replies waiting for a client that does not read: past the high mark
+ * echod stops reading from it, and resumes below the low mark.  256 KiB
+ * keeps a stream at full speed on loopback and 10 000 stuck clients
+ * under 2.5 GiB.
+ */
+#define SESSION_HIGH_WATER	(256 * 1024)
+#define SESSION_LOW_WATER	(SESSION_HIGH_WATER / 2)
+
+struct session {
+	TAILQ_ENTRY(session)	 entry;
+	uint64_t		 id;
+	struct bufferevent	*bev;
+	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
+	struct conf		*conf;		/* as accepted; reloads keep it */
+	const struct listener_conf *lc;		/* inside conf */
+	struct listener		*listener;
+	struct framing		 framing;
+	const char		*closing;	/* reason, once only flushing */
+	bool			 paused;	/* reading stopped: backpressure */
+	size_t			 held;		/* input left by framing */
+	uint64_t		 bytes_in;
+	uint64_t		 queued;	/* bytes ever put in the output */
+	uint64_t		 start;		/* now_usec() at accept */
+	char			 remote[INET6_ADDRSTRLEN + 8];
+	char			 addr[INET6_ADDRSTRLEN];
+	uint16_t		 port;
+};
+
+TAILQ_HEAD(session_list, session);
+
+static struct {
+	struct session_list	 list;
+	unsigned int		 count;
+	uint64_t		 next_id;
+} sessions = { TAILQ_HEAD_INITIALIZER(sessions.list), 0, 1 };
+
+static void	session_read(struct bufferevent *, void *);
+static void	session_write(struct bufferevent *, void *);
+static void	session_event(struct bufferevent *, short, void *);
+
+/* The fields every entry about a session carries (SPEC §6). */
+static size_t
+session_fields(const struct session *s, struct log_field *f, char *id,
+    size_t idlen, char *port, size_t portlen)
+{
+	snprintf(id, idlen, "%" PRIu64, s->id);
+	snprintf(port, portlen, "%u", s->port);
+	f[0] = (struct log_field){ "ECHOD_SESSION", id };
+	f[1] = (struct log_field){ "ECHOD_LISTENER", s->lc->name };
+	f[2] = (struct log_field){ "ECHOD_REMOTE_ADDR", s->addr };
+	f[3] = (struct log_field){ "ECHOD_REMOTE_PORT", port };
+	return 4;
+}
+
+/*
+ * The one way a session ends: the close entry, the counters, the slot on
+ * its listener, the configuration it held.  s is gone afterwards.
+ */
+static void
+session_close(struct session *s, const char *reason)
+{
+	struct log_field	 f[8];
+	char			 id[24], port[8], in[24], out[24], usec[24];
+	uint64_t		 sent, dur;
+	size_t			 n;
+
+	sent = s->queued - evbuffer_get_length(bufferevent_get_output(s->bev));
+	dur = now_usec() - s->start;
+	if (s->conf->log_connections && log_conn_permit(false)) {
+		n = session_fields(s, f, id, sizeof(id), port, sizeof(port));
+		snprintf(in, sizeof(in), "%" PRIu64, s->bytes_in);
+		snprintf(out, sizeof(out), "%" PRIu64, sent);
+		snprintf(usec, sizeof(usec), "%" PRIu64, dur);
+		f[n++] = (struct log_field){ "ECHOD_CLOSE_REASON", reason };
+		f[n++] = (struct log_field){ "ECHOD_BYTES_IN", in };
+		f[n++] = (struct log_field){ "ECHOD_BYTES_OUT", out };
+		f[n++] = (struct log_field){ "ECHOD_DURATION_USEC", usec };
+		log_entry(LOG_INFO, LOG_MSGID_CLOSE, f, n,
+		    "connection from %s on %s closed (%s): %" PRIu64
+		    " bytes in, %" PRIu64 " out, %.2f s", s->remote,
+		    s->lc->name, reason, s->bytes_in, sent, (double)dur / 1e6);
+	}
+	TAILQ_REMOVE(&sessions.list, s, entry);
+	sessions.count--;
+	bufferevent_free(s->bev);
+	listener_release(s->listener);
+	config_unref(s->conf);
+	free(s);
+	echod_session_gone();
+}
+
+/*
+ * Send what is queued now, if the socket takes it; otherwise let the
+ * bufferevent write it when the socket is writable.  Returns -1 when the
+ * session had to be closed.
+ */
+static int
+session_flush(struct session *s)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	size_t		 len;
+	int		 n;
+
+	if ((len = evbuffer_get_length(out)) == 0)
+		return 0;
+	/* Already waiting for the socket: writing now would only fail. */
+	if (bufferevent_get_enabled(s->bev) & EV_WRITE)
+		goto pending;
+	/* A socket bufferevent keeps its output front-frozen; see
+	 * bufferevent_writecb, which does the same around its write. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, s->fd);
+	evbuffer_freeze(out, 1);
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		log_debug("session %" PRIu64 ": write: %s", s->id,
+		    strerror(errno));
+		session_close(s, "error");
+		return -1;
+	}
+	if ((len = evbuffer_get_length(out)) == 0)
+		return 0;
+	bufferevent_enable(s->bev, EV_WRITE);
+pending:
+	if (len >= SESSION_HIGH_WATER && !s->paused) {
+		bufferevent_disable(s->bev, EV_READ);
+		s->paused = true;
+	}
+	return 0;
+}
+
+/*
+ * The session owes nothing more than what is queued: stop reading, and
+ * close with reason as soon as the client has it.
+ */
+static void
+session_finish(struct session *s, const char *reason)
+{
+	s->closing = reason;
+	bufferevent_disable(s->bev, EV_READ);
+	if (session_flush(s) == -1)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_close(s, reason);
+}
+
+/* Frame what is in the input and queue the replies; eof: no more comes. */
+static int
+session_frame(struct session *s, bool eof)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer		*out = bufferevent_get_output(s->bev);
+	enum framing_status	 st;
+	size_t			 before = evbuffer_get_length(out);
+
+	st = framing_process(&s->framing, in, out, eof);
+	s->held = evbuffer_get_length(in);
+	s->queued += evbuffer_get_length(out) - before;
+	echod.bytes += evbuffer_get_length(out) - before;
+	if (st == FRAMING_LINE_TOO_LONG) {
+		session_finish(s, "line-too-long");
+		return -1;
+	}
+	return 0;
+}
+
+/* Log the first bytes of what a client sent, escaped; debug level only. */
+static void
+session_trace(struct session *s, struct evbuffer *in, size_t len)
+{
+	struct evbuffer_ptr	 pos;
+	char			 raw[LOG_PAYLOAD_MAX], text[LOG_PAYLOAD_MAX * 4 + 1];
+	ev_ssize_t		 n;
+
+	if (evbuffer_ptr_set(in, &pos, s->held, EVBUFFER_PTR_SET) == -1)
+		return;
+	n = evbuffer_copyout_from(in, &pos, raw, sizeof(raw));
+	if (n < 0)
+		return;
+	log_debug("session %" PRIu64 " received %zu bytes: %s", s->id, len,
+	    log_escape(text, sizeof(text), raw, (size_t)n));
+}
+
+/* Data arrived: echo what the framing allows, right away. */
+static void
+session_read(struct bufferevent *bev, void *arg)
+{
+	struct session	*s = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 len = evbuffer_get_length(in);
+
+	if (len > s->held) {
+		if (log_getlevel() >= LOG_DEBUG)
+			session_trace(s, in, len - s->held);
+		s->bytes_in += len - s->held;
+	}
+	if (session_frame(s, false) == -1)
+		return;
+	session_flush(s);
+}
+
+/* The output drained to the low mark (the bufferevent wrote it). */
+static void
+session_write(struct bufferevent *bev, void *arg)
+{
+	struct session	*s = arg;
+	size_t		 len = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (len == 0) {
+		if (s->closing != NULL) {
+			session_close(s, s->closing);
+			return;
+		}
+		/* Back to the steady state: replies are written inline. */
+		bufferevent_disable(bev, EV_WRITE);
+	}
+	if (s->paused && s->closing == NULL) {
+		s->paused = false;
+		bufferevent_enable(bev, EV_READ);
+	}
+}
+
+/* End of input, an error, or a timeout. */
+static void
+session_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		/* A half-close: what is owed, a last line included, goes back. */
+		if (session_frame(s, true) == 0)
+			session_finish(s, "eof");
+	} else if (what & BEV_EVENT_ERROR) {
+		log_debug("session %" PRIu64 ": %s", s->id,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		session_close(s, "error");
+	} else if (what & BEV_EVENT_TIMEOUT)
+		session_close(s, (what & BEV_EVENT_READING) ? "timeout" :
+		    "write-timeout");
+}
+
+/* Serve an accepted connection. */
+void
+session_create(struct event_base *base, evutil_socket_t fd,
+    const struct sockaddr *sa, socklen_t salen, struct conf *conf,
+    const struct listener_conf *lc, struct listener *l)
+{
+	struct session		*s;
+	struct log_field	 f[4];
+	char			 id[24], port[8];
+	int			 on = 1;
+	size_t			 n;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->bev = bufferevent_socket_new(base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warn("cannot serve a connection on %s", lc->name);
+		free(s);
+		close(fd);
+		listener_release(l);
+		return;
+	}
+	s->id = sessions.next_id++;
+	s->fd = fd;
+	s->conf = config_ref(conf);
+	s->lc = lc;
+	s->listener = l;
+	s->start = now_usec();
+	addr_format(sa, s->addr, sizeof(s->addr), &s->port);
+	addr_format_port(sa, s->remote, sizeof(s->remote));
+	framing_init(&s->framing, lc->framing, lc->strip, conf->max_line);
+
+	/* Echo is interactive: never hold a small reply back (Nagle). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	bufferevent_setcb(s->bev, session_read, session_write, session_event,
+	    s);
+	bufferevent_set_timeouts(s->bev, tv_isset(&lc->idle) ? &lc->idle :
+	    NULL, tv_isset(&lc->write) ? &lc->write : NULL);
+	bufferevent_setwatermark(s->bev, EV_WRITE, SESSION_LOW_WATER, 0);
+	bufferevent_enable(s->bev, EV_READ);
+
+	TAILQ_INSERT_TAIL(&sessions.list, s, entry);
+	sessions.count++;
+	echod.accepted++;
+	if (conf->log_connections && log_conn_permit(true)) {
+		n = session_fields(s, f, id, sizeof(id), port, sizeof(port));
+		log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n,
+		    "connection from %s on %s", s->remote, lc->name);
+	}
+}
+
+/* Open sessions. */
+unsigned int
+session_count(void)
+{
+	return sessions.count;
+}
+
+/*
+ * The graceful stop's deadline: one last attempt to send what each
+ * session owes, then close it.
+ */
+void
+session_close_all(const char *reason)
+{
+	struct session	*s, *tmp;
+	struct evbuffer	*out;
+
+	TAILQ_FOREACH_SAFE(s, &sessions.list, entry, tmp) {
+		out = bufferevent_get_output(s->bev);
+		if (evbuffer_get_length(out) > 0) {
+			evbuffer_unfreeze(out, 1);
+			evbuffer_write(out, s->fd);
+			evbuffer_freeze(out, 1);
+		}
+		session_close(s, reason);
+	}
+}

@@ -1,2 +1,100 @@
-/* util.c: placeholder until the module lands. */
+/*
+ * util.c: small helpers shared by the daemon's modules.
+ */
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 #include "util.h"
+
+/* Numeric address and port of sa; IPv4-mapped IPv6 shown as IPv4. */
+void
+addr_format(const struct sockaddr *sa, char *buf, size_t len, uint16_t *port)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	struct in_addr			 v4;
+
+	*port = 0;
+	switch (sa->sa_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, buf, len);
+		*port = ntohs(sin->sin_port);
+		return;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)sa;
+		*port = ntohs(sin6->sin6_port);
+		/* "::" listeners see IPv4 clients as ::ffff:a.b.c.d. */
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			memcpy(&v4, &sin6->sin6_addr.s6_addr[12], sizeof(v4));
+			inet_ntop(AF_INET, &v4, buf, len);
+		} else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, buf, len);
+		return;
+	default:
+		snprintf(buf, len, "unknown");
+	}
+}
+
+/* "127.0.0.1:53422" or "[::1]:53422". */
+void
+addr_format_port(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char		 host[INET6_ADDRSTRLEN];
+	uint16_t	 port;
+
+	addr_format(sa, host, sizeof(host), &port);
+	if (strchr(host, ':') != NULL)
+		snprintf(buf, len, "[%s]:%u", host, port);
+	else
+		snprintf(buf, len, "%s:%u", host, port);
+}
+
+/* Microseconds of CLOCK_MONOTONIC, the clock systemd's MONOTONIC_USEC uses. */
+uint64_t
+now_usec(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Seconds (config durations are decimals) to a timeval. */
+struct timeval
+tv_from_sec(double sec)
+{
+	struct timeval	tv;
+	double		whole;
+
+	tv.tv_usec = (suseconds_t)lround(modf(sec, &whole) * 1e6);
+	tv.tv_sec = (time_t)whole;
+	if (tv.tv_usec >= 1000000) {
+		tv.tv_sec++;
+		tv.tv_usec -= 1000000;
+	}
+	return tv;
+}
+
+/* A timeval as seconds. */
+double
+tv_to_sec(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
+/* Whether a timeout is set; zero means "never". */
+int
+tv_isset(const struct timeval *tv)
+{
+	return tv->tv_sec != 0 || tv->tv_usec != 0;
+}

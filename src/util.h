@@ -4,11 +4,20 @@
 #ifndef ECHOD_UTIL_H
 #define ECHOD_UTIL_H
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* glibc's sys/queue.h lacks the BSD safe-removal iterator. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
 
 /* "127.0.0.1" / "::1" and the port, IPv4-mapped addresses unmapped. */
 void		 addr_format(const struct sockaddr *, char *, size_t,
