@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sd.h"
-#include "session.h"
+#include "worker.h"
 
 #define EXIT_CONFIG	1	/* bad configuration or arguments */
 #define EXIT_NOSERVE	2	/* could not start serving */
@@ -81,8 +82,9 @@ static void
 main_status(char *buf, size_t len)
 {
 	snprintf(buf, len, "%u sessions on %u listeners; %llu accepted, "
-	    "%.1f MB echoed", session_count(), listeners_count(),
-	    (unsigned long long)echod.accepted, (double)echod.bytes / 1e6);
+	    "%.1f MB echoed", workers_sessions(), listeners_count(),
+	    (unsigned long long)workers_accepted(),
+	    (double)workers_bytes() / 1e6);
 }
 
 /* Once a second: STATUS=, the log budget's summary, refusal warnings. */
@@ -95,7 +97,7 @@ main_tick(evutil_socket_t fd, short what, void *arg)
 	listeners_tick();
 	if (echod.stopping)
 		snprintf(status, sizeof(status), "Stopping: %u sessions left",
-		    session_count());
+		    workers_sessions());
 	else
 		main_status(status, sizeof(status));
 	sd_status(status);
@@ -139,19 +141,20 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 		log_entry(LOG_INFO, LOG_MSGID_RELOAD, &result, 1,
 		    "configuration reloaded: %u listeners (%u added, "
 		    "%u removed), %u sessions kept", diff.total, diff.added,
-		    diff.removed, session_count());
+		    diff.removed, workers_sessions());
 	}
 	/* Also after a rejection, or systemd waits in "reloading". */
 	main_status(status, sizeof(status));
 	sd_ready(status);
 }
 
-/* The graceful stop's time is up: close what is left. */
+/* The graceful stop's time is up: close what is left.  Each worker
+ * closes its own; the last session gone ends the main loop. */
 static void
 main_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	session_close_all("shutdown");
-	event_base_loopbreak(echod.base);
+	workers_close_all("shutdown");
+	echod_session_gone();
 }
 
 /*
@@ -168,12 +171,12 @@ main_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	echod.stopping = true;
-	main_state.stopping_sessions = (int)session_count();
+	main_state.stopping_sessions = (int)workers_sessions();
 	snprintf(status, sizeof(status), "Stopping: %u sessions left",
-	    session_count());
+	    workers_sessions());
 	sd_stopping(status);
 	listeners_close();
-	if (session_count() == 0) {
+	if (workers_sessions() == 0) {
 		event_base_loopbreak(echod.base);
 		return;
 	}
@@ -187,30 +190,24 @@ main_stop(evutil_socket_t sig, short what, void *arg)
 void
 echod_session_gone(void)
 {
-	if (echod.stopping && session_count() == 0)
+	/* event_base_loopbreak() is thread-safe with evthread enabled. */
+	if (echod.stopping && workers_sessions() == 0)
 		event_base_loopbreak(echod.base);
 }
 
-/* An event loop with the configured backend; never the epoll changelist,
- * which breaks with descriptors systemd also holds (dup'ed). */
-static struct event_base *
-main_base(const struct conf *conf)
+/* workers = 0: one per CPU this process may run on (CPUAffinity=). */
+static unsigned int
+main_nworkers(const struct conf *conf)
 {
-	static const char *const methods[] = { "epoll", "poll", "select" };
-	struct event_config	*cfg;
-	struct event_base	*base;
-	size_t			 i;
+	cpu_set_t	set;
+	int		n;
 
-	if ((cfg = event_config_new()) == NULL)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
-	if (strcmp(conf->event_method, "auto") != 0)
-		for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-			if (strcmp(conf->event_method, methods[i]) != 0)
-				event_config_avoid_method(cfg, methods[i]);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
+	if (conf->workers != 0)
+		return conf->workers;
+	if (sched_getaffinity(0, sizeof(set), &set) == -1 ||
+	    (n = CPU_COUNT(&set)) < 1)
+		return 1;
+	return (unsigned int)n;
 }
 
 /* Signals and the tick as loop events. */
@@ -247,7 +244,8 @@ main_ready(void)
 	    "echod %s serving %u listener%s (%s) with libevent %s (%s), "
 	    "%u worker%s", PACKAGE_VERSION, listeners_count(),
 	    listeners_count() == 1 ? "" : "s", list, event_get_version(),
-	    event_base_get_method(echod.base), 1u, "");
+	    event_base_get_method(echod.base), workers_count(),
+	    workers_count() == 1 ? "" : "s");
 	main_status(status, sizeof(status));
 	sd_ready(status);
 }
@@ -257,7 +255,7 @@ static void
 main_teardown(void)
 {
 	listeners_close();
-	session_close_all("shutdown");
+	workers_stop();
 	if (main_state.deadline != NULL)
 		event_free(main_state.deadline);
 	event_free(main_state.tick);
@@ -339,9 +337,15 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() == -1)
 		fatalx("cannot enable libevent's thread support");
-	if ((echod.base = main_base(echod.conf)) == NULL) {
+	if ((echod.base = worker_base_new(echod.conf)) == NULL) {
 		log_entry(LOG_ERR, NULL, NULL, 0, "no event backend \"%s\"",
 		    echod.conf->event_method);
+		return EXIT_NOSERVE;
+	}
+	if (workers_start(echod.base, main_nworkers(echod.conf), echod.conf,
+	    &cause) == -1) {
+		log_entry(LOG_ERR, NULL, NULL, 0, "%s", cause);
+		free(cause);
 		return EXIT_NOSERVE;
 	}
 	if (listeners_apply(echod.base, echod.conf, &diff, &cause) == -1) {

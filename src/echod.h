@@ -1,27 +1,26 @@
 /*
- * echod.h: the process-wide runtime: the main loop, the current
- * configuration and the counters STATUS= reports.
+ * echod.h: the process-wide runtime: the main loop and the current
+ * configuration.
  */
 #ifndef ECHOD_ECHOD_H
 #define ECHOD_ECHOD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
-#include <stdint.h>
 
 struct event_base;
 struct conf;
 
 struct echod {
-	struct event_base	*base;
+	struct event_base	*base;		/* the main loop: signals, accept */
 	struct conf		*conf;		/* current; new sessions ref it */
-	bool			 stopping;	/* SIGTERM seen: draining */
-	uint64_t		 accepted;	/* sessions accepted */
-	uint64_t		 bytes;		/* bytes echoed back */
+	atomic_bool		 stopping;	/* SIGTERM seen: draining */
 };
 
 extern struct echod	 echod;
 
-/* A session ended; while stopping, the last one ends the loop. */
+/* A session ended (on any worker); while stopping, the last one ends
+ * the main loop. */
 void	echod_session_gone(void);
 
 #endif

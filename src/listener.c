@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +27,14 @@
 #include "sd.h"
 #include "session.h"
 #include "util.h"
+#include "worker.h"
 
 #define LISTENER_BACKLOG	4096	/* the kernel caps it at somaxconn */
 #define LISTENER_PAUSE_MSEC	100	/* accept back-off when out of fds */
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
-	unsigned int		 refcnt;	/* the list, and each session */
+	atomic_uint		 refcnt;	/* the list, and each session */
 	bool			 serving;	/* in the list, accepting */
 	struct evconnlistener	*evl;
 	int			 fd;
@@ -41,7 +43,7 @@ struct listener {
 	const struct listener_conf *lc;		/* inside conf, or &unmatched */
 	const struct listener_conf *next;	/* lc once a reload commits */
 	struct listener_conf	 unmatched;	/* activated, no listener */
-	unsigned int		 nsessions;
+	atomic_uint		 nsessions;	/* decremented by workers */
 	unsigned int		 refused;	/* since the last warning */
 	unsigned int		 refused_limit;
 	struct event		*resume;	/* ends the EMFILE pause */
@@ -56,21 +58,35 @@ static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error(struct evconnlistener *, void *);
 
-/* Drop a reference; the last one closes the socket and frees. */
+/*
+ * Drop a reference; the last one frees.  Sessions on worker threads drop
+ * theirs, so nothing here may touch the main loop: the socket and its
+ * events are closed by listener_shut(), on the main loop.
+ */
 static void
 listener_unref(struct listener *l)
 {
-	if (l == NULL || --l->refcnt > 0)
+	if (l == NULL || atomic_fetch_sub(&l->refcnt, 1) != 1)
 		return;
+	config_unref(l->conf);
+	free(l);
+}
+
+/* Stop accepting and close the socket, on the main loop. */
+static void
+listener_shut(struct listener *l)
+{
+	l->serving = false;
 	if (l->evl != NULL)
 		evconnlistener_free(l->evl);
+	l->evl = NULL;
 	/* A passed socket stays open: a reload may match it again. */
 	if (l->activated == NULL && l->fd != -1)
 		close(l->fd);
+	l->fd = -1;
 	if (l->resume != NULL)
 		event_free(l->resume);
-	config_unref(l->conf);
-	free(l);
+	l->resume = NULL;
 }
 
 /* The name of the listener a session came from, for its log entries. */
@@ -341,10 +357,9 @@ listeners_apply(struct event_base *base, struct conf *conf,
 	/* Commit: nothing below can fail. */
 	TAILQ_FOREACH_SAFE(l, &listeners, entry, tmp) {
 		TAILQ_REMOVE(&listeners, l, entry);
-		evconnlistener_disable(l->evl);
-		l->serving = false;
 		diff->removed++;
 		log_info("closed listener %s (%s)", l->lc->name, l->endpoint);
+		listener_shut(l);
 		listener_unref(l);
 	}
 	TAILQ_CONCAT(&listeners, &next, entry);
@@ -370,8 +385,10 @@ fail:
 		TAILQ_REMOVE(&next, l, entry);
 		if (l->serving)
 			TAILQ_INSERT_TAIL(&listeners, l, entry);
-		else
+		else {
+			listener_shut(l);
 			listener_unref(l);
+		}
 	}
 	free(match);
 	free(activated);
@@ -388,8 +405,7 @@ listeners_close(void)
 
 	TAILQ_FOREACH_SAFE(l, &listeners, entry, tmp) {
 		TAILQ_REMOVE(&listeners, l, entry);
-		evconnlistener_disable(l->evl);
-		l->serving = false;
+		listener_shut(l);
 		listener_unref(l);
 	}
 }
@@ -450,7 +466,7 @@ listeners_tick(void)
 void
 listener_release(struct listener *l)
 {
-	l->nsessions--;
+	atomic_fetch_sub(&l->nsessions, 1);
 	listener_unref(l);
 }
 
@@ -466,10 +482,10 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	struct listener	*l = arg;
 	unsigned int	 limit = 0;
 
-	if (session_count() >= l->conf->max_connections)
+	if (workers_sessions() >= l->conf->max_connections)
 		limit = l->conf->max_connections;
 	else if (l->lc->max_connections != 0 &&
-	    l->nsessions >= l->lc->max_connections)
+	    atomic_load(&l->nsessions) >= l->lc->max_connections)
 		limit = l->lc->max_connections;
 	if (limit != 0) {
 		close(fd);
@@ -477,10 +493,9 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		l->refused_limit = limit;
 		return;
 	}
-	l->nsessions++;
-	l->refcnt++;
-	session_create(evconnlistener_get_base(evl), fd, sa,
-	    (socklen_t)salen, l->conf, l->lc, l);
+	atomic_fetch_add(&l->nsessions, 1);
+	atomic_fetch_add(&l->refcnt, 1);
+	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l);
 }
 
 /* The EMFILE pause is over: accept again. */

@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "session.h"
 #include "util.h"
+#include "worker.h"
 
 /*
  * Replies waiting for a client that does not read: past the high mark
@@ -51,6 +53,7 @@ struct session {
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
 	struct listener		*listener;
+	struct worker		*worker;	/* its loop, list, counters */
 	struct framing		 framing;
 	const char		*closing;	/* reason, once only flushing */
 	bool			 paused;	/* reading stopped: backpressure */
@@ -63,13 +66,8 @@ struct session {
 	uint16_t		 port;
 };
 
-TAILQ_HEAD(session_list, session);
-
-static struct {
-	struct session_list	 list;
-	unsigned int		 count;
-	uint64_t		 next_id;
-} sessions = { TAILQ_HEAD_INITIALIZER(sessions.list), 0, 1 };
+/* ECHOD_SESSION: unique across workers. */
+static atomic_uint_fast64_t session_next_id = 1;
 
 static void	session_read(struct bufferevent *, void *);
 static void	session_write(struct bufferevent *, void *);
@@ -117,8 +115,9 @@ session_close(struct session *s, const char *reason)
 		    " bytes in, %" PRIu64 " out, %.2f s", s->remote,
 		    s->lc->name, reason, s->bytes_in, sent, (double)dur / 1e6);
 	}
-	TAILQ_REMOVE(&sessions.list, s, entry);
-	sessions.count--;
+	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
+	atomic_fetch_sub_explicit(&worker_stats(s->worker)->sessions, 1,
+	    memory_order_relaxed);
 	bufferevent_free(s->bev);
 	listener_release(s->listener);
 	config_unref(s->conf);
@@ -192,7 +191,8 @@ session_frame(struct session *s, bool eof)
 	st = framing_process(&s->framing, in, out, eof);
 	s->held = evbuffer_get_length(in);
 	s->queued += evbuffer_get_length(out) - before;
-	echod.bytes += evbuffer_get_length(out) - before;
+	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes,
+	    evbuffer_get_length(out) - before, memory_order_relaxed);
 	if (st == FRAMING_LINE_TOO_LONG) {
 		session_finish(s, "line-too-long");
 		return -1;
@@ -277,7 +277,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 
 /* Serve an accepted connection. */
 void
-session_create(struct event_base *base, evutil_socket_t fd,
+session_create(struct worker *w, evutil_socket_t fd,
     const struct sockaddr *sa, socklen_t salen, struct conf *conf,
     const struct listener_conf *lc, struct listener *l)
 {
@@ -288,7 +288,7 @@ session_create(struct event_base *base, evutil_socket_t fd,
 	size_t			 n;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->bev = bufferevent_socket_new(base, fd,
+	    (s->bev = bufferevent_socket_new(worker_base(w), fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_warn("cannot serve a connection on %s", lc->name);
 		free(s);
@@ -296,7 +296,8 @@ session_create(struct event_base *base, evutil_socket_t fd,
 		listener_release(l);
 		return;
 	}
-	s->id = sessions.next_id++;
+	s->id = atomic_fetch_add(&session_next_id, 1);
+	s->worker = w;
 	s->fd = fd;
 	s->conf = config_ref(conf);
 	s->lc = lc;
@@ -315,9 +316,11 @@ session_create(struct event_base *base, evutil_socket_t fd,
 	bufferevent_setwatermark(s->bev, EV_WRITE, SESSION_LOW_WATER, 0);
 	bufferevent_enable(s->bev, EV_READ);
 
-	TAILQ_INSERT_TAIL(&sessions.list, s, entry);
-	sessions.count++;
-	echod.accepted++;
+	TAILQ_INSERT_TAIL(worker_sessions(w), s, entry);
+	atomic_fetch_add_explicit(&worker_stats(w)->sessions, 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&worker_stats(w)->accepted, 1,
+	    memory_order_relaxed);
 	if (conf->log_connections && log_conn_permit(true)) {
 		n = session_fields(s, f, id, sizeof(id), port, sizeof(port));
 		log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n,
@@ -325,24 +328,17 @@ session_create(struct event_base *base, evutil_socket_t fd,
 	}
 }
 
-/* Open sessions. */
-unsigned int
-session_count(void)
-{
-	return sessions.count;
-}
-
 /*
  * The graceful stop's deadline: one last attempt to send what each
  * session owes, then close it.
  */
 void
-session_close_all(const char *reason)
+session_close_all(struct worker *w, const char *reason)
 {
 	struct session	*s, *tmp;
 	struct evbuffer	*out;
 
-	TAILQ_FOREACH_SAFE(s, &sessions.list, entry, tmp) {
+	TAILQ_FOREACH_SAFE(s, worker_sessions(w), entry, tmp) {
 		out = bufferevent_get_output(s->bev);
 		if (evbuffer_get_length(out) > 0) {
 			evbuffer_unfreeze(out, 1);

@@ -13,21 +13,20 @@
 #include <event2/util.h>
 
 struct conf;
-struct event_base;
 struct listener;
 struct listener_conf;
+struct worker;
 
 /*
- * Serve fd, accepted by listener l (whose slot the session holds until it
- * closes), with the settings of lc inside conf (a reference is taken).
- * On failure the connection is closed and the slot released.
+ * Serve fd on worker w (called on w's thread), accepted by listener l
+ * (whose slot the session holds until it closes), with the settings of lc
+ * inside conf (a reference is taken).  On failure the connection is
+ * closed and the slot released.
  */
-void		 session_create(struct event_base *, evutil_socket_t,
+void		 session_create(struct worker *, evutil_socket_t,
 		    const struct sockaddr *, socklen_t, struct conf *,
 		    const struct listener_conf *, struct listener *);
-/* Open sessions. */
-unsigned int	 session_count(void);
-/* End of a graceful stop: send what is owed, close all with reason. */
-void		 session_close_all(const char *reason);
+/* End of a graceful stop: send what is owed, close every session of w. */
+void		 session_close_all(struct worker *, const char *reason);
 
 #endif

@@ -1,0 +1,325 @@
+/*
+ * worker.c: one event_base per worker thread, and the hand-off of new
+ * connections from the main loop to them (queue + wake-up, as memcached's
+ * dispatch_conn_new).
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+#include "worker.h"
+
+/* A connection accepted on the main loop, on its way to a worker. */
+struct handoff {
+	STAILQ_ENTRY(handoff)	 entry;
+	evutil_socket_t		 fd;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	struct conf		*conf;		/* a reference, passed on */
+	const struct listener_conf *lc;
+	struct listener		*listener;	/* its slot, passed on */
+};
+
+struct worker {
+	unsigned int		 id;
+	struct event_base	*base;
+	bool			 thread;	/* false: the main loop */
+	pthread_t		 tid;
+	struct event		*wake;		/* drains the queue */
+	struct event		*closer;	/* closes every session */
+	pthread_mutex_t		 lock;		/* protects queue */
+	STAILQ_HEAD(, handoff)	 queue;
+	const char		*close_reason;
+	struct session_list	 sessions;
+	struct worker_stats	 stats;
+};
+
+static struct {
+	struct worker	*v;
+	unsigned int	 n;
+	unsigned int	 next;		/* round robin */
+} workers;
+
+/* An event loop with the configured backend; never the epoll changelist,
+ * which breaks with descriptors systemd also holds (dup'ed). */
+struct event_base *
+worker_base_new(const struct conf *conf)
+{
+	static const char *const methods[] = { "epoll", "poll", "select" };
+	struct event_config	*cfg;
+	struct event_base	*base;
+	size_t			 i;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
+	if (strcmp(conf->event_method, "auto") != 0)
+		for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+			if (strcmp(conf->event_method, methods[i]) != 0)
+				event_config_avoid_method(cfg, methods[i]);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
+/* Take the queued connections and serve them, on the worker's thread. */
+static void
+worker_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	struct handoff	*h;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		if ((h = STAILQ_FIRST(&w->queue)) != NULL)
+			STAILQ_REMOVE_HEAD(&w->queue, entry);
+		pthread_mutex_unlock(&w->lock);
+		if (h == NULL)
+			break;
+		session_create(w, h->fd, (struct sockaddr *)&h->ss, h->sslen,
+		    h->conf, h->lc, h->listener);
+		config_unref(h->conf);
+		free(h);
+	}
+}
+
+/* Close every session of this worker, on its own thread. */
+static void
+worker_closer(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	session_close_all(w, w->close_reason);
+}
+
+/* A worker thread: its loop runs until workers_stop() breaks it. */
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* Set up worker i on base (its own, or the main one). */
+static int
+worker_init(struct worker *w, unsigned int id, struct event_base *base,
+    bool thread)
+{
+	w->id = id;
+	w->base = base;
+	w->thread = thread;
+	TAILQ_INIT(&w->sessions);
+	STAILQ_INIT(&w->queue);
+	pthread_mutex_init(&w->lock, NULL);
+	w->wake = event_new(base, -1, 0, worker_wake, w);
+	w->closer = event_new(base, -1, 0, worker_closer, w);
+	return w->wake != NULL && w->closer != NULL ? 0 : -1;
+}
+
+/* Start n workers; one means the main loop serves its sessions itself. */
+int
+workers_start(struct event_base *main, unsigned int n,
+    const struct conf *conf, char **cause)
+{
+	struct event_base	*base;
+	sigset_t		 all, old;
+	unsigned int		 i;
+	int			 r;
+
+	if ((workers.v = calloc(n, sizeof(*workers.v))) == NULL)
+		goto fail;
+	if (n == 1) {
+		if (worker_init(&workers.v[0], 0, main, false) == -1)
+			goto fail;
+		workers.n = 1;
+		return 0;
+	}
+	/* Signals are the main loop's: threads never take them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < n; i++) {
+		if ((base = worker_base_new(conf)) == NULL)
+			break;
+		if (worker_init(&workers.v[i], i, base, true) == -1) {
+			event_base_free(base);
+			break;
+		}
+		if ((r = pthread_create(&workers.v[i].tid, NULL, worker_main,
+		    &workers.v[i])) != 0) {
+			errno = r;
+			break;
+		}
+		workers.n++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (workers.n == n)
+		return 0;
+fail:
+	if (asprintf(cause, "cannot start %u workers: %s", n,
+	    strerror(errno)) == -1)
+		*cause = NULL;
+	return -1;
+}
+
+/* Workers serving. */
+unsigned int
+workers_count(void)
+{
+	return workers.n;
+}
+
+/* Hand an accepted connection to the next worker. */
+void
+workers_dispatch(evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen, struct conf *conf, const struct listener_conf *lc,
+    struct listener *l)
+{
+	struct worker	*w = &workers.v[workers.next++ % workers.n];
+	struct handoff	*h;
+
+	if (!w->thread) {
+		session_create(w, fd, sa, salen, conf, lc, l);
+		return;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		log_warn("cannot hand a connection on %s to a worker",
+		    lc->name);
+		close(fd);
+		listener_release(l);
+		return;
+	}
+	h->fd = fd;
+	memcpy(&h->ss, sa, salen);
+	h->sslen = salen;
+	h->conf = config_ref(conf);
+	h->lc = lc;
+	h->listener = l;
+	pthread_mutex_lock(&w->lock);
+	STAILQ_INSERT_TAIL(&w->queue, h, entry);
+	pthread_mutex_unlock(&w->lock);
+	/* Thread-safe with evthread_use_pthreads(); wakes the loop. */
+	event_active(w->wake, 0, 0);
+}
+
+/* Open sessions over all workers. */
+unsigned int
+workers_sessions(void)
+{
+	unsigned int	i, n = 0;
+
+	for (i = 0; i < workers.n; i++)
+		n += atomic_load_explicit(&workers.v[i].stats.sessions,
+		    memory_order_relaxed);
+	return n;
+}
+
+/* Sessions accepted over all workers. */
+uint64_t
+workers_accepted(void)
+{
+	uint64_t	n = 0;
+	unsigned int	i;
+
+	for (i = 0; i < workers.n; i++)
+		n += atomic_load_explicit(&workers.v[i].stats.accepted,
+		    memory_order_relaxed);
+	return n;
+}
+
+/* Bytes echoed over all workers. */
+uint64_t
+workers_bytes(void)
+{
+	uint64_t	n = 0;
+	unsigned int	i;
+
+	for (i = 0; i < workers.n; i++)
+		n += atomic_load_explicit(&workers.v[i].stats.bytes,
+		    memory_order_relaxed);
+	return n;
+}
+
+/* Close every session, each on its own worker's thread. */
+void
+workers_close_all(const char *reason)
+{
+	unsigned int	i;
+
+	for (i = 0; i < workers.n; i++) {
+		workers.v[i].close_reason = reason;
+		if (workers.v[i].thread)
+			event_active(workers.v[i].closer, 0, 0);
+		else
+			session_close_all(&workers.v[i], reason);
+	}
+}
+
+/* Stop the threads and free the workers. */
+void
+workers_stop(void)
+{
+	struct handoff	*h;
+	unsigned int	 i;
+	struct worker	*w;
+
+	for (i = 0; i < workers.n; i++) {
+		w = &workers.v[i];
+		if (w->thread) {
+			event_base_loopbreak(w->base);
+			pthread_join(w->tid, NULL);
+		}
+		/* Connections still queued were never served. */
+		while ((h = STAILQ_FIRST(&w->queue)) != NULL) {
+			STAILQ_REMOVE_HEAD(&w->queue, entry);
+			close(h->fd);
+			listener_release(h->listener);
+			config_unref(h->conf);
+			free(h);
+		}
+		session_close_all(w, "shutdown");
+		event_free(w->wake);
+		event_free(w->closer);
+		pthread_mutex_destroy(&w->lock);
+		if (w->thread)
+			event_base_free(w->base);
+	}
+	free(workers.v);
+	workers.v = NULL;
+	workers.n = 0;
+}
+
+/* The loop of w. */
+struct event_base *
+worker_base(struct worker *w)
+{
+	return w->base;
+}
+
+/* The sessions of w. */
+struct session_list *
+worker_sessions(struct worker *w)
+{
+	return &w->sessions;
+}
+
+/* The counters of w. */
+struct worker_stats *
+worker_stats(struct worker *w)
+{
+	return &w->stats;
+}

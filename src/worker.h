@@ -1,0 +1,64 @@
+/*
+ * worker.h: the event loops sessions live on.
+ *
+ * With one worker, sessions run on the main loop, which also accepts.
+ * With more, each worker is a thread with its own event_base; the main
+ * loop accepts and hands each connection to one worker through a queue
+ * and a wake-up, and the session lives and dies on that worker.  Counters
+ * are kept per worker and summed for STATUS=.
+ */
+#ifndef ECHOD_WORKER_H
+#define ECHOD_WORKER_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <event2/util.h>
+
+struct conf;
+struct event_base;
+struct listener;
+struct listener_conf;
+struct session;
+struct worker;
+
+TAILQ_HEAD(session_list, session);
+
+/* What a worker counts; written by its thread, summed by the main one. */
+struct worker_stats {
+	atomic_uint		sessions;	/* open now */
+	atomic_uint_fast64_t	accepted;
+	atomic_uint_fast64_t	bytes;		/* echoed back */
+};
+
+/* A base configured as conf says (event_method); NULL on failure. */
+struct event_base	*worker_base_new(const struct conf *);
+/*
+ * Start n workers (n >= 1); with n == 1 the main base is the worker.
+ * Returns -1 with *cause allocated on failure.
+ */
+int			 workers_start(struct event_base *main, unsigned int n,
+			    const struct conf *, char **cause);
+unsigned int		 workers_count(void);
+/* Serve an accepted connection on the next worker (round robin). */
+void			 workers_dispatch(evutil_socket_t,
+			    const struct sockaddr *, socklen_t, struct conf *,
+			    const struct listener_conf *, struct listener *);
+/* Sums over all workers. */
+unsigned int		 workers_sessions(void);
+uint64_t		 workers_accepted(void);
+uint64_t		 workers_bytes(void);
+/* Ask every worker to close its sessions with reason (graceful stop). */
+void			 workers_close_all(const char *reason);
+/* Stop the worker threads and free them; sessions must be gone. */
+void			 workers_stop(void);
+
+/* For session.c: the loop, the session list and the counters of w. */
+struct event_base	*worker_base(struct worker *);
+struct session_list	*worker_sessions(struct worker *);
+struct worker_stats	*worker_stats(struct worker *);
+
+#endif
