@@ -1,16 +1,21 @@
 /*
  * session.c: one TCP echo session on a bufferevent.
  *
- * The read callback frames what arrived, moves the reply into the output
- * buffer and writes it at once: in the steady state only EV_READ is
- * enabled, so a reply costs no extra epoll registration and no second
- * loop pass.  Only a partial write enables EV_WRITE (and with it the write
- * timeout); past SESSION_HIGH_WATER unsent bytes reading stops until the
- * client has read half of them, so a client that never reads holds a
- * bounded amount of memory and is closed by the write timeout.
+ * The bufferevent owns the output: buffering, the write event, the write
+ * timeout.  Reading is the session's own: one readv() of up to
+ * SESSION_READ_MAX bytes into the bufferevent's input per wakeup, where
+ * libevent 2.1 would add an ioctl(FIONREAD) and stop at 4 KiB.  The read
+ * callback frames what arrived, moves the reply into the output buffer and
+ * writes it at once: in the steady state only the read event is armed, so
+ * an echo costs one readv, one writev and no epoll registration.  Only a
+ * partial write enables EV_WRITE (and with it the write timeout); past
+ * SESSION_HIGH_WATER unsent bytes reading stops until the client has read
+ * half of them, so a client that never reads holds a bounded amount of
+ * memory and is closed by the write timeout.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,11 +49,24 @@
  */
 #define SESSION_HIGH_WATER	(256 * 1024)
 #define SESSION_LOW_WATER	(SESSION_HIGH_WATER / 2)
+/*
+ * One read per wakeup, of an adaptive size: it doubles while reads fill
+ * it (a stream of 16 KiB writes soon takes one read each) and halves
+ * after SESSION_READ_SMALL reads in a row that used less than a quarter,
+ * so a session of short messages, which may hold a partial line, keeps a
+ * small chain, not 64 KiB.  Sizes are a little under powers of two so that with
+ * evbuffer's chain header a chain is exactly 4 or 64 KiB, below malloc's
+ * mmap threshold.
+ */
+#define SESSION_READ_MIN	(4 * 1024 - 128)
+#define SESSION_READ_MAX	(64 * 1024 - 128)
+#define SESSION_READ_SMALL	8
 
 struct session {
 	TAILQ_ENTRY(session)	 entry;
 	uint64_t		 id;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* output, write timeout */
+	struct event		*rd;		/* reading, idle timeout */
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
@@ -57,6 +75,8 @@ struct session {
 	struct framing		 framing;
 	const char		*closing;	/* reason, once only flushing */
 	bool			 paused;	/* reading stopped: backpressure */
+	size_t			 rdsize;	/* bytes to read next time */
+	unsigned int		 small;		/* reads in a row under 1/4 */
 	size_t			 held;		/* input left by framing */
 	uint64_t		 bytes_in;
 	uint64_t		 queued;	/* bytes ever put in the output */
@@ -69,7 +89,7 @@ struct session {
 /* ECHOD_SESSION: unique across workers. */
 static atomic_uint_fast64_t session_next_id = 1;
 
-static void	session_read(struct bufferevent *, void *);
+static void	session_read(evutil_socket_t, short, void *);
 static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
 
@@ -118,6 +138,7 @@ session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
 	atomic_fetch_sub_explicit(&worker_stats(s->worker)->sessions, 1,
 	    memory_order_relaxed);
+	event_free(s->rd);
 	bufferevent_free(s->bev);
 	listener_release(s->listener);
 	config_unref(s->conf);
@@ -158,7 +179,8 @@ session_flush(struct session *s)
 	bufferevent_enable(s->bev, EV_WRITE);
 pending:
 	if (len >= SESSION_HIGH_WATER && !s->paused) {
-		bufferevent_disable(s->bev, EV_READ);
+		/* No idle timeout while paused: the write timeout rules. */
+		event_del(s->rd);
 		s->paused = true;
 	}
 	return 0;
@@ -172,7 +194,7 @@ static void
 session_finish(struct session *s, const char *reason)
 {
 	s->closing = reason;
-	bufferevent_disable(s->bev, EV_READ);
+	event_del(s->rd);
 	if (session_flush(s) == -1)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
@@ -217,19 +239,73 @@ session_trace(struct session *s, struct evbuffer *in, size_t len)
 	    log_escape(text, sizeof(text), raw, (size_t)n));
 }
 
-/* Data arrived: echo what the framing allows, right away. */
+/* Size the next read from how much of this one's room was used. */
 static void
-session_read(struct bufferevent *bev, void *arg)
+session_adapt(struct session *s, size_t got, size_t room)
 {
-	struct session	*s = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	size_t		 len = evbuffer_get_length(in);
-
-	if (len > s->held) {
-		if (log_getlevel() >= LOG_DEBUG)
-			session_trace(s, in, len - s->held);
-		s->bytes_in += len - s->held;
+	if (got == room) {
+		s->small = 0;
+		if (s->rdsize < SESSION_READ_MAX)
+			s->rdsize = (s->rdsize + 128) * 2 - 128;
+	} else if (got >= s->rdsize / 4)
+		s->small = 0;
+	else if (++s->small >= SESSION_READ_SMALL) {
+		s->small = 0;
+		if (s->rdsize > SESSION_READ_MIN)
+			s->rdsize = (s->rdsize + 128) / 2 - 128;
 	}
+}
+
+/*
+ * The socket is readable (or the idle timeout passed): read once, echo
+ * what the framing allows, right away.
+ */
+static void
+session_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct session		*s = arg;
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec	 v[2];
+	ssize_t			 r;
+	size_t			 left, room;
+	int			 n, i;
+
+	if (what & EV_TIMEOUT) {
+		session_close(s, "timeout");
+		return;
+	}
+	if ((n = evbuffer_reserve_space(in, (ev_ssize_t)s->rdsize, v,
+	    2)) <= 0) {
+		log_warnx("session %" PRIu64 ": out of memory", s->id);
+		session_close(s, "error");
+		return;
+	}
+	r = readv(fd, (struct iovec *)v, n);
+	if (r <= 0) {
+		evbuffer_commit_space(in, v, 0);
+		if (r == 0) {
+			/* Half-close: what is owed, a last line too, goes back. */
+			if (session_frame(s, true) == 0)
+				session_finish(s, "eof");
+		} else if (errno != EAGAIN && errno != EINTR) {
+			log_debug("session %" PRIu64 ": read: %s", s->id,
+			    strerror(errno));
+			session_close(s, "error");
+		}
+		return;
+	}
+	for (i = 0, room = 0; i < n; i++)
+		room += v[i].iov_len;
+	for (i = 0, left = (size_t)r; i < n; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(in, v, n);
+	session_adapt(s, (size_t)r, room);
+	if (log_getlevel() >= LOG_DEBUG)
+		session_trace(s, in, (size_t)r);
+	s->bytes_in += (size_t)r;
 	if (session_frame(s, false) == -1)
 		return;
 	session_flush(s);
@@ -252,27 +328,22 @@ session_write(struct bufferevent *bev, void *arg)
 	}
 	if (s->paused && s->closing == NULL) {
 		s->paused = false;
-		bufferevent_enable(bev, EV_READ);
+		event_add(s->rd, tv_isset(&s->lc->idle) ? &s->lc->idle : NULL);
 	}
 }
 
-/* End of input, an error, or a timeout. */
+/* The bufferevent could not write: an error or the write timeout. */
 static void
 session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session	*s = arg;
 
-	if (what & BEV_EVENT_EOF) {
-		/* A half-close: what is owed, a last line included, goes back. */
-		if (session_frame(s, true) == 0)
-			session_finish(s, "eof");
-	} else if (what & BEV_EVENT_ERROR) {
+	if (what & BEV_EVENT_ERROR) {
 		log_debug("session %" PRIu64 ": %s", s->id,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		session_close(s, "error");
 	} else if (what & BEV_EVENT_TIMEOUT)
-		session_close(s, (what & BEV_EVENT_READING) ? "timeout" :
-		    "write-timeout");
+		session_close(s, "write-timeout");
 }
 
 /* Serve an accepted connection. */
@@ -288,9 +359,13 @@ session_create(struct worker *w, evutil_socket_t fd,
 	size_t			 n;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->rd = event_new(worker_base(w), fd, EV_READ | EV_PERSIST,
+	    session_read, s)) == NULL ||
 	    (s->bev = bufferevent_socket_new(worker_base(w), fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_warn("cannot serve a connection on %s", lc->name);
+		if (s != NULL && s->rd != NULL)
+			event_free(s->rd);
 		free(s);
 		close(fd);
 		listener_release(l);
@@ -303,18 +378,23 @@ session_create(struct worker *w, evutil_socket_t fd,
 	s->lc = lc;
 	s->listener = l;
 	s->start = now_usec();
+	s->rdsize = SESSION_READ_MIN;
 	addr_format(sa, s->addr, sizeof(s->addr), &s->port);
 	addr_format_port(sa, s->remote, sizeof(s->remote));
 	framing_init(&s->framing, lc->framing, lc->strip, conf->max_line);
 
 	/* Echo is interactive: never hold a small reply back (Nagle). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	bufferevent_setcb(s->bev, session_read, session_write, session_event,
-	    s);
-	bufferevent_set_timeouts(s->bev, tv_isset(&lc->idle) ? &lc->idle :
-	    NULL, tv_isset(&lc->write) ? &lc->write : NULL);
+	bufferevent_setcb(s->bev, NULL, session_write, session_event, s);
+	bufferevent_set_timeouts(s->bev, NULL, tv_isset(&lc->write) ?
+	    &lc->write : NULL);
 	bufferevent_setwatermark(s->bev, EV_WRITE, SESSION_LOW_WATER, 0);
-	bufferevent_enable(s->bev, EV_READ);
+	/* Steady state: nothing queued, no write event (it starts enabled). */
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	/* The bufferevent never reads; session_read() fills its input. */
+	evbuffer_unfreeze(bufferevent_get_input(s->bev), 0);
+	/* An idle timeout on a persistent event restarts with each read. */
+	event_add(s->rd, tv_isset(&lc->idle) ? &lc->idle : NULL);
 
 	TAILQ_INSERT_TAIL(worker_sessions(w), s, entry);
 	atomic_fetch_add_explicit(&worker_stats(w)->sessions, 1,
