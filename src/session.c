@@ -121,6 +121,16 @@ session_close(struct session *s, const char *reason)
 
 	sent = s->queued - evbuffer_get_length(bufferevent_get_output(s->bev));
 	dur = now_usec() - s->start;
+	/*
+	 * Give the slot back and close the socket before the entry is
+	 * written: whoever reads "closed" may count on both.
+	 */
+	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
+	atomic_fetch_sub_explicit(&worker_stats(s->worker)->sessions, 1,
+	    memory_order_relaxed);
+	listener_release(s->listener);
+	event_free(s->rd);
+	bufferevent_free(s->bev);
 	if (s->conf->log_connections && log_conn_permit(false)) {
 		n = session_fields(s, f, id, sizeof(id), port, sizeof(port));
 		snprintf(in, sizeof(in), "%" PRIu64, s->bytes_in);
@@ -135,12 +145,6 @@ session_close(struct session *s, const char *reason)
 		    " bytes in, %" PRIu64 " out, %.2f s", s->remote,
 		    s->lc->name, reason, s->bytes_in, sent, (double)dur / 1e6);
 	}
-	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
-	atomic_fetch_sub_explicit(&worker_stats(s->worker)->sessions, 1,
-	    memory_order_relaxed);
-	event_free(s->rd);
-	bufferevent_free(s->bev);
-	listener_release(s->listener);
 	config_unref(s->conf);
 	free(s);
 	echod_session_gone();

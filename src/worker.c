@@ -40,6 +40,7 @@ struct worker {
 	pthread_t		 tid;
 	struct event		*wake;		/* drains the queue */
 	struct event		*closer;	/* closes every session */
+	struct event		*stop;		/* ends the loop */
 	pthread_mutex_t		 lock;		/* protects queue */
 	STAILQ_HEAD(, handoff)	 queue;
 	const char		*close_reason;
@@ -105,7 +106,20 @@ worker_closer(evutil_socket_t fd, short what, void *arg)
 	session_close_all(w, w->close_reason);
 }
 
-/* A worker thread: its loop runs until workers_stop() breaks it. */
+/*
+ * End the worker's loop, from inside it: a loopbreak sent from another
+ * thread before the loop started would be lost (event_base_loop() clears
+ * it on entry), an active event is not.
+ */
+static void
+worker_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	event_base_loopbreak(w->base);
+}
+
+/* A worker thread: its loop runs until workers_stop() ends it. */
 static void *
 worker_main(void *arg)
 {
@@ -128,7 +142,9 @@ worker_init(struct worker *w, unsigned int id, struct event_base *base,
 	pthread_mutex_init(&w->lock, NULL);
 	w->wake = event_new(base, -1, 0, worker_wake, w);
 	w->closer = event_new(base, -1, 0, worker_closer, w);
-	return w->wake != NULL && w->closer != NULL ? 0 : -1;
+	w->stop = event_new(base, -1, 0, worker_stop, w);
+	return w->wake != NULL && w->closer != NULL && w->stop != NULL ?
+	    0 : -1;
 }
 
 /* Start n workers; one means the main loop serves its sessions itself. */
@@ -280,7 +296,7 @@ workers_stop(void)
 	for (i = 0; i < workers.n; i++) {
 		w = &workers.v[i];
 		if (w->thread) {
-			event_base_loopbreak(w->base);
+			event_active(w->stop, 0, 0);
 			pthread_join(w->tid, NULL);
 		}
 		/* Connections still queued were never served. */
@@ -294,6 +310,7 @@ workers_stop(void)
 		session_close_all(w, "shutdown");
 		event_free(w->wake);
 		event_free(w->closer);
+		event_free(w->stop);
 		pthread_mutex_destroy(&w->lock);
 		if (w->thread)
 			event_base_free(w->base);

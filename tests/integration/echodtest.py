@@ -1,0 +1,571 @@
+"""echodtest.py: run the real echod on loopback and watch what it does.
+
+Echod(conf) is a context manager: it writes the configuration into a
+fresh directory, binds an AF_UNIX datagram socket as NOTIFY_SOCKET, starts
+echod in the foreground with --log-target=stderr and waits for READY=1.
+Two background threads collect the stderr lines and the sd_notify
+messages; tests wait on them with deadlines (wait_log, wait_notify), never
+with bare sleeps.  On exit the daemon is stopped (SIGTERM, then SIGKILL
+after a deadline), leftover processes are reported and killed, and the
+directory is removed, whether the test passed or not.
+
+Environment: ECHOD (the daemon, set by `make check`), top_builddir,
+ECHOD_WRAPPER (e.g. "valgrind -q --error-exitcode=99": run echod under it).
+"""
+
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+DEADLINE = 10.0
+
+ECHOD = os.environ.get("ECHOD") or os.path.join(
+    os.environ.get("top_builddir", "."), "echod")
+
+
+# --- configuration text ----------------------------------------------------
+
+def _value(v):
+    """One Python value as libconfig text."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        out = []
+        for ch in v:
+            if ch in '"\\':
+                out.append("\\" + ch)
+            elif ch == "\n":
+                out.append("\\n")
+            elif ord(ch) < 0x20:
+                out.append("\\x%02x" % ord(ch))
+            else:
+                out.append(ch)
+        return '"' + "".join(out) + '"'
+    if isinstance(v, dict):
+        return "{ " + " ".join("%s = %s;" % (k, _value(x))
+                               for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "( " + ", ".join(_value(x) for x in v) + " )"
+    raise TypeError("no libconfig form for %r" % (v,))
+
+
+def listener(name, port, **keys):
+    """A listener group; keys as in echod.conf(5), e.g. strip=[{"bytes": 2}]."""
+    d = {"name": name, "port": port}
+    d.update(keys)
+    return d
+
+
+def conf(*listeners, **globals_):
+    """A whole configuration file: global keys, then one listener a line."""
+    lines = ["# written by echodtest.py"]
+    for k, v in globals_.items():
+        lines.append("%s = %s;" % (k, _value(v)))
+    lines.append("listeners = (")
+    for i, lst in enumerate(listeners):
+        sep = "," if i + 1 < len(listeners) else ""
+        lines.append("  " + _value(lst) + sep)
+    lines.append(");")
+    return "\n".join(lines) + "\n"
+
+
+# --- ports and sockets -------------------------------------------------------
+
+_handed_out = set()
+
+
+def have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def free_port():
+    """A TCP port free on every address (so "::" listeners can use it too),
+    never handed out twice by this process."""
+    for _ in range(100):
+        if have_ipv6():
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind(("::", 0))
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port")
+
+
+def free_ports(n):
+    return [free_port() for _ in range(n)]
+
+
+def occupy(port, host="127.0.0.1"):
+    """A listening socket of ours on port, so that echod cannot bind it."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.bind((host, port))
+    s.listen(8)
+    return s
+
+
+def connect(port, host="127.0.0.1", timeout=DEADLINE):
+    """A connected TCP socket with a timeout on every operation."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((host, port))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def port_refuses(port, host="127.0.0.1"):
+    """Whether nothing listens on port: the connection is refused."""
+    try:
+        s = connect(port, host, timeout=2)
+    except ConnectionRefusedError:
+        return True
+    s.close()
+    return False
+
+
+def local_port(s):
+    return s.getsockname()[1]
+
+
+def recv_exact(s, n, timeout=DEADLINE):
+    """Exactly n bytes, or AssertionError saying how many came."""
+    buf = bytearray()
+    end = time.monotonic() + timeout
+    while len(buf) < n:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out: %d of %d bytes received: %r"
+                                 % (len(buf), n, bytes(buf[-80:])))
+        s.settimeout(left)
+        try:
+            chunk = s.recv(min(n - len(buf), 1 << 20))
+        except socket.timeout:
+            continue
+        if not chunk:
+            raise AssertionError("connection closed after %d of %d bytes: %r"
+                                 % (len(buf), n, bytes(buf[-80:])))
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_until_eof(s, timeout=DEADLINE):
+    """Everything until the server closes; a reset also counts as closed
+    (returned data so far).  AssertionError if it stays open."""
+    buf = bytearray()
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError("connection still open after %.1f s "
+                                 "(%d bytes received)" % (timeout, len(buf)))
+        s.settimeout(left)
+        try:
+            chunk = s.recv(1 << 20)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return bytes(buf)
+        if not chunk:
+            return bytes(buf)
+        buf += chunk
+
+
+def assert_silent(s, quiet=0.3):
+    """Nothing arrives on s for quiet seconds (a negative check, not a
+    synchronisation: a wrong server would send within that time)."""
+    r, _, _ = select.select([s], [], [], quiet)
+    if r:
+        s.settimeout(0.1)
+        try:
+            data = s.recv(4096)
+        except OSError as e:
+            raise AssertionError("expected silence, got %r" % e)
+        raise AssertionError("expected silence, got %r" % data)
+
+
+def roundtrip(s, data, expect=None, timeout=DEADLINE):
+    """Send data and check the reply is expect (default: data itself)."""
+    if expect is None:
+        expect = data
+    s.sendall(data)
+    got = recv_exact(s, len(expect), timeout)
+    assert got == expect, "sent %r, expected %r, got %r" % (
+        data[:80], expect[:80], got[:80])
+    return got
+
+
+def wait_until(cond, timeout=DEADLINE, what="condition", step=0.02):
+    """Poll cond() until it returns a true value; return that value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            raise AssertionError("timed out after %.1f s waiting for %s"
+                                 % (timeout, what))
+        time.sleep(step)
+
+
+def run_echod(args, timeout=DEADLINE, env=None):
+    """Run echod to completion (e.g. -t, -V); CompletedProcess with text."""
+    e = dict(os.environ)
+    e.pop("NOTIFY_SOCKET", None)
+    e.pop("LISTEN_FDS", None)
+    if env:
+        e.update(env)
+    return subprocess.run(_wrapper() + [ECHOD] + list(args),
+                          stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout, env=e)
+
+
+def _wrapper():
+    w = os.environ.get("ECHOD_WRAPPER")
+    return shlex.split(w) if w else []
+
+
+def _group_members(pgid):
+    """Pids of live processes in process group pgid."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        # fields[0] is the state, [2] the process group
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(d))
+    return pids
+
+
+def diag(text):
+    """A TAP diagnostic line (shown in the test log)."""
+    for line in str(text).splitlines():
+        print("# " + line, flush=True)
+
+
+# --- the daemon ----------------------------------------------------------------
+
+class Echod:
+    """echod running on a configuration text; see the module comment.
+
+    activate: list of (port, fdname or None): the sockets are created by
+    systemd-socket-activate on 127.0.0.1 and passed to echod.
+    ready: wait for READY=1 on entry (False for daemons expected to fail).
+    """
+
+    def __init__(self, conf_text, args=(), env=None, activate=None,
+                 ready=True, timeout=DEADLINE):
+        self.conf_text = conf_text
+        self.args = list(args)
+        self.env = dict(env or {})
+        self.activate = activate
+        self.ready = ready
+        self.timeout = timeout
+        self.dir = None
+        self.proc = None
+        self.lines = []         # stderr lines, without newline
+        self.notes = []         # notify datagrams, as text
+        self.note_times = []    # when each arrived (time.monotonic)
+        self.stdout = []
+        self.cond = threading.Condition()
+        self.closed = False
+        self.returncode = None
+        self._threads = []
+        self._nsock = None
+
+    # -- start and stop
+
+    def __enter__(self):
+        try:
+            self.start()
+            if self.ready:
+                self.wait_notify(r"^READY=1$", self.timeout)
+        except BaseException:
+            self._cleanup(failed=True)
+            raise
+        return self
+
+    def __exit__(self, etype, evalue, tb):
+        self._cleanup(failed=etype is not None)
+        return False
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="echodtest.")
+        self.path = os.path.join(self.dir, "echod.conf")
+        self.write_conf(self.conf_text)
+        self.notify_path = os.path.join(self.dir, "notify")
+        self._nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._nsock.bind(self.notify_path)
+        env = dict(os.environ)
+        for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+                  "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
+            env.pop(k, None)
+        env["NOTIFY_SOCKET"] = self.notify_path
+        env.update(self.env)
+        argv = _wrapper() + [ECHOD, "-c", self.path,
+                             "--log-target=stderr"] + self.args
+        if self.activate:
+            pre = ["systemd-socket-activate"]
+            names = []
+            for port, name in self.activate:
+                pre += ["-l", "127.0.0.1:%d" % port]
+                names.append(name or "unknown")
+            if any(name for _, name in self.activate):
+                pre.append("--fdname=" + ":".join(names))
+            for k in self.env:
+                pre += ["-E", k]
+            pre += ["-E", "NOTIFY_SOCKET"]
+            argv = pre + argv
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env,
+                                     cwd=self.dir, start_new_session=True)
+        self._spawn(self._read_stream, self.proc.stderr, self.lines)
+        self._spawn(self._read_stream, self.proc.stdout, self.stdout)
+        self._spawn(self._read_notify)
+        if self.activate:
+            # systemd-socket-activate execs the daemon only when a client
+            # knocks: wait until every socket listens, then knock once.
+            for port, _ in self.activate:
+                self.wait_log(r"^Listening on 127\.0\.0\.1:%d as \d+\.$"
+                              % port, self.timeout)
+            knock = connect(self.activate[0][0])
+            knock.close()
+
+    def _spawn(self, fn, *args):
+        t = threading.Thread(target=fn, args=args, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _read_stream(self, stream, into):
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self.cond:
+                into.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            if into is self.lines:
+                self.closed = True
+            self.cond.notify_all()
+
+    def _read_notify(self):
+        while True:
+            try:
+                r, _, _ = select.select([self._nsock], [], [], 0.1)
+            except (OSError, ValueError):
+                return
+            if self._nsock.fileno() < 0:
+                return
+            if not r:
+                if self.proc.poll() is not None and self.closed:
+                    return
+                continue
+            try:
+                data = self._nsock.recv(65536)
+            except OSError:
+                return
+            with self.cond:
+                self.notes.append(data.decode("utf-8", "replace"))
+                self.note_times.append(time.monotonic())
+                self.cond.notify_all()
+
+    def write_conf(self, text):
+        """Replace the configuration file atomically (rename)."""
+        tmp = self.path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, self.path)
+
+    def kill(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=DEADLINE):
+        """The exit status (negative: killed by that signal)."""
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("echod still running after %.1f s" % timeout)
+        # Let the readers drain what the daemon wrote last.
+        with self.cond:
+            self.cond.wait_for(lambda: self.closed, 2)
+        return self.returncode
+
+    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE):
+        """Signal the daemon and return its exit status."""
+        if self.proc.poll() is None:
+            self.kill(sig)
+        return self.wait_exit(timeout)
+
+    def _cleanup(self, failed):
+        problems = []
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(DEADLINE)
+                except subprocess.TimeoutExpired:
+                    problems.append("echod ignored SIGTERM for %.0f s; "
+                                    "killed" % DEADLINE)
+                    self.proc.kill()
+                    self.proc.wait()
+            left = _group_members(self.proc.pid)
+            if left:
+                problems.append("leftover processes %r; killed" % left)
+                for p in left:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+            for f in (self.proc.stdout, self.proc.stderr):
+                if f:
+                    f.close()
+        if self._nsock is not None:
+            self._nsock.close()
+        for t in self._threads:
+            t.join(2)
+        if failed or problems:
+            diag("echod: %s" % " ".join(getattr(self, "argv", [])))
+            diag("exit status: %r" % (self.proc.returncode
+                                      if self.proc else None))
+            for line in self.lines[-40:]:
+                diag("stderr| " + line)
+            for n in self.notes[-10:]:
+                diag("notify| " + n.replace("\n", "\\n"))
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if problems and not failed:
+            raise AssertionError("; ".join(problems))
+
+    # -- observing
+
+    def log_mark(self):
+        """Index of the next stderr line, to wait only for later ones."""
+        with self.cond:
+            return len(self.lines)
+
+    def notify_mark(self):
+        with self.cond:
+            return len(self.notes)
+
+    def _wait(self, items, regex, timeout, since, what):
+        rx = re.compile(regex, re.M)
+        end = time.monotonic() + timeout
+        i = since
+        with self.cond:
+            while True:
+                while i < len(items):
+                    m = rx.search(items[i])
+                    if m:
+                        return i, m
+                    i += 1
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("timed out after %.1f s waiting "
+                                         "for %s /%s/" % (timeout, what,
+                                                          regex))
+                if self.proc.poll() is not None and self.closed:
+                    raise AssertionError("echod exited (status %r) while "
+                                         "waiting for %s /%s/" % (
+                                             self.proc.returncode, what,
+                                             regex))
+                self.cond.wait(min(left, 0.1))
+
+    def wait_log(self, regex, timeout=DEADLINE, since=0):
+        """The first stderr line from index since matching regex."""
+        return self._wait(self.lines, regex, timeout, since, "log line")[1]
+
+    def wait_log_at(self, regex, timeout=DEADLINE, since=0):
+        """(index, match) of that line."""
+        return self._wait(self.lines, regex, timeout, since, "log line")
+
+    def wait_notify(self, regex, timeout=DEADLINE, since=0):
+        """The first notify message from index since matching regex."""
+        return self._wait(self.notes, regex, timeout, since,
+                          "notify message")[1]
+
+    def wait_notify_at(self, regex, timeout=DEADLINE, since=0):
+        return self._wait(self.notes, regex, timeout, since,
+                          "notify message")
+
+    def log_matches(self, regex, since=0):
+        rx = re.compile(regex)
+        with self.cond:
+            return [m for m in (rx.search(x) for x in self.lines[since:])
+                    if m]
+
+    def notify_matches(self, regex, since=0):
+        rx = re.compile(regex, re.M)
+        with self.cond:
+            return [m for m in (rx.search(x) for x in self.notes[since:])
+                    if m]
+
+    def log_text(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+    def wait_closed_entry(self, port, name, reason=None, timeout=DEADLINE,
+                          since=0):
+        """The close entry of the session whose client port is port:
+        match groups reason, bytes in, bytes out, seconds."""
+        rx = (r"^\w+: connection from (?:127\.0\.0\.1|\[?::1\]?):%d on %s "
+              r"closed \((%s)\): (\d+) bytes in, (\d+) out, ([0-9.]+) s$"
+              % (port, re.escape(name),
+                 re.escape(reason) if reason else r"[a-z-]+"))
+        return self.wait_log(rx, timeout, since)
+
+    def reload(self, text=None, timeout=DEADLINE):
+        """Rewrite the file (if text), SIGHUP, wait for RELOADING=1, the
+        outcome entry and READY=1; return the outcome entry's match
+        (group 1: "configuration reloaded" or "reload rejected")."""
+        lm = self.log_mark()
+        nm = self.notify_mark()
+        if text is not None:
+            self.write_conf(text)
+        self.kill(signal.SIGHUP)
+        i, _ = self.wait_notify_at(r"^RELOADING=1$", timeout, nm)
+        self.wait_notify(r"^READY=1$", timeout, i + 1)
+        return self.wait_log(r"^\w+: (configuration reloaded|reload "
+                             r"rejected): (.*)$", timeout, lm)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS for %d" % self.proc.pid)
+

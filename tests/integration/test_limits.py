@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""Limits and bad input (SPEC §7): timeouts, max_line, clients that never
+read, max_connections, and that payload stays out of the log."""
+
+import re
+import socket
+import threading
+import time
+
+import tap
+from echodtest import (Echod, conf, connect, free_port, listener, local_port,
+                       recv_exact, recv_until_eof, roundtrip, wait_until)
+
+
+def _refused_total(d, name):
+    """Sum of N over `refused N connections on NAME: limit M reached`."""
+    return sum(int(m.group(1)) for m in d.log_matches(
+        r"^warning: refused (\d+) connections? on %s: limit \d+ reached$"
+        % re.escape(name)))
+
+
+def test_idle_timeout():
+    p1, p2 = free_port(), free_port()
+    text = conf(listener("quick", p1, address="127.0.0.1"),
+                listener("slow", p2, address="127.0.0.1",
+                         timeouts={"idle": 300}),
+                timeouts={"idle": 0.5, "write": 30, "shutdown": 1})
+    with Echod(text) as d:
+        slow = connect(p2)
+        roundtrip(slow, b"x")
+        s = connect(p1)
+        t0 = time.monotonic()
+        roundtrip(s, b"hello")
+        assert recv_until_eof(s, 5) == b""
+        took = time.monotonic() - t0
+        assert took >= 0.4, "closed after %.2f s, idle is 0.5 s" % took
+        m = d.wait_closed_entry(local_port(s), "quick")
+        assert m.group(1) == "timeout", m.group(0)
+        assert (m.group(2), m.group(3)) == ("5", "5"), m.group(0)
+        s.close()
+        # the listener's own idle timeout overrides the global one
+        roundtrip(slow, b"still here")
+        slow.close()
+
+
+def test_line_too_long():
+    port = free_port()
+    text = conf(listener("lines", port, address="127.0.0.1", framing="line",
+                         strip=[{"bytes": 2}]),
+                max_line=64)
+    with Echod(text) as d:
+        s = connect(port)
+        # 64 bytes with the terminator: the longest line allowed
+        ok = b"ab" + b"x" * 61 + b"\n"
+        assert len(ok) == 64
+        roundtrip(s, ok, ok[2:])
+        s.sendall(b"ab1\nab2\n" + b"y" * 200 + b"\nab3\n")
+        assert recv_until_eof(s) == b"1\n2\n"
+        m = d.wait_closed_entry(local_port(s), "lines")
+        assert m.group(1) == "line-too-long", m.group(0)
+        s.close()
+        # a long line still arriving (no newline yet) is caught too
+        s = connect(port)
+        s.sendall(b"ab1\n" + b"z" * 100)
+        assert recv_until_eof(s) == b"1\n"
+        m = d.wait_closed_entry(local_port(s), "lines")
+        assert m.group(1) == "line-too-long", m.group(0)
+        s.close()
+
+
+def test_non_reader_is_bounded_and_others_served():
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"),
+                timeouts={"idle": 300, "write": 1, "shutdown": 1})
+    with Echod(text) as d:
+        base = d.rss_kib()
+        hog = connect(port)
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        hog_port = local_port(hog)
+        sent = [0]
+        outcome = []
+        chunk = b"\xa5" * (1 << 20)
+
+        def flood():
+            # never reads; stops when the server closes it
+            hog.settimeout(30)
+            try:
+                for _ in range(512):
+                    hog.sendall(chunk)
+                    sent[0] += len(chunk)
+                outcome.append("sent everything")
+            except OSError as e:
+                outcome.append(e)
+
+        t = threading.Thread(target=flood, daemon=True)
+        t.start()
+        other = connect(port)
+        peak = base
+        rounds = 0
+        worst = 0.0
+        while t.is_alive():
+            t0 = time.monotonic()
+            roundtrip(other, b"ping %d\n" % rounds, timeout=2)
+            worst = max(worst, time.monotonic() - t0)
+            rounds += 1
+            peak = max(peak, d.rss_kib())
+            time.sleep(0.01)    # pacing only: keep the CPU for the flood
+        t.join()
+        assert outcome and isinstance(outcome[0], (ConnectionResetError,
+                                                   BrokenPipeError)), \
+            "the non-reader was not closed: %r after %d bytes" % (
+                outcome, sent[0])
+        assert sent[0] >= 2 << 20, \
+            "only %d bytes accepted before the close" % sent[0]
+        assert worst < 1.0, "a reply took %.2f s during the flood" % worst
+        assert rounds >= 5, "only %d replies during the flood" % rounds
+        growth = peak - base
+        assert growth < 64 * 1024, "RSS grew by %d KiB (from %d)" % (
+            growth, base)
+        m = d.wait_closed_entry(hog_port, "echo")
+        assert m.group(1) == "write-timeout", m.group(0)
+        assert int(m.group(2)) > int(m.group(3)), m.group(0)
+        roundtrip(other, b"after\n")
+        other.close()
+        hog.close()
+
+
+def _refused_at_once(port):
+    """Connect and check that the server closes at once, without echo."""
+    s = connect(port)
+    try:
+        s.sendall(b"x")
+    except OSError:
+        pass
+    got = recv_until_eof(s, 2)
+    assert got == b"", "a refused connection echoed %r" % got
+    p = local_port(s)
+    s.close()
+    return p
+
+
+def test_max_connections_per_listener():
+    p1, p2 = free_port(), free_port()
+    text = conf(listener("small", p1, address="127.0.0.1",
+                         max_connections=3),
+                listener("other", p2, address="127.0.0.1"))
+    with Echod(text) as d:
+        kept = []
+        for i in range(3):
+            s = connect(p1)
+            roundtrip(s, b"kept %d" % i)
+            kept.append(s)
+        over = [_refused_at_once(p1) for _ in range(2)]
+        wait_until(lambda: _refused_total(d, "small") >= 2, 5,
+                   "refused warnings summing to 2")
+        assert _refused_total(d, "small") == 2, d.log_matches("refused")
+        assert d.log_matches(r"limit 3 reached$")
+        for p in over:
+            assert not d.log_matches(r"connection from 127\.0\.0\.1:%d " % p), \
+                "a refused connection has its own entries"
+        # another listener is not limited by this one
+        o = connect(p2)
+        roundtrip(o, b"other")
+        # a freed slot is usable again
+        p = local_port(kept[0])
+        kept[0].close()
+        d.wait_closed_entry(p, "small")
+
+        def reuse():
+            # the slot is released just after the close entry is written,
+            # by another thread: a first attempt may still be refused
+            s = connect(p1)
+            try:
+                roundtrip(s, b"again", timeout=2)
+            except (AssertionError, ConnectionResetError):
+                s.close()
+                return None
+            return s
+
+        kept[0] = wait_until(reuse, 3, "a freed slot to be usable")
+        for s in kept + [o]:
+            s.close()
+
+
+def test_max_connections_global():
+    p1, p2 = free_port(), free_port()
+    text = conf(listener("a", p1, address="127.0.0.1"),
+                listener("b", p2, address="127.0.0.1"),
+                max_connections=2)
+    with Echod(text) as d:
+        a = connect(p1)
+        roundtrip(a, b"a")
+        b = connect(p2)
+        roundtrip(b, b"b")
+        _refused_at_once(p2)
+        _refused_at_once(p1)
+        wait_until(lambda: _refused_total(d, "b") >= 1 and
+                   _refused_total(d, "a") >= 1, 5, "refused warnings")
+        assert d.log_matches(r"on b: limit 2 reached$")
+        roundtrip(a, b"a still")
+        roundtrip(b, b"b still")
+        a.close()
+        b.close()
+
+
+def test_payload_never_logged():
+    p1, p2 = free_port(), free_port()
+    secret = b"S3CRET-PAYLOAD-d41d8cd9"
+    text = conf(listener("raw", p1, address="127.0.0.1"),
+                listener("line", p2, address="127.0.0.1", framing="line",
+                         strip=[{"prefix": "S3CRET"}]),
+                max_line=64, timeouts={"idle": 0.5})
+    with Echod(text) as d:
+        s = connect(p1)
+        roundtrip(s, secret + b"\n")
+        s.close()
+        s = connect(p2)
+        roundtrip(s, secret + b"\n", secret[6:] + b"\n")
+        s.sendall(secret * 10 + b"\n")
+        recv_until_eof(s)
+        s.close()
+        s = connect(p1)
+        s.sendall(secret)
+        recv_exact(s, len(secret))
+        # closed by the idle timeout with the payload the last thing seen
+        recv_until_eof(s, 5)
+        s.close()
+        assert d.stop() == 0
+        log = d.log_text()
+        assert "closed (line-too-long)" in log
+        assert "closed (timeout)" in log
+        assert "PAYLOAD" not in log, "client bytes in the log"
+
+
+tap.main(globals())

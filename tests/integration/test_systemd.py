@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""systemd integration (SPEC §4, §5): sd_notify readiness, STATUS=,
+watchdog, socket activation and the graceful stop."""
+
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import tap
+from echodtest import (Echod, conf, connect, free_port, listener, local_port,
+                       port_refuses, recv_exact, recv_until_eof, roundtrip, wait_until)
+
+_STATUS = (r"^STATUS=(\d+) sessions? on (\d+) listeners?; (\d+) accepted, "
+           r"([0-9.]+) MB echoed$")
+
+
+def test_ready_only_when_ports_accept():
+    p1, p2 = free_port(), free_port()
+    text = conf(listener("a", p1, address="127.0.0.1"),
+                listener("b", p2, address="::", framing="line",
+                         strip=[{"bytes": 2}]),
+                workers=2, event_method="poll")
+    with Echod(text) as d:
+        # No retry: once READY=1 has been sent, both ports must accept.
+        for p in (p1, p2):
+            s = connect(p, timeout=5)
+            roundtrip(s, b"12ready\n", b"12ready\n" if p == p1 else
+                      b"ready\n")
+            s.close()
+        m = d.wait_notify(r"^READY=1$")
+        assert re.search(r"^STATUS=\S", m.string, re.M), \
+            "READY=1 without STATUS=: %r" % m.string
+        d.wait_log(r"^\w+: echod 1\.0 serving 2 listeners \(a tcp "
+                   r"127\.0\.0\.1:%d, b tcp \[::\]:%d\) with libevent "
+                   r"2\.1\.\d+-stable \(poll\), 2 workers$" % (p1, p2))
+        assert not d.notify_matches(r"^WATCHDOG=1$"), \
+            "WATCHDOG=1 without WATCHDOG_USEC"
+        assert not d.notify_matches(r"^(STOPPING|RELOADING)=1$")
+
+
+def test_status_reflects_sessions():
+    p1, p2 = free_port(), free_port()
+    text = conf(listener("a", p1, address="127.0.0.1"),
+                listener("b", p2, address="127.0.0.1"))
+    with Echod(text) as d:
+        mark = d.notify_mark()
+        socks = [connect(p1) for _ in range(3)]
+        payload = os.urandom(1000000)
+        for s in socks:
+            roundtrip(s, payload)
+        m = d.wait_notify(_STATUS.replace(r"(\d+) sessions?", "3 sessions"),
+                          5, mark)
+        m = re.search(_STATUS, m.string, re.M)
+        assert m.group(2) == "2" and m.group(3) == "3", m.group(0)
+        assert 2.8 <= float(m.group(4)) <= 3.1, m.group(0)
+        mark = d.notify_mark()
+        for s in socks:
+            s.close()
+        m = d.wait_notify(_STATUS.replace(r"(\d+) sessions?", "0 sessions"),
+                          5, mark)
+        m = re.search(_STATUS, m.string, re.M)
+        assert m.group(3) == "3", m.group(0)
+        # updates alone (not with READY=1) come at most once a second
+        times = [t for t, n in zip(d.note_times, d.notes)
+                 if n.startswith("STATUS=")]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert all(g >= 0.9 for g in gaps), "STATUS= updates %r s apart" % (
+            gaps,)
+
+
+def test_watchdog_pings():
+    port = free_port()
+    with Echod(conf(listener("a", port, address="127.0.0.1")),
+               env={"WATCHDOG_USEC": "200000"}) as d:
+        i, _ = d.wait_notify_at(r"^WATCHDOG=1$", 2)
+        t0 = time.monotonic()
+        for _ in range(5):
+            i, _ = d.wait_notify_at(r"^WATCHDOG=1$", 2, i + 1)
+        took = time.monotonic() - t0
+        # five intervals of 0.1 s
+        assert 0.25 <= took <= 2.0, "5 pings took %.2f s" % took
+
+
+def test_watchdog_for_another_pid_is_not_ours():
+    port = free_port()
+    with Echod(conf(listener("a", port, address="127.0.0.1")),
+               env={"WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"}) as d:
+        s = connect(port)
+        roundtrip(s, b"x")
+        s.close()
+        # a negative check over four would-be intervals
+        deadline = time.monotonic() + 0.4
+        while time.monotonic() < deadline:
+            assert not d.notify_matches(r"^WATCHDOG=1$"), \
+                "pinged although WATCHDOG_PID is another process"
+            time.sleep(0.05)
+
+
+def _strip_conf(p_strip, p_echo):
+    return conf(listener("strip", p_strip, address="127.0.0.1",
+                         framing="line", strip=[{"bytes": 2}]),
+                listener("echo", p_echo, address="127.0.0.1"))
+
+
+def test_activation_by_name():
+    p1, p2, p3 = free_port(), free_port(), free_port()
+    with Echod(_strip_conf(p1, p2), activate=[(p3, "strip")]) as d:
+        s = connect(p3)
+        roundtrip(s, b"1234567\n", b"34567\n")
+        s.close()
+        # echod binds what was not passed, and not what was
+        s = connect(p2)
+        roundtrip(s, b"1234567\n")
+        s.close()
+        assert port_refuses(p1), "echod bound the passed listener's port"
+        assert not d.log_matches(r"^error:")
+
+
+def test_activation_by_port():
+    p1, p2 = free_port(), free_port()
+    with Echod(_strip_conf(p1, p2), activate=[(p1, None)]) as d:
+        s = connect(p1)
+        roundtrip(s, b"1234567\n", b"34567\n")
+        s.close()
+        s = connect(p2)
+        roundtrip(s, b"1234567\n")
+        s.close()
+        assert not d.log_matches(r"^error:")
+
+
+def test_activation_unmatched_socket_is_raw_echo():
+    p1, p2, p4 = free_port(), free_port(), free_port()
+    with Echod(_strip_conf(p1, p2), activate=[(p1, None), (p4, None)]) as d:
+        s = connect(p4)
+        roundtrip(s, b"1234567\n")
+        s.close()
+        s = connect(p1)
+        roundtrip(s, b"1234567\n", b"34567\n")
+        s.close()
+        d.wait_log(r"^warning: .*\b%d\b" % p4, 2)
+
+
+def test_activated_blocking_socket_many_connections():
+    p1, p2, p3 = free_port(), free_port(), free_port()
+    with Echod(_strip_conf(p1, p2), activate=[(p3, "strip")]) as d:
+        for i in range(20):
+            s = connect(p3, timeout=3)
+            roundtrip(s, b"xx%d\n" % i, b"%d\n" % i, timeout=3)
+            s.close()
+            # the event loop is not stuck in a blocking accept()
+            s = connect(p2, timeout=3)
+            roundtrip(s, b"own %d" % i, timeout=3)
+            s.close()
+        many = [connect(p3, timeout=3) for _ in range(10)]
+        for i, s in enumerate(many):
+            s.sendall(b"..%d\n" % i)
+        for i, s in enumerate(many):
+            assert recv_exact(s, len(b"%d\n" % i), 3) == b"%d\n" % i
+            roundtrip(s, b"..again %d\n" % i, b"again %d\n" % i, timeout=3)
+            s.close()
+        assert d.proc.poll() is None
+
+
+def test_sigterm_drains_then_closes():
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"),
+                timeouts={"idle": 300, "write": 30, "shutdown": 1})
+    with Echod(text) as d:
+        idle = connect(port)
+        roundtrip(idle, b"hello")
+        half = connect(port)
+        roundtrip(half, b"hello")
+        owed = connect(port)
+        data = os.urandom(4 << 20)
+        sent = [0]
+        errors = []
+
+        def send():
+            try:
+                for i in range(0, len(data), 65536):
+                    owed.sendall(data[i:i + 65536])
+                    sent[0] = i + 65536
+            except OSError as e:
+                errors.append(e)
+
+        t = threading.Thread(target=send, daemon=True)
+        t.start()
+        # the server now owes us replies we have not read
+        wait_until(lambda: sent[0] >= 1 << 20, 5, "1 MiB sent")
+        mark = d.notify_mark()
+        d.kill(signal.SIGTERM)
+        d.wait_notify(r"^STOPPING=1$", 5, mark)
+        t_stop = time.monotonic()
+        # sessions are served as usual during the drain ...
+        roundtrip(idle, b"still served")
+        # ... and one that ends by itself closes as usual
+        half.sendall(b"bye")
+        half.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(half, 5) == b"bye"
+        got = recv_until_eof(owed, 10)
+        t.join(5)
+        assert not errors, errors
+        assert got == data, "%d of %d owed bytes came back" % (len(got),
+                                                              len(data))
+        assert recv_until_eof(idle, 5) == b""
+        waited = time.monotonic() - t_stop
+        assert 0.8 <= waited <= 4, \
+            "idle session closed %.2f s after STOPPING=1" % waited
+        # the listener closed at once
+        assert port_refuses(port)
+        assert d.wait_exit() == 0
+        m = d.wait_closed_entry(local_port(half), "echo")
+        assert m.group(1) == "eof", m.group(0)
+        m = d.wait_closed_entry(local_port(idle), "echo")
+        assert m.group(1) == "shutdown", m.group(0)
+        m = d.wait_closed_entry(local_port(owed), "echo")
+        assert m.group(1) == "shutdown", m.group(0)
+        assert int(m.group(2)) == int(m.group(3)) == len(data), m.group(0)
+        m = d.wait_log(r"^\w+: echod stopping: (\d+) sessions? closed$")
+        assert m.group(1) in ("2", "3"), m.group(0)
+        for s in (idle, half, owed):
+            s.close()
+
+
+def test_sigint_stops_cleanly():
+    port = free_port()
+    with Echod(conf(listener("echo", port, address="127.0.0.1"))) as d:
+        mark = d.notify_mark()
+        assert d.stop(signal.SIGINT) == 0
+        d.wait_notify(r"^STOPPING=1$", 1, mark)
+        d.wait_log(r"^\w+: echod stopping: 0 sessions? closed$", 1)
+        assert port_refuses(port)
+
+
+tap.main(globals())
