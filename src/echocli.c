@@ -1,1 +1,418 @@
-int main(void) { return 0; }
+/*
+ * echocli.c: the interactive echo client: stdin to the server, replies to
+ * stdout; "echocli bench" is handed to bench.c.
+ *
+ * The interactive mode uses poll(2), not libevent: stdin may be a regular
+ * file, which epoll refuses (EPERM), and one socket needs no event loop.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define ECHOCLI_BUFSZ		65536
+/* The largest UDP payload over IPv4; a longer line is sent in pieces. */
+#define ECHOCLI_DGRAM_MAX	65507
+#define ECHOCLI_TIMEOUT		5.0
+
+/* What the interactive client talks to, for its messages. */
+struct echocli {
+	const char	*host;
+	const char	*port;
+	char		 addr[64];	/* numeric address actually used */
+	int		 fd;
+	double		 timeout;
+};
+
+static void	echocli_usage(int) __attribute__((noreturn));
+static double	echocli_now(void);
+static int	echocli_wait_ms(double);
+static int	echocli_write_all(int, const char *, size_t);
+static int	echocli_tcp(struct echocli *);
+static int	echocli_udp(struct echocli *);
+
+/* Print the usage of both modes and exit: 0 when asked for, else 2. */
+static void
+echocli_usage(int status)
+{
+	fprintf(status == 0 ? stdout : stderr,
+	    "usage: echocli [-u] [-t seconds] host [port]\n"
+	    "       echocli bench [options] host [port]   "
+	    "(echocli bench -h for options)\n");
+	exit(status);
+}
+
+/* Seconds of CLOCK_MONOTONIC. */
+static double
+echocli_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+/* A poll(2) timeout in milliseconds until deadline, rounded up. */
+static int
+echocli_wait_ms(double deadline)
+{
+	double	left;
+
+	left = deadline - echocli_now();
+	if (left <= 0)
+		return (0);
+	return ((int)(left * 1000.0) + 1);
+}
+
+/* Write all of buf to a blocking fd (stdout). */
+static int
+echocli_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* "127.0.0.1" or "::1" for an address. */
+void
+echocli_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
+    size_t len)
+{
+	if (getnameinfo(sa, salen, buf, len, NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(buf, len, "?");
+}
+
+/* Connect to the first address of host that answers (see bench.h). */
+int
+echocli_connect(const char *host, const char *port, int type,
+    double timeout, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	struct addrinfo	 hints, *res, *ai;
+	struct pollfd	 pfd;
+	char		 addr[64];
+	double		 deadline;
+	socklen_t	 len;
+	int		 fd, error, r, saved = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = type;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		fprintf(stderr, "echocli: %s port %s: %s\n", host, port,
+		    error == EAI_SYSTEM ? strerror(errno) :
+		    gai_strerror(error));
+		return (-1);
+	}
+	addr[0] = '\0';
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		echocli_addr(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr));
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			goto connected;
+		if (errno != EINPROGRESS) {
+			saved = errno;
+			close(fd);
+			continue;
+		}
+		/* Wait for the handshake, then ask how it ended. */
+		deadline = echocli_now() + timeout;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do
+			r = poll(&pfd, 1, echocli_wait_ms(deadline));
+		while (r == -1 && errno == EINTR);
+		if (r == 0) {
+			saved = ETIMEDOUT;
+			close(fd);
+			continue;
+		}
+		len = sizeof(error);
+		if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error,
+		    &len) == -1)
+			error = errno;
+		if (error == 0)
+			goto connected;
+		saved = error;
+		close(fd);
+	}
+	fprintf(stderr, "echocli: connect to %s port %s: %s\n",
+	    addr[0] != '\0' ? addr : host, port, strerror(saved));
+	freeaddrinfo(res);
+	return (-1);
+
+connected:
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*sslen = ai->ai_addrlen;
+	freeaddrinfo(res);
+	return (fd);
+}
+
+/*
+ * TCP: copy stdin to the socket and the socket to stdout; at the end of
+ * stdin half-close and drain replies until the server closes or the
+ * timeout passes.
+ */
+static int
+echocli_tcp(struct echocli *e)
+{
+	static char	 in[ECHOCLI_BUFSZ], out[ECHOCLI_BUFSZ];
+	struct pollfd	 pfd[2];
+	size_t		 off = 0, len = 0;
+	ssize_t		 n;
+	double		 deadline = 0;
+	int		 eof_in = 0, shut = 0, r;
+
+	for (;;) {
+		pfd[0].fd = (!eof_in && len == 0) ? STDIN_FILENO : -1;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = e->fd;
+		pfd[1].events = POLLIN | (len > 0 ? POLLOUT : 0);
+		pfd[0].revents = pfd[1].revents = 0;
+		r = poll(pfd, 2, shut ? echocli_wait_ms(deadline) : -1);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "echocli: poll: %s\n", strerror(errno));
+			return (1);
+		}
+		if (r == 0) {
+			fprintf(stderr, "echocli: %s port %s: no end of "
+			    "replies after %g s: Connection timed out\n",
+			    e->addr, e->port, e->timeout);
+			return (1);
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(e->fd, out, sizeof(out), 0);
+			if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "echocli: %s port %s: %s\n",
+				    e->addr, e->port, strerror(errno));
+				return (1);
+			}
+			if (n > 0 && echocli_write_all(STDOUT_FILENO, out,
+			    (size_t)n) == -1) {
+				fprintf(stderr, "echocli: stdout: %s\n",
+				    strerror(errno));
+				return (1);
+			}
+			if (n == 0) {
+				/* The end of the replies: done if we were. */
+				if (shut)
+					return (0);
+				fprintf(stderr, "echocli: %s port %s: "
+				    "connection closed by the server\n",
+				    e->addr, e->port);
+				return (1);
+			}
+		}
+		if (len > 0 && (pfd[1].revents & POLLOUT)) {
+			n = send(e->fd, in + off, len, MSG_NOSIGNAL);
+			if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "echocli: %s port %s: %s\n",
+				    e->addr, e->port, strerror(errno));
+				return (1);
+			}
+			if (n > 0) {
+				off += (size_t)n;
+				len -= (size_t)n;
+			}
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(STDIN_FILENO, in, sizeof(in));
+			if (n == -1 && errno != EINTR && errno != EAGAIN) {
+				fprintf(stderr, "echocli: stdin: %s\n",
+				    strerror(errno));
+				return (1);
+			}
+			if (n == 0)
+				eof_in = 1;
+			if (n > 0) {
+				off = 0;
+				len = (size_t)n;
+			}
+		}
+		if (eof_in && len == 0 && !shut) {
+			/* Tell the server we are done; it closes when it is. */
+			if (shutdown(e->fd, SHUT_WR) == -1) {
+				fprintf(stderr, "echocli: %s port %s: %s\n",
+				    e->addr, e->port, strerror(errno));
+				return (1);
+			}
+			shut = 1;
+			deadline = echocli_now() + e->timeout;
+		}
+	}
+}
+
+/*
+ * UDP: one datagram per line of stdin (the newline included), each reply
+ * printed as it comes; at the end of stdin wait for the missing replies.
+ */
+static int
+echocli_udp(struct echocli *e)
+{
+	static char	 in[ECHOCLI_DGRAM_MAX], out[ECHOCLI_BUFSZ];
+	struct pollfd	 pfd[2];
+	uint64_t	 sent = 0, got = 0;
+	size_t		 len = 0, line;
+	ssize_t		 n;
+	double		 deadline = 0;
+	char		*nl;
+	int		 eof_in = 0, r;
+
+	for (;;) {
+		if (eof_in && got >= sent)
+			return (0);
+		pfd[0].fd = eof_in ? -1 : STDIN_FILENO;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = e->fd;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		r = poll(pfd, 2, eof_in ? echocli_wait_ms(deadline) : -1);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "echocli: poll: %s\n", strerror(errno));
+			return (1);
+		}
+		if (r == 0) {
+			fprintf(stderr, "echocli: %s port %s: %llu of %llu "
+			    "datagrams got no reply within %g s\n", e->addr,
+			    e->port, (unsigned long long)(sent - got),
+			    (unsigned long long)sent, e->timeout);
+			return (1);
+		}
+		if (pfd[1].revents & (POLLIN | POLLERR)) {
+			n = recv(e->fd, out, sizeof(out), 0);
+			if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				/* ECONNREFUSED: an ICMP port unreachable. */
+				fprintf(stderr, "echocli: %s port %s: %s\n",
+				    e->addr, e->port, strerror(errno));
+				return (1);
+			}
+			if (n >= 0) {
+				got++;
+				if (echocli_write_all(STDOUT_FILENO, out,
+				    (size_t)n) == -1) {
+					fprintf(stderr, "echocli: stdout: %s\n",
+					    strerror(errno));
+					return (1);
+				}
+			}
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(STDIN_FILENO, in + len, sizeof(in) - len);
+		if (n == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			fprintf(stderr, "echocli: stdin: %s\n",
+			    strerror(errno));
+			return (1);
+		}
+		if (n == 0)
+			eof_in = 1;
+		len += (size_t)n;
+		/* Send every complete line, then a last or overlong piece. */
+		for (;;) {
+			nl = memchr(in, '\n', len);
+			if (nl != NULL)
+				line = (size_t)(nl - in) + 1;
+			else if (len > 0 && (eof_in || len == sizeof(in)))
+				line = len;
+			else
+				break;
+			if (send(e->fd, in, line, 0) == -1) {
+				fprintf(stderr, "echocli: %s port %s: %s\n",
+				    e->addr, e->port, strerror(errno));
+				return (1);
+			}
+			sent++;
+			len -= line;
+			memmove(in, in + line, len);
+		}
+		if (eof_in)
+			deadline = echocli_now() + e->timeout;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "timeout",	required_argument,	NULL, 't' },
+		{ "udp",	no_argument,		NULL, 'u' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct echocli		 e;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			*end;
+	int			 ch, udp = 0;
+
+	if (argc > 1 && strcmp(argv[1], "bench") == 0)
+		return (bench_main(argc - 1, argv + 1));
+
+	memset(&e, 0, sizeof(e));
+	e.timeout = ECHOCLI_TIMEOUT;
+	while ((ch = getopt_long(argc, argv, "ht:u", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			e.timeout = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg ||
+			    !(e.timeout > 0 && e.timeout < 1e6)) {
+				fprintf(stderr, "echocli: -t %s: not a number "
+				    "of seconds\n", optarg);
+				return (2);
+			}
+			break;
+		case 'u':
+			udp = 1;
+			break;
+		case 'h':
+			echocli_usage(0);
+		default:
+			echocli_usage(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > 2)
+		echocli_usage(2);
+	e.host = argv[0];
+	e.port = argc > 1 ? argv[1] : "7";
+
+	e.fd = echocli_connect(e.host, e.port, udp ? SOCK_DGRAM : SOCK_STREAM,
+	    e.timeout, &ss, &sslen);
+	if (e.fd == -1)
+		return (1);
+	echocli_addr((struct sockaddr *)&ss, sslen, e.addr, sizeof(e.addr));
+	return (udp ? echocli_udp(&e) : echocli_tcp(&e));
+}
