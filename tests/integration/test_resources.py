@@ -27,6 +27,8 @@ def open_fds(pid):
 
 
 def test_out_of_descriptors_pauses_accepting():
+    if os.environ.get("ECHOD_WRAPPER"):
+        tap.skip("the wrapper (valgrind) keeps descriptors of its own")
     port = free_port()
     with Echod(conf(listener("echo", port, address="127.0.0.1"),
                     workers=1)) as d:
