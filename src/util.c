@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,20 +44,6 @@ addr_format(const struct sockaddr *sa, char *buf, size_t len, uint16_t *port)
 	}
 }
 
-/* "127.0.0.1:53422" or "[::1]:53422". */
-void
-addr_format_port(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char		 host[INET6_ADDRSTRLEN];
-	uint16_t	 port;
-
-	addr_format(sa, host, sizeof(host), &port);
-	if (strchr(host, ':') != NULL)
-		snprintf(buf, len, "[%s]:%u", host, port);
-	else
-		snprintf(buf, len, "%s:%u", host, port);
-}
-
 /* Microseconds of CLOCK_MONOTONIC, the clock systemd's MONOTONIC_USEC uses. */
 uint64_t
 now_usec(void)
@@ -67,29 +52,6 @@ now_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* Seconds (config durations are decimals) to a timeval. */
-struct timeval
-tv_from_sec(double sec)
-{
-	struct timeval	tv;
-	double		whole;
-
-	tv.tv_usec = (suseconds_t)lround(modf(sec, &whole) * 1e6);
-	tv.tv_sec = (time_t)whole;
-	if (tv.tv_usec >= 1000000) {
-		tv.tv_sec++;
-		tv.tv_usec -= 1000000;
-	}
-	return tv;
-}
-
-/* A timeval as seconds. */
-double
-tv_to_sec(const struct timeval *tv)
-{
-	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
 }
 
 /* Whether a timeout is set; zero means "never". */

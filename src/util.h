@@ -22,13 +22,9 @@
 /* "127.0.0.1" / "::1" and the port, IPv4-mapped addresses unmapped. */
 void		 addr_format(const struct sockaddr *, char *, size_t,
 		    uint16_t *);
-/* "127.0.0.1:53422" or "[::1]:53422". */
-void		 addr_format_port(const struct sockaddr *, char *, size_t);
 /* Microseconds of CLOCK_MONOTONIC. */
 uint64_t	 now_usec(void);
-/* Seconds as a double to a timeval; 0 stays 0. */
-struct timeval	 tv_from_sec(double);
-double		 tv_to_sec(const struct timeval *);
+/* Whether a timeout is set; zero means "never". */
 int		 tv_isset(const struct timeval *);
 
 #endif
