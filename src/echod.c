@@ -24,6 +24,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sd.h"
+#include "udp.h"
 #include "worker.h"
 
 #define EXIT_CONFIG	1	/* bad configuration or arguments */
@@ -81,10 +82,16 @@ main_load(const char *path, bool to_stderr, char **first)
 static void
 main_status(char *buf, size_t len)
 {
-	snprintf(buf, len, "%u sessions on %u listeners; %llu accepted, "
+	int	n;
+
+	n = snprintf(buf, len, "%u sessions on %u listeners; %llu accepted, "
 	    "%.1f MB echoed", workers_sessions(), listeners_count(),
 	    (unsigned long long)workers_accepted(),
 	    (double)workers_bytes() / 1e6);
+	/* UDP: what the reflection guard and the rate limit refused. */
+	if (n > 0 && (size_t)n < len && (udp_count() > 0 || udp_dropped() > 0))
+		snprintf(buf + n, len - (size_t)n, "; %llu datagrams dropped",
+		    (unsigned long long)udp_dropped());
 }
 
 /* Once a second: STATUS=, the log budget's summary, refusal warnings. */

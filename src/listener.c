@@ -1,6 +1,7 @@
 /*
  * listener.c: own and activated sockets, accept, limits, the EMFILE
- * pause, and the diff a reload applies.
+ * pause, and the diff a reload applies.  A UDP listener's socket is
+ * served by a struct udp (udp.c) instead of an evconnlistener.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "sd.h"
 #include "session.h"
+#include "udp.h"
 #include "util.h"
 #include "worker.h"
 
@@ -36,7 +38,8 @@ struct listener {
 	TAILQ_ENTRY(listener)	 entry;
 	atomic_uint		 refcnt;	/* the list, and each session */
 	bool			 serving;	/* in the list, accepting */
-	struct evconnlistener	*evl;
+	struct evconnlistener	*evl;		/* TCP */
+	struct udp		*udp;		/* UDP: datagram echo */
 	int			 fd;
 	const struct sd_socket	*activated;	/* NULL: our own socket */
 	struct conf		*conf;		/* settings for new sessions */
@@ -80,6 +83,8 @@ listener_shut(struct listener *l)
 	if (l->evl != NULL)
 		evconnlistener_free(l->evl);
 	l->evl = NULL;
+	udp_free(l->udp);
+	l->udp = NULL;
 	/* A passed socket stays open: a reload may match it again. */
 	if (l->activated == NULL && l->fd != -1)
 		close(l->fd);
@@ -195,13 +200,19 @@ listener_find(const struct sd_socket *s, const struct listener_conf *lc)
 static int
 listener_bind(const struct listener_conf *lc)
 {
-	int	fd, on = 1, off = 0, saved;
+	int	fd, on = 1, off = 0, saved, udp = lc->protocol == CONF_UDP;
 
-	fd = socket(lc->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
+	fd = socket(lc->ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+	/*
+	 * Not for UDP: there is no TIME_WAIT to step over, and on Linux it
+	 * would let two datagram sockets share the port, so a second echod
+	 * would silently take over instead of failing with EADDRINUSE.
+	 */
+	if (!udp &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
 	/* "::" serves IPv4 too, whatever net.ipv6.bindv6only says. */
 	if (lc->ss.ss_family == AF_INET6 && lc->wildcard &&
@@ -209,7 +220,7 @@ listener_bind(const struct listener_conf *lc)
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&lc->ss, lc->sslen) == -1)
 		goto fail;
-	if (listen(fd, LISTENER_BACKLOG) == -1)
+	if (!udp && listen(fd, LISTENER_BACKLOG) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -219,10 +230,11 @@ fail:
 	return -1;
 }
 
-/* A new, not yet accepting listener on fd (ours or passed). */
+/* A new, not yet accepting listener on fd (ours or passed), a
+ * datagram one if dgram. */
 static struct listener *
 listener_new(struct event_base *base, int fd, const struct sd_socket *s,
-    char **cause)
+    bool dgram, char **cause)
 {
 	struct listener	*l;
 
@@ -231,6 +243,13 @@ listener_new(struct event_base *base, int fd, const struct sd_socket *s,
 	l->fd = fd;
 	l->activated = s;
 	l->refcnt = 1;
+	if (dgram) {
+		if ((l->udp = udp_new(base, fd, cause)) == NULL) {
+			free(l);
+			return NULL;
+		}
+		return l;
+	}
 	/* backlog 0: the socket already listens (systemd's backlog kept). */
 	l->evl = evconnlistener_new(base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, fd);
@@ -259,7 +278,12 @@ listener_configure(struct listener *l, struct conf *conf,
 		memset(&l->unmatched, 0, sizeof(l->unmatched));
 		snprintf(l->unmatched.name, sizeof(l->unmatched.name), "%s",
 		    l->activated->name);
-		l->unmatched.protocol = CONF_TCP;
+		l->unmatched.protocol = l->activated->type == SOCK_DGRAM ?
+		    CONF_UDP : CONF_TCP;
+		/* UDP: with the safety settings of echod.conf(5). */
+		l->unmatched.udp_rate = UDP_RATE_DEFAULT;
+		l->unmatched.udp_burst = UDP_BURST_DEFAULT;
+		l->unmatched.max_datagram = UDP_DATAGRAM_DEFAULT;
 		l->unmatched.ss = l->activated->ss;
 		l->unmatched.sslen = l->activated->sslen;
 		l->unmatched.port = sockaddr_port(&l->activated->ss);
@@ -271,6 +295,9 @@ listener_configure(struct listener *l, struct conf *conf,
 	}
 	l->lc = lc;
 	config_listener_endpoint(lc, l->endpoint, sizeof(l->endpoint));
+	/* New datagrams use the new settings from now on. */
+	if (l->udp != NULL)
+		udp_configure(l->udp, conf, lc);
 	config_unref(old);
 }
 
@@ -314,20 +341,16 @@ listeners_apply(struct event_base *base, struct conf *conf,
 
 	/* Sockets from systemd: always served, matched anew each time. */
 	for (i = 0; i < nsocks; i++) {
-		if (socks[i].type != SOCK_STREAM)
-			continue;	/* datagram sockets: udp.c */
 		match[i] = listener_match(conf, &socks[i]);
 		for (j = 0; match[i] != NULL && j < conf->nlisteners; j++)
 			if (&conf->listeners[j] == match[i])
 				activated[j] = true;
 	}
 	for (i = 0; i < nsocks; i++) {
-		if (socks[i].type != SOCK_STREAM)
-			continue;
 		if ((l = listener_find(&socks[i], NULL)) != NULL)
 			TAILQ_REMOVE(&listeners, l, entry);
 		else if ((l = listener_new(base, socks[i].fd, &socks[i],
-		    cause)) == NULL)
+		    socks[i].type == SOCK_DGRAM, cause)) == NULL)
 			goto fail;
 		else
 			diff->added++;
@@ -338,14 +361,15 @@ listeners_apply(struct event_base *base, struct conf *conf,
 	/* Our own sockets: keep those whose endpoint is unchanged. */
 	for (j = 0; j < conf->nlisteners; j++) {
 		lc = &conf->listeners[j];
-		if (activated[j] || lc->protocol != CONF_TCP)
+		if (activated[j])
 			continue;
 		if ((l = listener_find(NULL, lc)) != NULL)
 			TAILQ_REMOVE(&listeners, l, entry);
 		else if ((fd = listener_bind(lc)) == -1) {
 			*cause = listener_cause(lc, errno);
 			goto fail;
-		} else if ((l = listener_new(base, fd, NULL, cause)) == NULL) {
+		} else if ((l = listener_new(base, fd, NULL,
+		    lc->protocol == CONF_UDP, cause)) == NULL) {
 			close(fd);
 			goto fail;
 		} else
@@ -371,7 +395,11 @@ listeners_apply(struct event_base *base, struct conf *conf,
 			    l->activated->name, l->endpoint);
 		if (!l->serving) {
 			l->serving = true;
-			evconnlistener_enable(l->evl);
+			if (l->evl != NULL)
+				evconnlistener_enable(l->evl);
+			else if (udp_enable(l->udp) == -1)
+				log_warnx("cannot read from %s (%s)",
+				    l->lc->name, l->endpoint);
 		}
 		diff->total++;
 	}
@@ -440,7 +468,8 @@ listeners_describe(char *buf, size_t len)
 	}
 }
 
-/* Once a second: one warning per listener that refused connections. */
+/* Once a second: one warning per listener that refused connections,
+ * and UDP's drop entry when one is due. */
 void
 listeners_tick(void)
 {
@@ -460,6 +489,7 @@ listeners_tick(void)
 		    l->refused, l->lc->name, l->refused_limit);
 		l->refused = 0;
 	}
+	udp_tick();
 }
 
 /* A session of l ended. */

@@ -1,0 +1,44 @@
+/*
+ * ratelimit.h: per-address token buckets in a table of fixed size.
+ *
+ * Each source address owns a bucket of `burst` tokens that refills at
+ * `rate` tokens a second; a reply costs one token.  The table never grows:
+ * it is set-associative, and an address that finds its set full takes the
+ * place of the entry used least recently, so a flood of spoofed sources
+ * costs a fixed amount of memory.  Pure: no sockets, no libevent, no
+ * clock; the caller passes the time, so tests control it.
+ */
+#ifndef ECHOD_RATELIMIT_H
+#define ECHOD_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RATELIMIT_KEYLEN	16	/* IPv6; IPv4 as ::ffff:a.b.c.d */
+#define RATELIMIT_WAYS		8	/* entries per set */
+#define RATELIMIT_ENTRIES	4096	/* what udp.c uses: 160 KiB */
+
+struct ratelimit;		/* opaque */
+
+/*
+ * A table of at least RATELIMIT_WAYS entries, rounded up to a power of
+ * two sets; seed keys the hash (0 picks a random one), so that outsiders
+ * cannot aim their sources at one set.  NULL when out of memory.
+ */
+struct ratelimit	*ratelimit_new(size_t entries, uint64_t seed);
+void			 ratelimit_free(struct ratelimit *);
+/*
+ * Whether one more reply may go to key at now_usec (any monotonic clock,
+ * in microseconds), given rate tokens a second and a bucket of burst; if
+ * so the token is taken.  rate and burst may change between calls (a
+ * reload): the bucket is clamped to the new burst.
+ */
+bool			 ratelimit_take(struct ratelimit *, const uint8_t *key,
+			    uint64_t now_usec, unsigned int rate,
+			    unsigned int burst);
+/* Entries in use, and the table's capacity. */
+size_t			 ratelimit_used(const struct ratelimit *);
+size_t			 ratelimit_size(const struct ratelimit *);
+
+#endif

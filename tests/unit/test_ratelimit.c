@@ -1,0 +1,199 @@
+/*
+ * test_ratelimit.c: the per-address token buckets of UDP echo.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ratelimit.h"
+
+#define TEST_SEED	0x5eed1234u
+#define MSEC		1000ull		/* microseconds */
+#define SEC		1000000ull
+
+/* The key of IPv4 address 10.x.y.z, as udp.c builds it (::ffff:a.b.c.d). */
+static const uint8_t *
+test_key(uint8_t buf[RATELIMIT_KEYLEN], uint32_t n)
+{
+	memset(buf, 0, RATELIMIT_KEYLEN);
+	buf[10] = buf[11] = 0xff;
+	buf[12] = 10;
+	buf[13] = (uint8_t)(n >> 16);
+	buf[14] = (uint8_t)(n >> 8);
+	buf[15] = (uint8_t)n;
+	return buf;
+}
+
+/* How many of n requests at now are allowed. */
+static unsigned int
+test_takes(struct ratelimit *rl, const uint8_t *key, uint64_t now,
+    unsigned int n, unsigned int rate, unsigned int burst)
+{
+	unsigned int	ok = 0;
+
+	while (n-- > 0)
+		if (ratelimit_take(rl, key, now, rate, burst))
+			ok++;
+	return ok;
+}
+
+/* A new source may send a burst at once, then one per 1/rate s. */
+static void
+test_burst_then_rate(void **state)
+{
+	struct ratelimit	*rl;
+	uint8_t			 k[RATELIMIT_KEYLEN];
+	uint64_t		 t = 5 * SEC;
+	int			 i;
+
+	rl = ratelimit_new(64, TEST_SEED);
+	assert_non_null(rl);
+	test_key(k, 1);
+	assert_int_equal(test_takes(rl, k, t, 150, 10, 100), 100);
+	assert_false(ratelimit_take(rl, k, t, 10, 100));
+	/* Half a token is not a token. */
+	assert_false(ratelimit_take(rl, k, t + 50 * MSEC, 10, 100));
+	/* Steady state: exactly one every 100 ms, however often asked. */
+	for (i = 1; i <= 20; i++) {
+		t += 100 * MSEC;
+		assert_int_equal(test_takes(rl, k, t, 5, 10, 100), 1);
+	}
+	ratelimit_free(rl);
+}
+
+/* An idle bucket refills in proportion to time, up to burst only. */
+static void
+test_refill(void **state)
+{
+	struct ratelimit	*rl;
+	uint8_t			 k[RATELIMIT_KEYLEN];
+
+	rl = ratelimit_new(64, TEST_SEED);
+	assert_non_null(rl);
+	test_key(k, 2);
+	/* The clock may start at 0. */
+	assert_int_equal(test_takes(rl, k, 0, 10, 4, 10), 10);
+	assert_int_equal(test_takes(rl, k, 0, 10, 4, 10), 0);
+	/* 4/s for 1.5 s: six tokens. */
+	assert_int_equal(test_takes(rl, k, 1500 * MSEC, 10, 4, 10), 6);
+	/* A long silence fills the bucket, and no further. */
+	assert_int_equal(test_takes(rl, k, 3600 * SEC, 100, 4, 10), 10);
+	/* A clock stepping back gives nothing. */
+	assert_int_equal(test_takes(rl, k, 10 * SEC, 5, 4, 10), 0);
+	/* A reload that lowers the burst clamps the bucket. */
+	assert_int_equal(test_takes(rl, k, 7200 * SEC, 100, 4, 3), 3);
+	/* Extreme settings do not overflow: full after a long time. */
+	assert_int_equal(test_takes(rl, k, 9000 * SEC, 10, 1000000, 1000000),
+	    10);
+	ratelimit_free(rl);
+}
+
+/* One source running dry does not touch another. */
+static void
+test_sources_independent(void **state)
+{
+	struct ratelimit	*rl;
+	uint8_t			 a[RATELIMIT_KEYLEN], b[RATELIMIT_KEYLEN];
+
+	rl = ratelimit_new(4096, 0);	/* random seed */
+	assert_non_null(rl);
+	test_key(a, 3);
+	test_key(b, 4);
+	assert_int_equal(test_takes(rl, a, SEC, 60, 1, 50), 50);
+	assert_int_equal(test_takes(rl, b, SEC, 60, 1, 50), 50);
+	assert_int_equal(test_takes(rl, a, 2 * SEC, 5, 1, 50), 1);
+	/* IPv6 keys differing only in their last byte. */
+	memset(a, 0x20, sizeof(a));
+	memcpy(b, a, sizeof(b));
+	b[15] ^= 1;
+	assert_int_equal(test_takes(rl, a, SEC, 3, 1, 2), 2);
+	assert_int_equal(test_takes(rl, b, SEC, 3, 1, 2), 2);
+	assert_int_equal(ratelimit_used(rl), 4);
+	ratelimit_free(rl);
+}
+
+/* A flood of distinct sources never grows the table. */
+static void
+test_bounded(void **state)
+{
+	struct ratelimit	*rl;
+	uint8_t			 k[RATELIMIT_KEYLEN];
+	uint32_t		 n;
+
+	rl = ratelimit_new(RATELIMIT_ENTRIES, TEST_SEED);
+	assert_non_null(rl);
+	assert_int_equal(ratelimit_size(rl), RATELIMIT_ENTRIES);
+	for (n = 0; n < 200000; n++) {
+		/* Every new source is served: it has a full bucket. */
+		assert_true(ratelimit_take(rl, test_key(k, n), n, 1, 1));
+		assert_true(ratelimit_used(rl) <= RATELIMIT_ENTRIES);
+	}
+	/* The hash spreads sources over every set: nearly all are used. */
+	assert_true(ratelimit_used(rl) > RATELIMIT_ENTRIES * 9 / 10);
+	/* The most recent source is still known, and still limited. */
+	assert_false(ratelimit_take(rl, test_key(k, n - 1), n, 1, 1));
+	/* Sizes round up to whole sets of a power of two. */
+	ratelimit_free(rl);
+	rl = ratelimit_new(1, TEST_SEED);
+	assert_non_null(rl);
+	assert_int_equal(ratelimit_size(rl), RATELIMIT_WAYS);
+	ratelimit_free(rl);
+	rl = ratelimit_new(RATELIMIT_WAYS * 3, TEST_SEED);
+	assert_non_null(rl);
+	assert_int_equal(ratelimit_size(rl), RATELIMIT_WAYS * 4);
+	ratelimit_free(rl);
+}
+
+/* A full set gives the place of its stalest entry to a new source. */
+static void
+test_stale_replaced(void **state)
+{
+	struct ratelimit	*rl;
+	uint8_t			 a[RATELIMIT_KEYLEN], k[RATELIMIT_KEYLEN];
+	uint32_t		 i;
+
+	/* One set of RATELIMIT_WAYS entries: every key shares it. */
+	rl = ratelimit_new(RATELIMIT_WAYS, TEST_SEED);
+	assert_non_null(rl);
+	test_key(a, 1000);
+	/* rate 1/s, burst 1: milliseconds refill nothing. */
+	assert_true(ratelimit_take(rl, a, 0, 1, 1));
+	assert_false(ratelimit_take(rl, a, 0, 1, 1));
+	for (i = 1; i < RATELIMIT_WAYS; i++)
+		assert_true(ratelimit_take(rl, test_key(k, i), i * MSEC, 1, 1));
+	assert_int_equal(ratelimit_used(rl), RATELIMIT_WAYS);
+	/* a asks again: still limited, and now the freshest entry. */
+	assert_false(ratelimit_take(rl, a, 100 * MSEC, 1, 1));
+	/* A new source evicts the stalest (key 1), never a. */
+	assert_true(ratelimit_take(rl, test_key(k, 500), 101 * MSEC, 1, 1));
+	assert_int_equal(ratelimit_used(rl), RATELIMIT_WAYS);
+	assert_false(ratelimit_take(rl, a, 102 * MSEC, 1, 1));
+	/* Key 1 was forgotten: it comes back with a full bucket (and
+	 * evicts key 2), while key 3 is still remembered as drained. */
+	assert_true(ratelimit_take(rl, test_key(k, 1), 103 * MSEC, 1, 1));
+	assert_false(ratelimit_take(rl, test_key(k, 3), 104 * MSEC, 1, 1));
+	assert_true(ratelimit_take(rl, test_key(k, 2), 105 * MSEC, 1, 1));
+	assert_false(ratelimit_take(rl, a, 106 * MSEC, 1, 1));
+	assert_int_equal(ratelimit_used(rl), RATELIMIT_WAYS);
+	ratelimit_free(rl);
+	ratelimit_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_burst_then_rate),
+		cmocka_unit_test(test_refill),
+		cmocka_unit_test(test_sources_independent),
+		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_stale_replaced),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
