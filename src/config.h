@@ -28,6 +28,11 @@
 #define CONF_MAX_LINE_MIN	64
 #define CONF_MAX_LINE_MAX	(16u * 1024 * 1024)
 #define CONF_WORKERS_MAX	256
+/* UDP listeners' safety defaults, also those of a passed datagram socket
+ * that no listener claims. */
+#define CONF_UDP_RATE_DEFAULT		50
+#define CONF_UDP_BURST_DEFAULT		100
+#define CONF_UDP_DATAGRAM_DEFAULT	8192
 
 enum conf_proto {
 	CONF_TCP,

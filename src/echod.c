@@ -257,22 +257,39 @@ main_ready(void)
 	sd_ready(status);
 }
 
-/* Free everything, so leak checkers see a clean exit. */
+/* Free everything, so leak checkers see a clean exit; also after a
+ * failed start, so only what was set up is freed. */
 static void
 main_teardown(void)
 {
+	struct event	**ev[] = { &main_state.deadline, &main_state.tick,
+	    &main_state.sigint, &main_state.sigterm, &main_state.sighup };
+	size_t		  i;
+
 	listeners_close();
 	workers_stop();
-	if (main_state.deadline != NULL)
-		event_free(main_state.deadline);
-	event_free(main_state.tick);
-	event_free(main_state.sigint);
-	event_free(main_state.sigterm);
-	event_free(main_state.sighup);
+	for (i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+		if (*ev[i] != NULL) {
+			event_free(*ev[i]);
+			*ev[i] = NULL;
+		}
 	sd_free();
-	event_base_free(echod.base);
+	if (echod.base != NULL)
+		event_base_free(echod.base);
 	config_unref(echod.conf);
 	libevent_global_shutdown();
+}
+
+/* Could not start serving: say why, here and in `systemctl status`. */
+static int
+main_fail(char *cause)
+{
+	log_entry(LOG_ERR, NULL, NULL, 0, "%s", cause != NULL ? cause :
+	    "out of memory");
+	sd_status(cause != NULL ? cause : "out of memory");
+	free(cause);
+	main_teardown();
+	return EXIT_NOSERVE;
 }
 
 int
@@ -345,21 +362,15 @@ main(int argc, char *argv[])
 	if (evthread_use_pthreads() == -1)
 		fatalx("cannot enable libevent's thread support");
 	if ((echod.base = worker_base_new(echod.conf)) == NULL) {
-		log_entry(LOG_ERR, NULL, NULL, 0, "no event backend \"%s\"",
-		    echod.conf->event_method);
-		return EXIT_NOSERVE;
+		if (asprintf(&cause, "no event backend \"%s\"",
+		    echod.conf->event_method) == -1)
+			cause = NULL;
+		return main_fail(cause);
 	}
 	if (workers_start(echod.base, main_nworkers(echod.conf), echod.conf,
-	    &cause) == -1) {
-		log_entry(LOG_ERR, NULL, NULL, 0, "%s", cause);
-		free(cause);
-		return EXIT_NOSERVE;
-	}
-	if (listeners_apply(echod.base, echod.conf, &diff, &cause) == -1) {
-		log_entry(LOG_ERR, NULL, NULL, 0, "%s", cause);
-		free(cause);
-		return EXIT_NOSERVE;
-	}
+	    &cause) == -1 ||
+	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1)
+		return main_fail(cause);
 	main_events();
 	if (sd_watchdog(echod.base) == -1)
 		log_warnx("cannot arm the watchdog");

@@ -281,9 +281,9 @@ listener_configure(struct listener *l, struct conf *conf,
 		l->unmatched.protocol = l->activated->type == SOCK_DGRAM ?
 		    CONF_UDP : CONF_TCP;
 		/* UDP: with the safety settings of echod.conf(5). */
-		l->unmatched.udp_rate = UDP_RATE_DEFAULT;
-		l->unmatched.udp_burst = UDP_BURST_DEFAULT;
-		l->unmatched.max_datagram = UDP_DATAGRAM_DEFAULT;
+		l->unmatched.udp_rate = CONF_UDP_RATE_DEFAULT;
+		l->unmatched.udp_burst = CONF_UDP_BURST_DEFAULT;
+		l->unmatched.max_datagram = CONF_UDP_DATAGRAM_DEFAULT;
 		l->unmatched.ss = l->activated->ss;
 		l->unmatched.sslen = l->activated->sslen;
 		l->unmatched.port = sockaddr_port(&l->activated->ss);

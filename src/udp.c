@@ -133,7 +133,7 @@ udp_new(struct event_base *base, int fd, char **cause)
 		goto fail;
 	for (i = 0; i < UDP_BATCH; i++) {
 		u->iin[i].iov_base = u->slots + i * UDP_SLOT;
-		u->iin[i].iov_len = UDP_DATAGRAM_DEFAULT + 1;
+		u->iin[i].iov_len = CONF_UDP_DATAGRAM_DEFAULT + 1;
 		u->in[i].msg_hdr.msg_iov = &u->iin[i];
 		u->in[i].msg_hdr.msg_iovlen = 1;
 		u->in[i].msg_hdr.msg_name = &u->peer[i];

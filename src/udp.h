@@ -24,12 +24,6 @@ struct event_base;
 struct listener_conf;
 struct udp;
 
-/* The safety settings of a passed datagram socket no listener claims;
- * the same as the defaults of echod.conf(5). */
-#define UDP_RATE_DEFAULT	50
-#define UDP_BURST_DEFAULT	100
-#define UDP_DATAGRAM_DEFAULT	8192
-
 /*
  * Echo on the bound datagram socket fd, once configured and enabled;
  * asks the kernel for the destination address of each datagram.  NULL
