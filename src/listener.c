@@ -33,6 +33,12 @@
 
 #define LISTENER_BACKLOG	4096	/* the kernel caps it at somaxconn */
 #define LISTENER_PAUSE_MSEC	100	/* accept back-off when out of fds */
+/*
+ * Connections accepted in one pass of the loop.  libevent accepts until
+ * the backlog is empty; under a flood of thousands that would starve the
+ * sessions served by the same loop (workers = 1).
+ */
+#define LISTENER_BURST		64
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
@@ -51,6 +57,8 @@ struct listener {
 	unsigned int		 refused_limit;
 	struct event		*resume;	/* ends the EMFILE pause */
 	long			 warned;	/* second of the last EMFILE warning */
+	struct timeval		 pass;		/* loop pass of the last accept */
+	unsigned int		 burst;		/* accepts in that pass */
 	char			 endpoint[96];	/* "tcp [::]:7" */
 };
 
@@ -60,6 +68,8 @@ static struct listener_list listeners = TAILQ_HEAD_INITIALIZER(listeners);
 static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error(struct evconnlistener *, void *);
+static void	listener_pause(struct listener *, const struct timeval *);
+static void	listener_resume(evutil_socket_t, short, void *);
 
 /*
  * Drop a reference; the last one frees.  Sessions on worker threads drop
@@ -510,8 +520,17 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener	*l = arg;
+	struct timeval	 now, next_pass = { 0, 0 };
 	unsigned int	 limit = 0;
 
+	/* The loop's cached time tells one pass from the next. */
+	event_base_gettimeofday_cached(evconnlistener_get_base(evl), &now);
+	if (timercmp(&now, &l->pass, !=)) {
+		l->pass = now;
+		l->burst = 0;
+	}
+	if (++l->burst == LISTENER_BURST)
+		listener_pause(l, &next_pass);
 	if (workers_sessions() >= l->conf->max_connections)
 		limit = l->conf->max_connections;
 	else if (l->lc->max_connections != 0 &&
@@ -526,6 +545,18 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	atomic_fetch_add(&l->nsessions, 1);
 	atomic_fetch_add(&l->refcnt, 1);
 	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l);
+}
+
+/* Stop accepting on l for tv; the loop goes on with everything else. */
+static void
+listener_pause(struct listener *l, const struct timeval *tv)
+{
+	if (l->resume == NULL)
+		l->resume = evtimer_new(evconnlistener_get_base(l->evl),
+		    listener_resume, l);
+	evconnlistener_disable(l->evl);
+	if (l->resume == NULL || evtimer_add(l->resume, tv) == -1)
+		evconnlistener_enable(l->evl);
 }
 
 /* The EMFILE pause is over: accept again. */
@@ -562,10 +593,5 @@ listener_error(struct evconnlistener *evl, void *arg)
 	}
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
 		return;
-	if (l->resume == NULL)
-		l->resume = evtimer_new(evconnlistener_get_base(evl),
-		    listener_resume, l);
-	evconnlistener_disable(evl);
-	if (l->resume == NULL || evtimer_add(l->resume, &tv) == -1)
-		evconnlistener_enable(evl);
+	listener_pause(l, &tv);
 }
