@@ -232,6 +232,107 @@ strip_compile(regex_t *re, const char *ere, char *buf, size_t len)
 }
 
 /*
+ * What compiling an ERE may cost glibc's regcomp(), which copies a
+ * repeated subexpression for each repetition: every atom counts 1, a *,
+ * + or ? multiplies the item before it by 4, an interval {m,n} by
+ * max(m, n) + 1, and a group counts the sum of what it holds.  Measured
+ * on glibc 2.36, 65536 compiles in a few MiB and milliseconds, while
+ * (((a+)+)...)+ 16 deep took half a GiB.  A rough scan, not a parser:
+ * regcomp() judges the syntax; this only bounds what it may be asked to
+ * build.
+ */
+static double
+strip_regex_cost(const char *p)
+{
+	struct { double sum, last; } stack[STRIP_REGEX_MAX + 1];
+	double	 sum = 0, last = 0, f, inner;
+	size_t	 depth = 0;
+	char	*end;
+	long	 m, n;
+
+	for (; *p != '\0'; p++) {
+		f = 0;
+		switch (*p) {
+		case '\\':
+			if (p[1] != '\0')
+				p++;
+			last = 1;
+			sum += 1;
+			break;
+		case '[':
+			/* A bracket expression is one atom: skip to its ']'. */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '=' ||
+				    p[1] == '.')) {
+					p += 2;
+					while (*p != '\0' && *p != ']')
+						p++;
+				}
+				if (*p != '\0')
+					p++;
+			}
+			if (*p == '\0')
+				return (sum + 1);
+			last = 1;
+			sum += 1;
+			break;
+		case '(':
+			if (depth < STRIP_REGEX_MAX) {
+				stack[depth].sum = sum;
+				stack[depth++].last = last;
+			}
+			sum = last = 0;
+			break;
+		case ')':
+			inner = sum > 1 ? sum : 1;
+			if (depth > 0) {
+				depth--;
+				sum = stack[depth].sum;
+			} else
+				sum = 0;
+			last = inner;
+			sum += inner;
+			break;
+		case '{':
+			m = strtol(p + 1, &end, 10);
+			n = *end == ',' ? strtol(end + 1, &end, 10) : 0;
+			f = (double)(m > n ? m : n) + 1;
+			while (p[1] != '\0' && p[1] != '}')
+				p++;
+			break;
+		case '*':
+		case '+':
+		case '?':
+			f = 4;
+			break;
+		case '|':
+		case '^':
+		case '$':
+			last = 0;
+			break;
+		default:
+			last = 1;
+			sum += 1;
+			break;
+		}
+		if (f > 0) {
+			/* The item before is now f times as costly. */
+			sum += last * (f - 1);
+			last *= f;
+		}
+	}
+	/* An unclosed group: regcomp() refuses it; count what was seen. */
+	while (depth > 0)
+		sum += stack[--depth].sum;
+	return (sum);
+}
+
+/*
  * Add a `regex` rule (POSIX ERE).  On error, -1 with regerror()'s text in
  * buf.
  */
@@ -242,6 +343,16 @@ strip_add_regex(struct strip_set *set, const char *ere, char *buf,
 	struct strip_rule	*r;
 	regex_t			 re;
 
+	if (strlen(ere) > STRIP_REGEX_MAX) {
+		snprintf(buf, len, "longer than %d bytes", STRIP_REGEX_MAX);
+		return (-1);
+	}
+	if (strip_regex_cost(ere) > STRIP_REGEX_COST_MAX) {
+		snprintf(buf, len, "too costly to compile: repetitions of "
+		    "repetitions multiply (at most %d units)",
+		    STRIP_REGEX_COST_MAX);
+		return (-1);
+	}
 	if (strip_compile(&re, ere, buf, len) != 0)
 		return (-1);
 	if ((r = strip_append(set)) == NULL) {
@@ -294,7 +405,16 @@ strip_window(const struct strip_set *set)
 	return (set == NULL ? 0 : set->window);
 }
 
+/* gcc says __SANITIZE_ADDRESS__, clang 14 only __has_feature. */
 #if defined(__SANITIZE_ADDRESS__)
+#define STRIP_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STRIP_ASAN	1
+#endif
+#endif
+
+#ifdef STRIP_ASAN
 /*
  * AddressSanitizer's regexec() interceptor checks strlen(string) + 1
  * bytes whatever REG_STARTEND says, and so reports a read past every

@@ -318,6 +318,53 @@ test_add_errors(void **state)
 	strip_set_free(NULL);
 }
 
+/*
+ * Regexes whose compilation would take glibc's regcomp() exponential
+ * memory are refused before regcomp() sees them: found by fuzz_config
+ * (tests/fuzz/corpus/config/regex-repeat-oom).
+ */
+static void
+test_regex_nesting_bounded(void **state)
+{
+	struct strip_set	*set = test_set();
+	char			 buf[256], pat[STRIP_REGEX_MAX + 2];
+	int			 i;
+
+	/* Eight levels (4^8) are fine, nine are not, however spelt. */
+	assert_int_equal(strip_add_regex(set, "a********", buf,
+	    sizeof(buf)), 0);
+	assert_int_equal(strip_add_regex(set, "a*********", buf,
+	    sizeof(buf)), -1);
+	assert_non_null(strstr(buf, "too costly"));
+	assert_int_equal(strip_add_regex(set, "((((((((a)+)+)+)+)+)+)+)+",
+	    buf, sizeof(buf)), 0);
+	assert_int_equal(strip_add_regex(set, "(((((((((a)+)+)+)+)+)+)+)+)+",
+	    buf, sizeof(buf)), -1);
+	assert_int_equal(strip_add_regex(set, "(a{2}){3}x?(b|c+)*y{1,2}+",
+	    buf, sizeof(buf)), 0);
+	/* Intervals multiply too: 201 x 201 is fine, 1001 x 1001 not. */
+	assert_int_equal(strip_add_regex(set, "(a{200}){200}", buf,
+	    sizeof(buf)), 0);
+	assert_int_equal(strip_add_regex(set, "(a{1000}){1000}", buf,
+	    sizeof(buf)), -1);
+	assert_int_equal(strip_add_regex(set, "((a{2,9}){1,40}){200}", buf,
+	    sizeof(buf)), -1);
+	/* Quantifiers in brackets and escaped ones are not repetitions. */
+	assert_int_equal(strip_add_regex(set, "[*+?{]+\\*\\+\\?\\{+[[:alpha:]*]*",
+	    buf, sizeof(buf)), 0);
+	/* Side by side, repetitions do not nest. */
+	for (i = 0; i < 50; i++)
+		memcpy(pat + 2 * i, "a+", 2);
+	pat[100] = '\0';
+	assert_int_equal(strip_add_regex(set, pat, buf, sizeof(buf)), 0);
+	memset(pat, 'a', sizeof(pat) - 1);
+	pat[sizeof(pat) - 1] = '\0';
+	assert_int_equal(strip_add_regex(set, pat, buf, sizeof(buf)), -1);
+	assert_non_null(strstr(buf, "longer"));
+	assert_int_equal(strip_count(set), 6);
+	strip_set_free(set);
+}
+
 /* bytes = 3 fed one byte at a time drops each as it comes. */
 static void
 test_stream_bytes(void **state)
@@ -495,6 +542,7 @@ main(void)
 		cmocka_unit_test(test_trailing_cr),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_add_errors),
+		cmocka_unit_test(test_regex_nesting_bounded),
 		cmocka_unit_test(test_stream_bytes),
 		cmocka_unit_test(test_stream_prefix),
 		cmocka_unit_test(test_stream_eof),
