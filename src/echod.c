@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ static struct {
 	const char	*path;
 	bool		 verbose;
 	int		 stopping_sessions;	/* open when the stop began */
+	uint64_t	 released;	/* workers_released() at the last tick */
 	struct event	*sighup, *sigterm, *sigint;
 	struct event	*tick;		/* once a second: status, budgets */
 	struct event	*deadline;	/* end of the graceful stop */
@@ -102,6 +104,14 @@ main_tick(evutil_socket_t fd, short what, void *arg)
 
 	log_conn_tick();
 	listeners_tick();
+	/*
+	 * Quiet sessions gave buffers back: return the free pages to the
+	 * system, or RSS stays where the busiest second left it.
+	 */
+	if (workers_released() != main_state.released) {
+		main_state.released = workers_released();
+		malloc_trim(0);
+	}
 	if (echod.stopping)
 		snprintf(status, sizeof(status), "Stopping: %u sessions left",
 		    workers_sessions());

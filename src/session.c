@@ -13,7 +13,9 @@
  * half of them, so a client that never reads holds a bounded amount of
  * memory and is closed by the write timeout.
  *
- * The bufferevent is created with the first byte a client sends: a
+ * The bufferevent is created with the first byte a client sends, and
+ * given back after SESSION_RELEASE_USEC without one (if nothing is
+ * buffered), as memcached shrinks the buffers of quiet connections: a
  * connection that only waits holds the session and its read event, a
  * third of the memory, which matters at 100 000 idle connections.
  */
@@ -65,6 +67,8 @@
 #define SESSION_READ_MIN	(4 * 1024 - 128)
 #define SESSION_READ_MAX	(64 * 1024 - 128)
 #define SESSION_READ_SMALL	8
+/* Quiet this long, a session gives its buffers back. */
+#define SESSION_RELEASE_USEC	(2 * 1000000)
 
 struct session {
 	TAILQ_ENTRY(session)	 entry;
@@ -85,6 +89,7 @@ struct session {
 	uint64_t		 bytes_in;
 	uint64_t		 queued;	/* bytes ever put in the output */
 	uint64_t		 start;		/* now_usec() at accept */
+	uint64_t		 quiet;		/* now_usec() at the last read */
 	char			 addr[INET6_ADDRSTRLEN];
 	uint16_t		 port;
 };
@@ -93,6 +98,7 @@ struct session {
 static atomic_uint_fast64_t session_next_id = 1;
 
 static void	session_read(evutil_socket_t, short, void *);
+static void	session_arm(struct session *);
 static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
 
@@ -146,8 +152,7 @@ session_close(struct session *s, const char *reason)
 	event_free(s->rd);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
-	else
-		close(s->fd);
+	close(s->fd);
 	if (s->conf->log_connections && log_conn_permit(false)) {
 		n = session_fields(s, f, id, sizeof(id), port, sizeof(port));
 		snprintf(in, sizeof(in), "%" PRIu64, s->bytes_in);
@@ -284,8 +289,8 @@ session_buffers(struct session *s)
 {
 	const struct timeval	*wr = &s->lc->write;
 
-	s->bev = bufferevent_socket_new(worker_base(s->worker), s->fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	/* Not BEV_OPT_CLOSE_ON_FREE: the session outlives its buffers. */
+	s->bev = bufferevent_socket_new(worker_base(s->worker), s->fd, 0);
 	if (s->bev == NULL)
 		return -1;
 	bufferevent_setcb(s->bev, NULL, session_write, session_event, s);
@@ -295,7 +300,53 @@ session_buffers(struct session *s)
 	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	/* The bufferevent never reads; session_read() fills its input. */
 	evbuffer_unfreeze(bufferevent_get_input(s->bev), 0);
+	session_arm(s);
 	return 0;
+}
+
+/*
+ * Quiet since s->quiet: give the buffers back if nothing is in them.
+ * They come back with the next byte; a chatty session never gets here.
+ */
+static void
+session_release(struct session *s)
+{
+	if (s->bev == NULL || s->paused || s->closing != NULL ||
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0 ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) != 0)
+		return;
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	s->rdsize = SESSION_READ_MIN;
+	s->small = 0;
+	atomic_fetch_add_explicit(&worker_stats(s->worker)->released, 1,
+	    memory_order_relaxed);
+}
+
+/*
+ * The read event's timeout, measured from the last read: the idle
+ * timeout, or sooner while the session holds buffers it may give back.
+ */
+static void
+session_arm(struct session *s)
+{
+	struct timeval	 tv;
+	uint64_t	 idle, quiet, wait = UINT64_MAX;
+
+	idle = (uint64_t)s->lc->idle.tv_sec * 1000000 +
+	    (uint64_t)s->lc->idle.tv_usec;
+	quiet = now_usec() - s->quiet;
+	if (idle != 0)
+		wait = idle > quiet ? idle - quiet : 0;
+	if (s->bev != NULL && SESSION_RELEASE_USEC < wait)
+		wait = SESSION_RELEASE_USEC;
+	if (wait == UINT64_MAX) {
+		event_add(s->rd, NULL);
+		return;
+	}
+	tv.tv_sec = (time_t)(wait / 1000000);
+	tv.tv_usec = (suseconds_t)(wait % 1000000);
+	event_add(s->rd, &tv);
 }
 
 /*
@@ -313,7 +364,14 @@ session_read(evutil_socket_t fd, short what, void *arg)
 	int			 n, i;
 
 	if (what & EV_TIMEOUT) {
-		session_close(s, "timeout");
+		if (tv_isset(&s->lc->idle) && now_usec() - s->quiet >=
+		    (uint64_t)s->lc->idle.tv_sec * 1000000 +
+		    (uint64_t)s->lc->idle.tv_usec) {
+			session_close(s, "timeout");
+			return;
+		}
+		session_release(s);
+		session_arm(s);
 		return;
 	}
 	if (s->bev == NULL && session_buffers(s) == -1) {
@@ -350,6 +408,7 @@ session_read(evutil_socket_t fd, short what, void *arg)
 		left -= v[i].iov_len;
 	}
 	evbuffer_commit_space(in, v, n);
+	s->quiet = now_usec();
 	session_adapt(s, (size_t)r, room);
 	if (log_getlevel() >= LOG_DEBUG)
 		session_trace(s, in, (size_t)r);
@@ -376,7 +435,7 @@ session_write(struct bufferevent *bev, void *arg)
 	}
 	if (s->paused && s->closing == NULL) {
 		s->paused = false;
-		event_add(s->rd, tv_isset(&s->lc->idle) ? &s->lc->idle : NULL);
+		session_arm(s);
 	}
 }
 
@@ -422,15 +481,15 @@ session_create(struct worker *w, evutil_socket_t fd,
 	s->conf = config_ref(conf);
 	s->lc = lc;
 	s->listener = l;
-	s->start = now_usec();
+	s->start = s->quiet = now_usec();
 	s->rdsize = SESSION_READ_MIN;
 	addr_format(sa, s->addr, sizeof(s->addr), &s->port);
 	framing_init(&s->framing, lc->framing, lc->strip, conf->max_line);
 
 	/* Echo is interactive: never hold a small reply back (Nagle). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	/* An idle timeout on a persistent event restarts with each read. */
-	event_add(s->rd, tv_isset(&lc->idle) ? &lc->idle : NULL);
+	/* A persistent event's timeout restarts with each read. */
+	session_arm(s);
 
 	TAILQ_INSERT_TAIL(worker_sessions(w), s, entry);
 	atomic_fetch_add_explicit(&worker_stats(w)->sessions, 1,

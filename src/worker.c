@@ -270,6 +270,19 @@ workers_bytes(void)
 	return n;
 }
 
+/* Buffers given back by quiet sessions over all workers. */
+uint64_t
+workers_released(void)
+{
+	uint64_t	n = 0;
+	unsigned int	i;
+
+	for (i = 0; i < workers.n; i++)
+		n += atomic_load_explicit(&workers.v[i].stats.released,
+		    memory_order_relaxed);
+	return n;
+}
+
 /* Close every session, each on its own worker's thread. */
 void
 workers_close_all(const char *reason)

@@ -32,6 +32,7 @@ struct worker_stats {
 	atomic_uint		sessions;	/* open now */
 	atomic_uint_fast64_t	accepted;
 	atomic_uint_fast64_t	bytes;		/* echoed back */
+	atomic_uint_fast64_t	released;	/* buffers of quiet sessions */
 };
 
 /* A base configured as conf says (event_method); NULL on failure. */
@@ -51,6 +52,7 @@ void			 workers_dispatch(evutil_socket_t,
 unsigned int		 workers_sessions(void);
 uint64_t		 workers_accepted(void);
 uint64_t		 workers_bytes(void);
+uint64_t		 workers_released(void);
 /* Ask every worker to close its sessions with reason (graceful stop). */
 void			 workers_close_all(const char *reason);
 /* Stop the worker threads and free them; sessions must be gone. */

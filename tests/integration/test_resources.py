@@ -12,7 +12,7 @@ import time
 
 import tap
 from echodtest import (Echod, conf, connect, diag, free_port, listener,
-                       roundtrip)
+                       recv_exact, roundtrip, wait_until)
 
 
 def cpu_seconds(pid):
@@ -82,6 +82,33 @@ def test_slow_drip_keeps_session_until_idle():
         m = d.wait_closed_entry(p, "echo", "timeout")
         assert float(m.group(4)) >= 2.0, m.group(0)
         s.close()
+
+
+def test_quiet_sessions_give_their_buffers_back():
+    """A session that sent something holds a bufferevent; after a quiet
+    while it gives it back (and echod returns the pages), and the next
+    byte brings it back: idle connections cost under 1 KiB each."""
+    if os.environ.get("ECHOD_WRAPPER") or os.environ.get("ECHOD_SANITIZED"):
+        tap.skip("memory is the instrumentation's, not echod's")
+    port = free_port()
+    n = 2000
+    with Echod(conf(listener("echo", port, address="127.0.0.1"),
+                    log_connections=False, workers=1)) as d:
+        before = d.rss_kib()
+        socks = [connect(port) for _ in range(n)]
+        for s in socks:
+            s.sendall(b"x\n")
+        for s in socks:
+            assert recv_exact(s, 2) == b"x\n"
+        busy = d.rss_kib() - before
+        per = wait_until(lambda: (d.rss_kib() - before) / n < 1.0 and
+                         (d.rss_kib() - before) / n, timeout=15,
+                         what="idle sessions under 1 KiB each")
+        diag("RSS per session: %.2f KiB after an echo, %.2f KiB quiet"
+             % (busy / n, per))
+        for i, s in enumerate(socks):
+            roundtrip(s, b"again %d\n" % i)
+            s.close()
 
 
 class Client:
