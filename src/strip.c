@@ -242,15 +242,16 @@ strip_compile(regex_t *re, const char *ere, char *buf, size_t len)
  * build.
  */
 static double
-strip_regex_cost(const char *p)
+strip_regex_cost(const char *ere)
 {
-	struct { double sum, last; } stack[STRIP_REGEX_MAX + 1];
-	double	 sum = 0, last = 0, f, inner;
-	size_t	 depth = 0;
-	char	*end;
-	long	 m, n;
+	double		 stack[STRIP_REGEX_MAX + 1];	/* sums of outer groups */
+	const char	*p;
+	double		 sum = 0, last = 0, f, inner;
+	size_t		 depth = 0;
+	char		*end;
+	long		 m, n;
 
-	for (; *p != '\0'; p++) {
+	for (p = ere; *p != '\0'; p++) {
 		f = 0;
 		switch (*p) {
 		case '\\':
@@ -260,41 +261,21 @@ strip_regex_cost(const char *p)
 			sum += 1;
 			break;
 		case '[':
-			/* A bracket expression is one atom: skip to its ']'. */
-			p++;
-			if (*p == '^')
-				p++;
-			if (*p == ']')
-				p++;
-			while (*p != '\0' && *p != ']') {
-				if (*p == '[' && (p[1] == ':' || p[1] == '=' ||
-				    p[1] == '.')) {
-					p += 2;
-					while (*p != '\0' && *p != ']')
-						p++;
-				}
-				if (*p != '\0')
-					p++;
-			}
-			if (*p == '\0')
+			/* A bracket expression is one atom. */
+			if ((p = strip_skip_bracket(p)) == NULL)
 				return (sum + 1);
+			p--;	/* the loop steps past its ']' */
 			last = 1;
 			sum += 1;
 			break;
 		case '(':
-			if (depth < STRIP_REGEX_MAX) {
-				stack[depth].sum = sum;
-				stack[depth++].last = last;
-			}
+			if (depth < STRIP_REGEX_MAX)
+				stack[depth++] = sum;
 			sum = last = 0;
 			break;
 		case ')':
 			inner = sum > 1 ? sum : 1;
-			if (depth > 0) {
-				depth--;
-				sum = stack[depth].sum;
-			} else
-				sum = 0;
+			sum = depth > 0 ? stack[--depth] : 0;
 			last = inner;
 			sum += inner;
 			break;
@@ -328,7 +309,7 @@ strip_regex_cost(const char *p)
 	}
 	/* An unclosed group: regcomp() refuses it; count what was seen. */
 	while (depth > 0)
-		sum += stack[--depth].sum;
+		sum += stack[--depth];
 	return (sum);
 }
 
