@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -232,55 +233,46 @@ workers_dispatch(evutil_socket_t fd, const struct sockaddr *sa,
 	event_active(w->wake, 0, 0);
 }
 
+/* One counter of struct worker_stats, at offset off, summed. */
+static uint64_t
+workers_sum(size_t off)
+{
+	uint64_t	n = 0;
+	unsigned int	i;
+
+	for (i = 0; i < workers.n; i++)
+		n += atomic_load_explicit((atomic_uint_fast64_t *)
+		    ((char *)&workers.v[i].stats + off), memory_order_relaxed);
+	return n;
+}
+
 /* Open sessions over all workers. */
 unsigned int
 workers_sessions(void)
 {
-	unsigned int	i, n = 0;
-
-	for (i = 0; i < workers.n; i++)
-		n += atomic_load_explicit(&workers.v[i].stats.sessions,
-		    memory_order_relaxed);
-	return n;
+	return (unsigned int)workers_sum(offsetof(struct worker_stats,
+	    sessions));
 }
 
 /* Sessions accepted over all workers. */
 uint64_t
 workers_accepted(void)
 {
-	uint64_t	n = 0;
-	unsigned int	i;
-
-	for (i = 0; i < workers.n; i++)
-		n += atomic_load_explicit(&workers.v[i].stats.accepted,
-		    memory_order_relaxed);
-	return n;
+	return workers_sum(offsetof(struct worker_stats, accepted));
 }
 
 /* Bytes echoed over all workers. */
 uint64_t
 workers_bytes(void)
 {
-	uint64_t	n = 0;
-	unsigned int	i;
-
-	for (i = 0; i < workers.n; i++)
-		n += atomic_load_explicit(&workers.v[i].stats.bytes,
-		    memory_order_relaxed);
-	return n;
+	return workers_sum(offsetof(struct worker_stats, bytes));
 }
 
 /* Buffers given back by quiet sessions over all workers. */
 uint64_t
 workers_released(void)
 {
-	uint64_t	n = 0;
-	unsigned int	i;
-
-	for (i = 0; i < workers.n; i++)
-		n += atomic_load_explicit(&workers.v[i].stats.released,
-		    memory_order_relaxed);
-	return n;
+	return workers_sum(offsetof(struct worker_stats, released));
 }
 
 /* Close every session, each on its own worker's thread. */

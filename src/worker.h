@@ -29,7 +29,7 @@ TAILQ_HEAD(session_list, session);
 
 /* What a worker counts; written by its thread, summed by the main one. */
 struct worker_stats {
-	atomic_uint		sessions;	/* open now */
+	atomic_uint_fast64_t	sessions;	/* open now */
 	atomic_uint_fast64_t	accepted;
 	atomic_uint_fast64_t	bytes;		/* echoed back */
 	atomic_uint_fast64_t	released;	/* buffers of quiet sessions */
