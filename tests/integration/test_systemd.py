@@ -131,6 +131,35 @@ def test_activation_by_port():
         assert not d.log_matches(r"^error:")
 
 
+def test_activated_socket_ignores_epoll_changelist_env():
+    """Passed sockets are duplicates of systemd's; libevent's epoll
+    changelist (EVENT_EPOLL_USE_CHANGELIST) misbehaves with duplicated
+    descriptors, so echod must not take it from the environment: sessions
+    come and go, a reload unmatches the socket and matches it again, and
+    it still serves."""
+    p1, p2 = free_port(), free_port()
+    env = {"EVENT_EPOLL_USE_CHANGELIST": "1"}
+    with Echod(_strip_conf(p1, p2), env=env, activate=[(p1, None)]) as d:
+        # libevent names the changelist variant "epoll (with changelist)".
+        start = d.wait_log(r"^info: echod .* with libevent \S+ \((.*)\), ")
+        assert "changelist" not in start.group(1), start.group(0)
+        for _ in range(20):
+            s = connect(p1)
+            roundtrip(s, b"1234567\n", b"34567\n")
+            s.close()
+        # Without the strip listener the socket is plain echo ...
+        d.reload(conf(listener("echo", p2, address="127.0.0.1")))
+        s = connect(p1)
+        roundtrip(s, b"1234567\n")
+        s.close()
+        # ... and with it again, stripping.
+        d.reload(_strip_conf(p1, p2))
+        for _ in range(20):
+            s = connect(p1)
+            roundtrip(s, b"1234567\n", b"34567\n")
+            s.close()
+
+
 def test_activation_unmatched_socket_is_raw_echo():
     p1, p2, p4 = free_port(), free_port(), free_port()
     with Echod(_strip_conf(p1, p2), activate=[(p1, None), (p4, None)]) as d:
