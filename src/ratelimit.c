@@ -89,16 +89,31 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
+/* Whether e's bucket has refilled to the brim by now: then forgetting
+ * it loses nothing, a new entry starts full anyway. */
+static bool
+ratelimit_full(const struct ratelimit_entry *e, uint64_t now, uint64_t cap,
+    unsigned int rate)
+{
+	uint64_t	elapsed = now > e->last ? now - e->last : 0;
+
+	return e->tokens >= cap ||
+	    (rate != 0 && elapsed >= (cap - e->tokens) / rate);
+}
+
 /*
- * The entry of key: its own, else a free one of its set, else the one of
- * its set with the oldest request, which is then given to key with a
- * full bucket.
+ * The entry of key: its own, else a free one of its set, else the least
+ * recently used one whose bucket is full again, which key takes over
+ * with a full bucket.  NULL when every entry of the set still counts a
+ * drained bucket: forgetting one would hand that source a fresh burst,
+ * so a spoofing flood could reset its victim's limit by evicting it.
  */
 static struct ratelimit_entry *
 ratelimit_lookup(struct ratelimit *rl, const uint8_t *key, uint64_t now,
-    unsigned int burst)
+    unsigned int rate, unsigned int burst)
 {
 	struct ratelimit_entry	*set, *e, *victim = NULL;
+	uint64_t		 cap = (uint64_t)burst * RATELIMIT_UNIT;
 	size_t			 i;
 
 	set = &rl->entries[ratelimit_set(rl, key) * RATELIMIT_WAYS];
@@ -111,15 +126,19 @@ ratelimit_lookup(struct ratelimit *rl, const uint8_t *key, uint64_t now,
 		}
 		if (memcmp(e->key, key, RATELIMIT_KEYLEN) == 0)
 			return e;
+		if (!ratelimit_full(e, now, cap, rate))
+			continue;
 		if (victim == NULL || (victim->used && e->last < victim->last))
 			victim = e;
 	}
+	if (victim == NULL)
+		return NULL;
 	if (!victim->used)
 		rl->nused++;
 	memcpy(victim->key, key, RATELIMIT_KEYLEN);
 	victim->used = true;
 	victim->last = now;
-	victim->tokens = (uint64_t)burst * RATELIMIT_UNIT;
+	victim->tokens = cap;
 	return victim;
 }
 
@@ -133,7 +152,9 @@ ratelimit_take(struct ratelimit *rl, const uint8_t *key, uint64_t now_usec,
 	uint64_t		 cap, elapsed;
 
 	cap = (uint64_t)burst * RATELIMIT_UNIT;
-	e = ratelimit_lookup(rl, key, now_usec, burst);
+	/* A set of busy sources has no room: refuse, never forget one. */
+	if ((e = ratelimit_lookup(rl, key, now_usec, rate, burst)) == NULL)
+		return false;
 	/* A clock that steps back refills nothing. */
 	elapsed = now_usec > e->last ? now_usec - e->last : 0;
 	/* rate tokens a second is rate units a microsecond. */

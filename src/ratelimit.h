@@ -4,8 +4,10 @@
  * Each source address owns a bucket of `burst` tokens that refills at
  * `rate` tokens a second; a reply costs one token.  The table never grows:
  * it is set-associative, and an address that finds its set full takes the
- * place of the entry used least recently, so a flood of spoofed sources
- * costs a fixed amount of memory.  Pure: no sockets, no libevent, no
+ * place of the least recently used entry whose bucket has refilled (so
+ * nothing is forgotten that mattered), or is refused when there is none:
+ * a flood of spoofed sources costs a fixed amount of memory and can never
+ * reset another source's limit by pushing it out.  Pure: no sockets, no libevent, no
  * clock; the caller passes the time, so tests control it.
  */
 #ifndef ECHOD_RATELIMIT_H

@@ -49,8 +49,11 @@ static const char *const udp_drop_fields[UDP_NDROPS] = {
 /* Room for one IPv4 and one IPv6 packet-info message. */
 union udp_cmsg {
 	struct cmsghdr	hdr;
+	/* Room for both packet infos and a little more (a passed socket
+	 * may have other options on), so neither is ever cut off. */
 	char		buf[CMSG_SPACE(sizeof(struct in_pktinfo)) +
-			    CMSG_SPACE(sizeof(struct in6_pktinfo))];
+			    CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+			    CMSG_SPACE(64)];
 };
 
 /*
@@ -90,9 +93,13 @@ udp_sockopts(int fd)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len = sizeof(ss);
-	int			on = 1;
+	int			on = 1, off = 0;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	/* A passed socket may allow broadcast (Broadcast=yes): an echo
+	 * must never answer a whole subnet. */
+	if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &off, sizeof(off)) == -1)
 		return -1;
 	if (ss.ss_family == AF_INET)
 		return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
@@ -360,6 +367,11 @@ udp_send(struct udp *u, unsigned int n)
 	}
 }
 
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:0:0/96). */
+static const uint8_t udp_v4mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
 /* Check and answer the n datagrams of a batch. */
 static void
 udp_answer(struct udp *u, unsigned int n)
@@ -388,10 +400,19 @@ udp_answer(struct udp *u, unsigned int n)
 			udp_state.dropped[UDP_DROP_SIZE]++;
 			continue;
 		}
-		if ((ctl = udp_check_dest(in, &u->cout[k])) == -1) {
+		/* Packet info cut off: the destination cannot be checked. */
+		if ((in->msg_flags & MSG_CTRUNC) ||
+		    (ctl = udp_check_dest(in, &u->cout[k])) == -1) {
 			udp_state.dropped[UDP_DROP_ADDR]++;
 			continue;
 		}
+		/*
+		 * An IPv6 host usually owns a whole /64: one bucket for it,
+		 * or a forger would get a fresh one per address (IPv4-mapped
+		 * keys keep all 128 bits, their address is in the low 32).
+		 */
+		if (memcmp(key, udp_v4mapped, sizeof(udp_v4mapped)) != 0)
+			memset(key + 8, 0, 8);
 		/* Last: only datagrams we would answer spend tokens. */
 		if (!ratelimit_take(u->rl, key, now, lc->udp_rate,
 		    lc->udp_burst)) {

@@ -123,20 +123,23 @@ test_bounded(void **state)
 {
 	struct ratelimit	*rl;
 	uint8_t			 k[RATELIMIT_KEYLEN];
-	uint32_t		 n;
+	uint32_t		 n, served = 0;
 
 	rl = ratelimit_new(RATELIMIT_ENTRIES, TEST_SEED);
 	assert_non_null(rl);
 	assert_int_equal(ratelimit_size(rl), RATELIMIT_ENTRIES);
+	/* rate 1/s, burst 1, a new source every microsecond. */
 	for (n = 0; n < 200000; n++) {
-		/* Every new source is served: it has a full bucket. */
-		assert_true(ratelimit_take(rl, test_key(k, n), n, 1, 1));
+		served += ratelimit_take(rl, test_key(k, n), n, 1, 1);
 		assert_true(ratelimit_used(rl) <= RATELIMIT_ENTRIES);
 	}
-	/* The hash spreads sources over every set: nearly all are used. */
+	/* The hash spreads sources over every set: nearly all are used,
+	 * and no source got a reply by pushing a drained one out. */
 	assert_true(ratelimit_used(rl) > RATELIMIT_ENTRIES * 9 / 10);
-	/* The most recent source is still known, and still limited. */
-	assert_false(ratelimit_take(rl, test_key(k, n - 1), n, 1, 1));
+	assert_true(served <= RATELIMIT_ENTRIES);
+	/* A second later every bucket is full again: new sources are
+	 * served in the place of those entries. */
+	assert_true(ratelimit_take(rl, test_key(k, n), n + SEC, 1, 1));
 	/* Sizes round up to whole sets of a power of two. */
 	ratelimit_free(rl);
 	rl = ratelimit_new(1, TEST_SEED);
@@ -149,13 +152,18 @@ test_bounded(void **state)
 	ratelimit_free(rl);
 }
 
-/* A full set gives the place of its stalest entry to a new source. */
+/*
+ * A full set makes room only by forgetting a source whose bucket has
+ * refilled: a spoofing flood cannot reset a drained source's limit by
+ * pushing it out (found in review: a victim got 1000 replies where about
+ * 105 were due).
+ */
 static void
-test_stale_replaced(void **state)
+test_eviction_never_resets_a_limit(void **state)
 {
 	struct ratelimit	*rl;
 	uint8_t			 a[RATELIMIT_KEYLEN], k[RATELIMIT_KEYLEN];
-	uint32_t		 i;
+	uint32_t		 i, round, extra = 0;
 
 	/* One set of RATELIMIT_WAYS entries: every key shares it. */
 	rl = ratelimit_new(RATELIMIT_WAYS, TEST_SEED);
@@ -167,19 +175,21 @@ test_stale_replaced(void **state)
 	for (i = 1; i < RATELIMIT_WAYS; i++)
 		assert_true(ratelimit_take(rl, test_key(k, i), i * MSEC, 1, 1));
 	assert_int_equal(ratelimit_used(rl), RATELIMIT_WAYS);
-	/* a asks again: still limited, and now the freshest entry. */
-	assert_false(ratelimit_take(rl, a, 100 * MSEC, 1, 1));
-	/* A new source evicts the stalest (key 1), never a. */
-	assert_true(ratelimit_take(rl, test_key(k, 500), 101 * MSEC, 1, 1));
+	/* Every entry is drained: new sources are refused, a is kept. */
+	for (round = 0; round < 100; round++) {
+		for (i = 0; i < 50; i++)
+			assert_false(ratelimit_take(rl, test_key(k, 100 + i),
+			    (10 + round) * MSEC, 1, 1));
+		extra += ratelimit_take(rl, a, (10 + round) * MSEC, 1, 1);
+	}
+	assert_int_equal(extra, 0);
+	/* After a second the buckets are full again: the stalest entry
+	 * (key 1) makes room for a new source, and a is still known. */
+	assert_true(ratelimit_take(rl, test_key(k, 500), SEC + 2 * MSEC,
+	    1, 1));
 	assert_int_equal(ratelimit_used(rl), RATELIMIT_WAYS);
-	assert_false(ratelimit_take(rl, a, 102 * MSEC, 1, 1));
-	/* Key 1 was forgotten: it comes back with a full bucket (and
-	 * evicts key 2), while key 3 is still remembered as drained. */
-	assert_true(ratelimit_take(rl, test_key(k, 1), 103 * MSEC, 1, 1));
-	assert_false(ratelimit_take(rl, test_key(k, 3), 104 * MSEC, 1, 1));
-	assert_true(ratelimit_take(rl, test_key(k, 2), 105 * MSEC, 1, 1));
-	assert_false(ratelimit_take(rl, a, 106 * MSEC, 1, 1));
-	assert_int_equal(ratelimit_used(rl), RATELIMIT_WAYS);
+	assert_true(ratelimit_take(rl, a, SEC + 3 * MSEC, 1, 1));
+	assert_false(ratelimit_take(rl, a, SEC + 4 * MSEC, 1, 1));
 	ratelimit_free(rl);
 	ratelimit_free(NULL);
 }
@@ -192,7 +202,7 @@ main(void)
 		cmocka_unit_test(test_refill),
 		cmocka_unit_test(test_sources_independent),
 		cmocka_unit_test(test_bounded),
-		cmocka_unit_test(test_stale_replaced),
+		cmocka_unit_test(test_eviction_never_resets_a_limit),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
