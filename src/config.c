@@ -172,9 +172,10 @@ static const struct key keys[K_COUNT] = {
 	[K_L_FRAMING] = { "framing", CTX_LISTENER, KT_CHOICE,
 	    .def = FRAMING_RAW, .choices = framings, .flags = KF_TCP },
 	[K_L_STRIP] = { "strip", CTX_LISTENER, KT_LIST },
-	[K_L_TIMEOUTS] = { "timeouts", CTX_LISTENER, KT_GROUP },
+	[K_L_TIMEOUTS] = { "timeouts", CTX_LISTENER, KT_GROUP,
+	    .flags = KF_TCP },
 	[K_L_MAX_CONNECTIONS] = { "max_connections", CTX_LISTENER, KT_INT,
-	    1, CONF_COUNT_MAX, .def = 0 },
+	    1, CONF_COUNT_MAX, .def = 0, .flags = KF_TCP },
 	[K_L_UDP_RATE] = { "udp_rate", CTX_LISTENER, KT_INT,
 	    1, CONF_COUNT_MAX, .def = CONF_UDP_RATE_DEFAULT,
 	    .flags = KF_UDP },
@@ -343,17 +344,26 @@ conf_err_finish(struct parse *p, struct conf_errors *errs)
 	    sizeof(*errs->msgs))) == NULL)
 		errs = NULL;
 	for (i = 0; i < p->nerrs; i++) {
-		const char	*file = p->errs[i].file;
+		const char	*file = p->errs[i].file, *dir = "";
 
 		if (file == NULL)
 			file = p->name;
+		/*
+		 * libconfig names an included file as the @include line wrote
+		 * it, relative to the including file's directory: name it so
+		 * that it can be opened (from "/", under systemd).
+		 */
+		else if (file[0] != '/' && p->incdir != NULL &&
+		    strcmp(p->incdir, ".") != 0)
+			dir = p->incdir;
 		if (errs == NULL)
 			m = NULL;
 		else if (p->errs[i].line > 0) {
-			if (asprintf(&m, "%s:%d: %s", file, p->errs[i].line,
-			    p->errs[i].text) == -1)
+			if (asprintf(&m, "%s%s%s:%d: %s", dir, *dir ? "/" : "",
+			    file, p->errs[i].line, p->errs[i].text) == -1)
 				m = NULL;
-		} else if (asprintf(&m, "%s: %s", file, p->errs[i].text) == -1)
+		} else if (asprintf(&m, "%s%s%s: %s", dir, *dir ? "/" : "",
+		    file, p->errs[i].text) == -1)
 			m = NULL;
 		if (m != NULL)
 			errs->msgs[errs->n++] = m;
@@ -597,6 +607,11 @@ conf_prescan(struct parse *p, const char *text, const char *file, int depth)
 		} else if (*c == '"') {
 			bol = 0;
 			for (c++; *c != '\0' && *c != '"'; c++) {
+				/* libconfig ends the string at \x00, silently. */
+				if (c[0] == '\\' && (c[1] == 'x' || c[1] == 'X') &&
+				    c[2] == '0' && c[3] == '0')
+					conf_err(p, file, line, "a string must not "
+					    "hold a NUL byte (\\x00)");
 				if (*c == '\\' && c[1] != '\0')
 					c++;
 				if (*c == '\n')
@@ -1119,6 +1134,59 @@ conf_free(struct conf *c)
 }
 
 /*
+ * libconfig could not parse: report its error.  For an @include it says
+ * only "cannot open include file"; name the file and say why, so the
+ * admin knows what to fix.
+ */
+static void
+conf_err_read(struct parse *p, config_t *cfg, const char *text)
+{
+	const char	*file = config_error_file(cfg), *l, *q;
+	char		*own = NULL, *path = NULL, *name = NULL;
+	int		 line = config_error_line(cfg), i, saved;
+	size_t		 len;
+
+	if (strcmp(config_error_text(cfg), "cannot open include file") != 0)
+		goto plain;
+	/* The text of the file holding the @include line. */
+	if (file != NULL) {
+		if (asprintf(&path, "%s/%s", p->incdir != NULL ? p->incdir :
+		    ".", file) == -1 ||
+		    (own = conf_read_file(path, &len)) == NULL)
+			goto plain;
+		text = own;
+		free(path);
+		path = NULL;
+	}
+	for (l = text, i = 1; i < line && (l = strchr(l, '\n')) != NULL; i++)
+		l++;
+	if (l == NULL || (l = strstr(l, "@include")) == NULL ||
+	    (l = strchr(l, '"')) == NULL || (q = strchr(l + 1, '"')) == NULL ||
+	    (name = strndup(l + 1, (size_t)(q - l - 1))) == NULL)
+		goto plain;
+	if (name[0] == '/')
+		conf_err(p, file, line, "cannot open include file \"%s\": "
+		    "libconfig 1.5 reads @include paths relative to the "
+		    "including file's directory, write it relative", name);
+	else if (asprintf(&path, "%s/%s", p->incdir != NULL ? p->incdir :
+	    ".", name) != -1) {
+		saved = access(path, R_OK) == 0 ? 0 : errno;
+		conf_err(p, file, line, "cannot open include file %s: %s",
+		    path, saved != 0 ? strerror(saved) : "unreadable");
+	} else
+		goto plain;
+	free(name);
+	free(path);
+	free(own);
+	return;
+plain:
+	conf_err(p, file, line, "%s", config_error_text(cfg));
+	free(name);
+	free(path);
+	free(own);
+}
+
+/*
  * Parse text (named name in messages; includes relative to incdir) and
  * validate all of it.  A fresh config_t each time: libconfig 1.5 wipes the
  * object it reads into even when parsing fails.
@@ -1140,8 +1208,7 @@ conf_parse(const char *text, const char *name, const char *incdir,
 	if (incdir != NULL)
 		config_set_include_dir(&cfg, incdir);
 	if (!config_read_string(&cfg, text)) {
-		conf_err(&p, config_error_file(&cfg), config_error_line(&cfg),
-		    "%s", config_error_text(&cfg));
+		conf_err_read(&p, &cfg, text);
 		goto done;
 	}
 	conf_prescan(&p, text, NULL, 0);
@@ -1241,6 +1308,35 @@ config_parse(const char *text, const char *name, struct conf_errors *errs)
 	if (errs != NULL)
 		memset(errs, 0, sizeof(*errs));
 	return (conf_parse(text, name, NULL, errs));
+}
+
+/*
+ * A configuration of one listener, lc (its strip rules are not taken),
+ * with the global settings of base: what serves a passed socket that no
+ * listener claims.  Sessions hold it like any other.  NULL without
+ * memory.
+ */
+struct conf *
+config_fallback(const struct conf *base, const struct listener_conf *lc)
+{
+	struct conf	*c;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return (NULL);
+	*c = *base;
+	atomic_init(&c->refcnt, 1);
+	c->nlisteners = 1;
+	c->path = strdup(base->path);
+	c->listeners = malloc(sizeof(*c->listeners));
+	if (c->path == NULL || c->listeners == NULL) {
+		free(c->path);
+		free(c->listeners);
+		free(c);
+		return (NULL);
+	}
+	c->listeners[0] = *lc;
+	c->listeners[0].strip = NULL;
+	return (c);
 }
 
 /* Take a reference for a session or a reload in progress. */

@@ -88,6 +88,9 @@ struct conf	*config_load(const char *path, struct conf_errors *errs);
 /* The same from a string; name stands for the file in messages. */
 struct conf	*config_parse(const char *text, const char *name,
 		    struct conf_errors *errs);
+/* base's globals with lc as its only listener (no strip rules). */
+struct conf	*config_fallback(const struct conf *base,
+		    const struct listener_conf *lc);
 struct conf	*config_ref(struct conf *);
 /* Drop a reference; the last one frees.  Accepts NULL. */
 void		 config_unref(struct conf *);

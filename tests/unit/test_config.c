@@ -479,6 +479,18 @@ test_errors(void **state)
 		{ "listeners = (\n{ name = \"a\"; port = 1;\n"
 		  "udp_rate = 5; }\n);",
 		  "t.conf:3: \"udp_rate\" is not allowed on a tcp listener" },
+		/* Keys that mean nothing for datagrams (found in review). */
+		{ "listeners = (\n{ name = \"a\"; port = 1; "
+		  "protocol = \"udp\";\nmax_connections = 5; }\n);",
+		  "t.conf:3: \"max_connections\" is not allowed on a udp "
+		  "listener" },
+		{ "listeners = (\n{ name = \"a\"; port = 1; "
+		  "protocol = \"udp\";\ntimeouts = { idle = 3; }; }\n);",
+		  "t.conf:3: \"timeouts\" is not allowed on a udp listener" },
+		/* libconfig would end the string at the NUL, silently. */
+		{ "listeners = (\n{ name = \"a\"; port = 1; strip = (\n"
+		  "{ prefix = \"ab\\x00cd\"; } ); }\n);",
+		  "t.conf:3: a string must not hold a NUL byte (\\x00)" },
 		{ "listeners = (\n{ name = \"a\"; port = 1; "
 		  "protocol = \"udp\";\nmax_datagram = 65508; }\n);",
 		  "t.conf:3: \"max_datagram\" must be an integer from 1 to "
@@ -753,7 +765,7 @@ test_load_include(void **state)
 	struct conf_errors	 errs;
 	struct conf		*c;
 	char			 dir[PATH_MAX], path[PATH_MAX + 16];
-	char			 cwd[PATH_MAX], want[PATH_MAX * 2];
+	char			 cwd[PATH_MAX], want[PATH_MAX * 3];
 
 	mkdtemp_in(dir, sizeof(dir));
 	write_file(dir, "main.conf", "workers = 3;\n@include \"part.inc\"\n",
@@ -784,8 +796,10 @@ test_load_include(void **state)
 	    "{ name = \"a\"; port = 7; workers = 4294967297; } );\n"));
 	assert_null(config_load(path, &errs));
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msgs[0],
-	    "part.inc:2: \"workers\" is not allowed in a listener");
+	/* Named with its directory, so it can be opened from anywhere. */
+	snprintf(want, sizeof(want), "%s/part.inc:2: \"workers\" is not "
+	    "allowed in a listener", dir);
+	assert_string_equal(errs.msgs[0], want);
 	config_errors_free(&errs);
 
 	write_file(dir, "part.inc", "listeners = (\n"
@@ -794,14 +808,17 @@ test_load_include(void **state)
 	    "{ name = \"a\"; port = 4294967297; } );\n"));
 	assert_null(config_load(path, &errs));
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msgs[0],
-	    "part.inc:2: \"port\" must be an integer from 1 to 65535");
+	snprintf(want, sizeof(want), "%s/part.inc:2: \"port\" must be an "
+	    "integer from 1 to 65535", dir);
+	assert_string_equal(errs.msgs[0], want);
 	config_errors_free(&errs);
 
 	remove_file(dir, "part.inc");
 	assert_null(config_load(path, &errs));
 	assert_int_equal(errs.n, 1);
-	snprintf(want, sizeof(want), "%s:2: cannot open include file", path);
+	/* libconfig says only that; echod names the file and says why. */
+	snprintf(want, sizeof(want), "%s:2: cannot open include file "
+	    "%s/part.inc: No such file or directory", path, dir);
 	assert_string_equal(errs.msgs[0], want);
 	config_errors_free(&errs);
 
