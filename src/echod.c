@@ -87,7 +87,7 @@ main_status(char *buf, size_t len)
 	int	n;
 
 	n = snprintf(buf, len, "%u sessions on %u listeners; %llu accepted, "
-	    "%.1f MB echoed", workers_sessions(), listeners_count(),
+	    "%.1f MB echoed", listeners_open(), listeners_count(),
 	    (unsigned long long)workers_accepted(),
 	    (double)workers_bytes() / 1e6);
 	/* UDP: what the reflection guard and the rate limit refused. */
@@ -114,7 +114,7 @@ main_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (echod.stopping)
 		snprintf(status, sizeof(status), "Stopping: %u sessions left",
-		    workers_sessions());
+		    listeners_open());
 	else
 		main_status(status, sizeof(status));
 	sd_status(status);
@@ -158,7 +158,7 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 		log_entry(LOG_INFO, LOG_MSGID_RELOAD, &result, 1,
 		    "configuration reloaded: %u listeners (%u added, "
 		    "%u removed), %u sessions kept", diff.total, diff.added,
-		    diff.removed, workers_sessions());
+		    diff.removed, listeners_open());
 	}
 	/* Also after a rejection, or systemd waits in "reloading". */
 	main_status(status, sizeof(status));
@@ -188,12 +188,12 @@ main_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	echod.stopping = true;
-	main_state.stopping_sessions = (int)workers_sessions();
+	main_state.stopping_sessions = (int)listeners_open();
 	snprintf(status, sizeof(status), "Stopping: %u sessions left",
-	    workers_sessions());
+	    listeners_open());
 	sd_stopping(status);
 	listeners_close();
-	if (workers_sessions() == 0) {
+	if (listeners_open() == 0) {
 		event_base_loopbreak(echod.base);
 		return;
 	}
@@ -208,7 +208,7 @@ void
 echod_session_gone(void)
 {
 	/* event_base_loopbreak() is thread-safe with evthread enabled. */
-	if (echod.stopping && workers_sessions() == 0)
+	if (echod.stopping && listeners_open() == 0)
 		event_base_loopbreak(echod.base);
 }
 
@@ -270,7 +270,7 @@ main_ready(void)
 /* Free everything, so leak checkers see a clean exit; also after a
  * failed start, so only what was set up is freed. */
 static void
-main_teardown(void)
+main_teardown(bool stopped)
 {
 	struct event	**ev[] = { &main_state.deadline, &main_state.tick,
 	    &main_state.sigint, &main_state.sigterm, &main_state.sighup };
@@ -278,6 +278,11 @@ main_teardown(void)
 
 	listeners_close();
 	workers_stop();
+	/* After the workers are joined: every close entry is written. */
+	if (stopped)
+		log_entry(LOG_INFO, LOG_MSGID_STOP, NULL, 0,
+		    "echod stopping: %d sessions closed",
+		    main_state.stopping_sessions);
 	for (i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
 		if (*ev[i] != NULL) {
 			event_free(*ev[i]);
@@ -298,7 +303,7 @@ main_fail(char *cause)
 	    "out of memory");
 	sd_status(cause != NULL ? cause : "out of memory");
 	free(cause);
-	main_teardown();
+	main_teardown(false);
 	return EXIT_NOSERVE;
 }
 
@@ -387,10 +392,6 @@ main(int argc, char *argv[])
 	main_ready();
 
 	event_base_dispatch(echod.base);
-
-	log_entry(LOG_INFO, LOG_MSGID_STOP, NULL, 0,
-	    "echod stopping: %d sessions closed",
-	    main_state.stopping_sessions);
-	main_teardown();
+	main_teardown(true);
 	return 0;
 }

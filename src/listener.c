@@ -49,21 +49,25 @@ struct listener {
 	int			 fd;
 	const struct sd_socket	*activated;	/* NULL: our own socket */
 	struct conf		*conf;		/* settings for new sessions */
-	const struct listener_conf *lc;		/* inside conf, or &unmatched */
+	const struct listener_conf *lc;		/* inside conf */
 	const struct listener_conf *next;	/* lc once a reload commits */
-	struct listener_conf	 unmatched;	/* activated, no listener */
 	atomic_uint		 nsessions;	/* decremented by workers */
 	unsigned int		 refused;	/* since the last warning */
 	unsigned int		 refused_limit;
 	struct event		*resume;	/* ends the EMFILE pause */
 	long			 warned;	/* second of the last EMFILE warning */
-	struct timeval		 pass;		/* loop pass of the last accept */
-	unsigned int		 burst;		/* accepts in that pass */
+	unsigned int		 burst;		/* accepts since the last pause */
 	char			 endpoint[96];	/* "tcp [::]:7" */
 };
 
 TAILQ_HEAD(listener_list, listener);
 static struct listener_list listeners = TAILQ_HEAD_INITIALIZER(listeners);
+/*
+ * Connections accepted and not yet closed, over all listeners: counted at
+ * accept, so the global limit also sees connections still on their way
+ * to a worker.
+ */
+static atomic_uint listener_open;
 
 static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -275,40 +279,55 @@ fail:
 	return NULL;
 }
 
-/* Point l at a configuration: new sessions get these settings. */
+/*
+ * Point l at a configuration: new sessions get these settings.  A passed
+ * socket nobody asked for (lc NULL) is served as plain RFC 862 echo, with
+ * a configuration of its own that sessions hold like any other, so a
+ * reload never changes what an open session sees.
+ */
 static void
 listener_configure(struct listener *l, struct conf *conf,
     const struct listener_conf *lc)
 {
-	struct conf	*old = l->conf;
+	struct listener_conf	 plain;
+	struct conf		*next;
 
-	l->conf = config_ref(conf);
-	if (lc == NULL) {
-		/* A passed socket nobody asked for: plain RFC 862 echo. */
-		memset(&l->unmatched, 0, sizeof(l->unmatched));
-		snprintf(l->unmatched.name, sizeof(l->unmatched.name), "%s",
+	if (lc != NULL)
+		next = config_ref(conf);
+	else {
+		memset(&plain, 0, sizeof(plain));
+		snprintf(plain.name, sizeof(plain.name), "%s",
 		    l->activated->name);
-		l->unmatched.protocol = l->activated->type == SOCK_DGRAM ?
+		plain.protocol = l->activated->type == SOCK_DGRAM ?
 		    CONF_UDP : CONF_TCP;
 		/* UDP: with the safety settings of echod.conf(5). */
-		l->unmatched.udp_rate = CONF_UDP_RATE_DEFAULT;
-		l->unmatched.udp_burst = CONF_UDP_BURST_DEFAULT;
-		l->unmatched.max_datagram = CONF_UDP_DATAGRAM_DEFAULT;
-		l->unmatched.ss = l->activated->ss;
-		l->unmatched.sslen = l->activated->sslen;
-		l->unmatched.port = sockaddr_port(&l->activated->ss);
-		l->unmatched.wildcard = sockaddr_is_any(&l->activated->ss);
-		l->unmatched.framing = FRAMING_RAW;
-		l->unmatched.idle = conf->idle;
-		l->unmatched.write = conf->write;
-		lc = &l->unmatched;
+		plain.udp_rate = CONF_UDP_RATE_DEFAULT;
+		plain.udp_burst = CONF_UDP_BURST_DEFAULT;
+		plain.max_datagram = CONF_UDP_DATAGRAM_DEFAULT;
+		plain.ss = l->activated->ss;
+		plain.sslen = l->activated->sslen;
+		plain.port = sockaddr_port(&l->activated->ss);
+		plain.wildcard = sockaddr_is_any(&l->activated->ss);
+		plain.framing = FRAMING_RAW;
+		plain.idle = conf->idle;
+		plain.write = conf->write;
+		if ((next = config_fallback(conf, &plain)) == NULL) {
+			/* At start (no settings yet) this is fatal. */
+			if (l->lc == NULL)
+				fatal("passed socket \"%s\"", l->activated->name);
+			log_warn("keeping the settings of passed socket \"%s\"",
+			    l->activated->name);
+			return;
+		}
+		lc = &next->listeners[0];
 	}
+	config_unref(l->conf);
+	l->conf = next;
 	l->lc = lc;
 	config_listener_endpoint(lc, l->endpoint, sizeof(l->endpoint));
 	/* New datagrams use the new settings from now on. */
 	if (l->udp != NULL)
-		udp_configure(l->udp, conf, lc);
-	config_unref(old);
+		udp_configure(l->udp, next, lc);
 }
 
 /* Why lc could not be opened, naming it and its endpoint. */
@@ -346,8 +365,12 @@ listeners_apply(struct event_base *base, struct conf *conf,
 	nsocks = sd_sockets(&socks);
 	match = calloc(nsocks + 1, sizeof(*match));
 	activated = calloc(conf->nlisteners + 1, sizeof(*activated));
-	if (match == NULL || activated == NULL)
-		fatal("calloc");
+	if (match == NULL || activated == NULL) {
+		free(match);
+		free(activated);
+		*cause = strdup("out of memory");
+		return -1;
+	}
 
 	/* Sockets from systemd: always served, matched anew each time. */
 	for (i = 0; i < nsocks; i++) {
@@ -448,6 +471,13 @@ listeners_close(void)
 	}
 }
 
+/* Connections accepted and not yet closed, queued ones included. */
+unsigned int
+listeners_open(void)
+{
+	return atomic_load(&listener_open);
+}
+
 /* Listeners serving now. */
 unsigned int
 listeners_count(void)
@@ -507,6 +537,7 @@ void
 listener_release(struct listener *l)
 {
 	atomic_fetch_sub(&l->nsessions, 1);
+	atomic_fetch_sub(&listener_open, 1);
 	listener_unref(l);
 }
 
@@ -520,18 +551,13 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener	*l = arg;
-	struct timeval	 now, next_pass = { 0, 0 };
+	struct timeval	 next_pass = { 0, 0 };
 	unsigned int	 limit = 0;
 
-	/* The loop's cached time tells one pass from the next. */
-	event_base_gettimeofday_cached(evconnlistener_get_base(evl), &now);
-	if (timercmp(&now, &l->pass, !=)) {
-		l->pass = now;
-		l->burst = 0;
-	}
-	if (++l->burst == LISTENER_BURST)
+	/* Every LISTENER_BURST accepts, let one loop pass go by. */
+	if (++l->burst >= LISTENER_BURST)
 		listener_pause(l, &next_pass);
-	if (workers_sessions() >= l->conf->max_connections)
+	if (atomic_load(&listener_open) >= l->conf->max_connections)
 		limit = l->conf->max_connections;
 	else if (l->lc->max_connections != 0 &&
 	    atomic_load(&l->nsessions) >= l->lc->max_connections)
@@ -542,6 +568,7 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		l->refused_limit = limit;
 		return;
 	}
+	atomic_fetch_add(&listener_open, 1);
 	atomic_fetch_add(&l->nsessions, 1);
 	atomic_fetch_add(&l->refcnt, 1);
 	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l);
@@ -565,6 +592,7 @@ listener_resume(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener	*l = arg;
 
+	l->burst = 0;
 	if (l->serving)
 		evconnlistener_enable(l->evl);
 }

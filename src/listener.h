@@ -36,6 +36,9 @@ int		 listeners_apply(struct event_base *, struct conf *,
 void		 listeners_close(void);
 /* Number of listeners serving. */
 unsigned int	 listeners_count(void);
+/* Connections accepted and not yet closed, over all listeners, those
+ * still on their way to a worker included. */
+unsigned int	 listeners_open(void);
 /* "echo tcp [::]:7, strip tcp [::]:9999" for the start entry. */
 void		 listeners_describe(char *, size_t);
 /* Once a second: warnings about refused connections. */

@@ -36,7 +36,7 @@ static const char *const log_levels[] = {
 };
 
 static struct {
-	int		 level;
+	atomic_int	 level;		/* set on reload, read by workers */
 	bool		 journal;
 	log_sink_fn	 sink;		/* a test's, or NULL */
 	void		*sink_arg;
@@ -99,7 +99,7 @@ log_init(enum log_target target, int level)
 		log_state.journal = false;
 		break;
 	}
-	log_state.level = level;
+	atomic_store_explicit(&log_state.level, level, memory_order_relaxed);
 }
 
 /* Whether entries go to the journal. */
@@ -113,14 +113,14 @@ log_is_journal(void)
 void
 log_setlevel(int level)
 {
-	log_state.level = level;
+	atomic_store_explicit(&log_state.level, level, memory_order_relaxed);
 }
 
 /* The current level. */
 int
 log_getlevel(void)
 {
-	return log_state.level;
+	return atomic_load_explicit(&log_state.level, memory_order_relaxed);
 }
 
 /* "info" to LOG_INFO; -1 for a name echod.conf does not accept. */
@@ -226,7 +226,7 @@ log_entry(int prio, const char *msgid, const struct log_field *fields,
 	va_list	ap;
 	int	saved = errno;
 
-	if (prio > log_state.level)
+	if (prio > log_getlevel())
 		return;
 	va_start(ap, fmt);
 	log_vwrite(prio, msgid, fields, nfields, fmt, ap);
@@ -240,7 +240,7 @@ log_vplain(int prio, const char *fmt, va_list ap)
 {
 	int	saved = errno;
 
-	if (prio <= log_state.level)
+	if (prio <= log_getlevel())
 		log_vwrite(prio, NULL, NULL, 0, fmt, ap);
 	errno = saved;
 }

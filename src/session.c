@@ -146,8 +146,6 @@ session_close(struct session *s, const char *reason)
 	 * written: whoever reads "closed" may count on both.
 	 */
 	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
-	atomic_fetch_sub_explicit(&worker_stats(s->worker)->sessions, 1,
-	    memory_order_relaxed);
 	listener_release(s->listener);
 	event_free(s->rd);
 	if (s->bev != NULL)
@@ -363,7 +361,8 @@ session_read(evutil_socket_t fd, short what, void *arg)
 	size_t			 left, room;
 	int			 n, i;
 
-	if (what & EV_TIMEOUT) {
+	/* A read that comes with the timeout wins: the client spoke. */
+	if (what == EV_TIMEOUT) {
 		if (tv_isset(&s->lc->idle) && now_usec() - s->quiet >=
 		    (uint64_t)s->lc->idle.tv_sec * 1000000 +
 		    (uint64_t)s->lc->idle.tv_usec) {
@@ -435,6 +434,8 @@ session_write(struct bufferevent *bev, void *arg)
 	}
 	if (s->paused && s->closing == NULL) {
 		s->paused = false;
+		/* Time waiting for the client to read is not idle time. */
+		s->quiet = now_usec();
 		session_arm(s);
 	}
 }
@@ -492,8 +493,6 @@ session_create(struct worker *w, evutil_socket_t fd,
 	session_arm(s);
 
 	TAILQ_INSERT_TAIL(worker_sessions(w), s, entry);
-	atomic_fetch_add_explicit(&worker_stats(w)->sessions, 1,
-	    memory_order_relaxed);
 	atomic_fetch_add_explicit(&worker_stats(w)->accepted, 1,
 	    memory_order_relaxed);
 	if (conf->log_connections && log_conn_permit(true)) {

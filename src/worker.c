@@ -246,14 +246,6 @@ workers_sum(size_t off)
 	return n;
 }
 
-/* Open sessions over all workers. */
-unsigned int
-workers_sessions(void)
-{
-	return (unsigned int)workers_sum(offsetof(struct worker_stats,
-	    sessions));
-}
-
 /* Sessions accepted over all workers. */
 uint64_t
 workers_accepted(void)

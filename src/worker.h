@@ -29,7 +29,6 @@ TAILQ_HEAD(session_list, session);
 
 /* What a worker counts; written by its thread, summed by the main one. */
 struct worker_stats {
-	atomic_uint_fast64_t	sessions;	/* open now */
 	atomic_uint_fast64_t	accepted;
 	atomic_uint_fast64_t	bytes;		/* echoed back */
 	atomic_uint_fast64_t	released;	/* buffers of quiet sessions */
@@ -48,8 +47,7 @@ unsigned int		 workers_count(void);
 void			 workers_dispatch(evutil_socket_t,
 			    const struct sockaddr *, socklen_t, struct conf *,
 			    const struct listener_conf *, struct listener *);
-/* Sums over all workers. */
-unsigned int		 workers_sessions(void);
+/* Sums over all workers (open sessions: listeners_open()). */
 uint64_t		 workers_accepted(void);
 uint64_t		 workers_bytes(void);
 uint64_t		 workers_released(void);

@@ -2,14 +2,16 @@
 """Limits and bad input (SPEC §7): timeouts, max_line, clients that never
 read, max_connections, and that payload stays out of the log."""
 
+import os
 import re
 import socket
 import threading
 import time
 
 import tap
-from echodtest import (Echod, conf, connect, free_port, listener, local_port,
-                       recv_exact, recv_until_eof, roundtrip, wait_until)
+from echodtest import (Echod, conf, connect, diag, free_port, listener,
+                       local_port, recv_exact, recv_until_eof, roundtrip,
+                       wait_until)
 
 
 def _refused_total(d, name):
@@ -115,14 +117,79 @@ def test_non_reader_is_bounded_and_others_served():
         assert worst < 1.0, "a reply took %.2f s during the flood" % worst
         assert rounds >= 5, "only %d replies during the flood" % rounds
         growth = peak - base
-        assert growth < 64 * 1024, "RSS grew by %d KiB (from %d)" % (
-            growth, base)
+        diag("RSS grew by %d KiB while %d MiB were sent without reading"
+             % (growth, sent[0] >> 20))
+        # Issue 7: under 32 MiB; instrumented builds measure themselves.
+        if not (os.environ.get("ECHOD_WRAPPER") or
+                os.environ.get("ECHOD_SANITIZED")):
+            assert growth < 32 * 1024, "RSS grew by %d KiB (from %d)" % (
+                growth, base)
         m = d.wait_closed_entry(hog_port, "echo")
         assert m.group(1) == "write-timeout", m.group(0)
         assert int(m.group(2)) > int(m.group(3)), m.group(0)
         roundtrip(other, b"after\n")
         other.close()
         hog.close()
+
+
+def test_time_paused_by_backpressure_is_not_idle():
+    """Regression (review): a session whose reading was paused because
+    its client did not read was closed as idle right after resuming, and
+    the replies still owed were lost."""
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"),
+                timeouts={"idle": 1, "write": 30})
+    with Echod(text) as d:
+        s = connect(port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        data = os.urandom(6 << 20)
+        got = bytearray()
+
+        def send():
+            s.sendall(data)
+
+        t = threading.Thread(target=send, daemon=True)
+        t.start()
+        # Not reading for longer than idle: echod pauses its reading.
+        time.sleep(1.5)     # the condition under test, not a synchronisation
+        while len(got) < len(data):
+            chunk = s.recv(1 << 20)
+            assert chunk, "closed after %d of %d bytes" % (len(got),
+                                                            len(data))
+            got += chunk
+        t.join(10)
+        assert bytes(got) == data
+        assert not d.log_matches(r"closed \(timeout\)")
+        s.close()
+
+
+def test_global_limit_counts_connections_on_their_way_to_workers():
+    """Regression (review): with several workers, connections accepted but
+    not yet created on a worker were not counted, and max_connections was
+    exceeded."""
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"),
+                workers=4, max_connections=5, log_connections=False)
+    with Echod(text):
+        socks = []
+        for _ in range(100):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            socks.append(s)
+        served = 0
+        for s in socks:
+            s.setblocking(True)
+            s.settimeout(5)
+            try:
+                s.sendall(b"x")
+                served += s.recv(1) == b"x"
+            except OSError:
+                pass
+        for s in socks:
+            s.close()
+        assert served <= 5, "%d connections served over a limit of 5" % served
+        assert served >= 1
 
 
 def _refused_at_once(port):

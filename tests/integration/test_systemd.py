@@ -172,6 +172,56 @@ def test_activation_unmatched_socket_is_raw_echo():
         d.wait_log(r"^warning: .*\b%d\b" % p4, 2)
 
 
+def test_unmatched_socket_sessions_keep_their_settings():
+    """Regression (review): sessions on a passed socket no listener claims
+    pointed into the listener, so a reload changed their idle timeout,
+    and the last one to close read freed memory at a stop."""
+    p1, p2, p4 = free_port(), free_port(), free_port()
+    text = conf(listener("echo", p2, address="127.0.0.1"),
+                timeouts={"idle": 1.5, "shutdown": 1})
+    with Echod(text, activate=[(p1, None), (p4, None)]) as d:
+        old = connect(p4)
+        roundtrip(old, b"before\n")
+        d.reload(conf(listener("echo", p2, address="127.0.0.1"),
+                      timeouts={"idle": 0.3, "shutdown": 1}))
+        new = connect(p4)
+        roundtrip(new, b"after\n")
+        # The new session has the new idle timeout ...
+        d.wait_closed_entry(local_port(new), "unknown", "timeout")
+        # ... the old one still its own: quiet longer than 0.3 s, open.
+        roundtrip(old, b"still here\n")
+        mark = d.notify_mark()
+        d.kill(signal.SIGTERM)
+        d.wait_notify(r"^STOPPING=1$", 5, mark)
+        # Closed by the stop, after its listener was freed.
+        assert recv_until_eof(old, 5) == b""
+        assert d.wait_exit() == 0
+        new.close()
+        old.close()
+
+
+def test_stop_entry_follows_every_close_entry():
+    """Regression (review): with several workers the stop entry could
+    come before the close entries of sessions other workers closed."""
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"), workers=3,
+                timeouts={"shutdown": 0.5})
+    with Echod(text) as d:
+        socks = [connect(port) for _ in range(6)]
+        for s in socks:
+            roundtrip(s, b"x\n")
+        d.kill(signal.SIGTERM)
+        assert d.wait_exit() == 0
+        lines = d.log_text().splitlines()
+        stop = [i for i, l in enumerate(lines) if "echod stopping" in l]
+        closes = [i for i, l in enumerate(lines) if "closed (shutdown)" in l]
+        assert len(closes) == 6 and len(stop) == 1, d.log_text()
+        assert stop[0] > max(closes), d.log_text()
+        assert "6 sessions closed" in lines[stop[0]]
+        for s in socks:
+            s.close()
+
+
 def test_activated_blocking_socket_many_connections():
     p1, p2, p3 = free_port(), free_port(), free_port()
     with Echod(_strip_conf(p1, p2), activate=[(p3, "strip")]) as d:
