@@ -67,7 +67,7 @@ static struct listener_list listeners = TAILQ_HEAD_INITIALIZER(listeners);
  * accept, so the global limit also sees connections still on their way
  * to a worker.
  */
-static atomic_uint listener_open;
+static atomic_uint listener_conns;
 
 static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -343,6 +343,68 @@ listener_cause(const struct listener_conf *lc, int err)
 	return cause;
 }
 
+/* Our own socket for lc, not yet accepting; NULL with *err and *cause. */
+static struct listener *
+listener_open(struct event_base *base, const struct listener_conf *lc,
+    int *err, char **cause)
+{
+	struct listener	*l;
+	int		 fd;
+
+	if ((fd = listener_bind(lc)) == -1) {
+		*err = errno;
+		*cause = listener_cause(lc, *err);
+		return NULL;
+	}
+	if ((l = listener_new(base, fd, NULL, lc->protocol == CONF_UDP,
+	    cause)) == NULL) {
+		*err = errno;
+		close(fd);
+	}
+	return l;
+}
+
+/*
+ * One of our own listeners of the running set on lc's protocol and port
+ * whose address overlaps lc's: a reload moving a listener to another
+ * address on the same port must close it before binding.  (The new
+ * configuration cannot keep it: two overlapping listeners are an error.)
+ */
+static struct listener *
+listener_conflict(const struct listener_conf *lc)
+{
+	struct listener	*l;
+
+	TAILQ_FOREACH(l, &listeners, entry)
+		if (l->activated == NULL && l->lc->protocol == lc->protocol &&
+		    l->lc->port == lc->port && config_addr_overlap(l->lc, lc))
+			return l;
+	return NULL;
+}
+
+/* Open l's endpoint again after a failed reload closed it for another. */
+static void
+listener_restore(struct event_base *base, struct listener *l)
+{
+	struct listener	*fresh;
+	char		*cause = NULL;
+	int		 err;
+
+	if ((fresh = listener_open(base, l->lc, &err, &cause)) == NULL) {
+		log_warnx("%s; listener %s is closed",
+		    cause != NULL ? cause : "out of memory", l->lc->name);
+		free(cause);
+		return;
+	}
+	listener_configure(fresh, l->conf, l->lc);
+	fresh->serving = true;
+	if (fresh->evl != NULL)
+		evconnlistener_enable(fresh->evl);
+	else
+		udp_enable(fresh->udp);
+	TAILQ_INSERT_TAIL(&listeners, fresh, entry);
+}
+
 /*
  * Serve conf, all or nothing.  Sockets are opened first, into a list of
  * their own; only when every one is open is the old set replaced, so a
@@ -353,21 +415,24 @@ listeners_apply(struct event_base *base, struct conf *conf,
     struct listener_diff *diff, char **cause)
 {
 	struct listener_list	 next = TAILQ_HEAD_INITIALIZER(next);
+	struct listener_list	 moved = TAILQ_HEAD_INITIALIZER(moved);
 	struct listener		*l, *tmp;
 	struct sd_socket	*socks;
-	const struct listener_conf *lc, **match;
-	size_t			 nsocks, i, j;
+	const struct listener_conf *lc, **match, **deferred;
+	size_t			 nsocks, i, j, ndeferred = 0;
 	bool			*activated;
-	int			 fd;
+	int			 err;
 
 	memset(diff, 0, sizeof(*diff));
 	*cause = NULL;
 	nsocks = sd_sockets(&socks);
 	match = calloc(nsocks + 1, sizeof(*match));
 	activated = calloc(conf->nlisteners + 1, sizeof(*activated));
-	if (match == NULL || activated == NULL) {
+	deferred = calloc(conf->nlisteners + 1, sizeof(*deferred));
+	if (match == NULL || activated == NULL || deferred == NULL) {
 		free(match);
 		free(activated);
+		free(deferred);
 		*cause = strdup("out of memory");
 		return -1;
 	}
@@ -398,20 +463,41 @@ listeners_apply(struct event_base *base, struct conf *conf,
 			continue;
 		if ((l = listener_find(NULL, lc)) != NULL)
 			TAILQ_REMOVE(&listeners, l, entry);
-		else if ((fd = listener_bind(lc)) == -1) {
-			*cause = listener_cause(lc, errno);
-			goto fail;
-		} else if ((l = listener_new(base, fd, NULL,
-		    lc->protocol == CONF_UDP, cause)) == NULL) {
-			close(fd);
-			goto fail;
-		} else
+		else if ((l = listener_open(base, lc, &err, cause)) != NULL)
 			diff->added++;
+		else if (err == EADDRINUSE && listener_conflict(lc) != NULL) {
+			/* Our own port, on an address going away: below. */
+			free(*cause);
+			*cause = NULL;
+			deferred[ndeferred++] = lc;
+			continue;
+		} else
+			goto fail;
+		l->next = lc;
+		TAILQ_INSERT_TAIL(&next, l, entry);
+	}
+
+	/*
+	 * A listener moved to another address on the same port: only now,
+	 * with everything else open, close the old socket and bind the new
+	 * one; a failure opens the old one again.
+	 */
+	for (i = 0; i < ndeferred; i++) {
+		lc = deferred[i];
+		while ((l = listener_conflict(lc)) != NULL) {
+			TAILQ_REMOVE(&listeners, l, entry);
+			listener_shut(l);
+			TAILQ_INSERT_TAIL(&moved, l, entry);
+		}
+		if ((l = listener_open(base, lc, &err, cause)) == NULL)
+			goto fail;
+		diff->added++;
 		l->next = lc;
 		TAILQ_INSERT_TAIL(&next, l, entry);
 	}
 
 	/* Commit: nothing below can fail. */
+	TAILQ_CONCAT(&listeners, &moved, entry);
 	TAILQ_FOREACH_SAFE(l, &listeners, entry, tmp) {
 		TAILQ_REMOVE(&listeners, l, entry);
 		diff->removed++;
@@ -438,6 +524,7 @@ listeners_apply(struct event_base *base, struct conf *conf,
 	}
 	free(match);
 	free(activated);
+	free(deferred);
 	return 0;
 
 fail:
@@ -451,8 +538,14 @@ fail:
 			listener_unref(l);
 		}
 	}
+	TAILQ_FOREACH_SAFE(l, &moved, entry, tmp) {
+		TAILQ_REMOVE(&moved, l, entry);
+		listener_restore(base, l);
+		listener_unref(l);
+	}
 	free(match);
 	free(activated);
+	free(deferred);
 	if (*cause == NULL)
 		*cause = strdup("cannot open listeners");
 	return -1;
@@ -475,7 +568,7 @@ listeners_close(void)
 unsigned int
 listeners_open(void)
 {
-	return atomic_load(&listener_open);
+	return atomic_load(&listener_conns);
 }
 
 /* Listeners serving now. */
@@ -537,7 +630,7 @@ void
 listener_release(struct listener *l)
 {
 	atomic_fetch_sub(&l->nsessions, 1);
-	atomic_fetch_sub(&listener_open, 1);
+	atomic_fetch_sub(&listener_conns, 1);
 	listener_unref(l);
 }
 
@@ -557,7 +650,7 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	/* Every LISTENER_BURST accepts, let one loop pass go by. */
 	if (++l->burst >= LISTENER_BURST)
 		listener_pause(l, &next_pass);
-	if (atomic_load(&listener_open) >= l->conf->max_connections)
+	if (atomic_load(&listener_conns) >= l->conf->max_connections)
 		limit = l->conf->max_connections;
 	else if (l->lc->max_connections != 0 &&
 	    atomic_load(&l->nsessions) >= l->lc->max_connections)
@@ -568,7 +661,7 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		l->refused_limit = limit;
 		return;
 	}
-	atomic_fetch_add(&listener_open, 1);
+	atomic_fetch_add(&listener_conns, 1);
 	atomic_fetch_add(&l->nsessions, 1);
 	atomic_fetch_add(&l->refcnt, 1);
 	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l);

@@ -104,6 +104,48 @@ def test_invalid_reload_is_rejected():
             x.close()
 
 
+def test_reload_moves_a_listener_to_another_address_on_its_port():
+    """Regression (review): "::" -> "127.0.0.1" on the same port was
+    rejected, because the new socket was bound while echod's own old one
+    still held the port.  The old socket is now closed just before."""
+    port, other = free_port(), free_port()
+    with Echod(conf(listener("echo", port),
+                    listener("other", other, address="127.0.0.1"))) as d:
+        s = connect(port, "::1")
+        roundtrip(s, b"before\n")
+        m = d.reload(conf(listener("echo", port, address="127.0.0.1"),
+                          listener("other", other, address="127.0.0.1")))
+        assert m.group(1) == "configuration reloaded", m.group(0)
+        t = connect(port)
+        roundtrip(t, b"new address\n")
+        assert port_refuses(port, "::1"), "the old address still listens"
+        # The session opened on the old socket is kept.
+        roundtrip(s, b"kept\n")
+        # And back to "::" in one more reload.
+        m = d.reload(conf(listener("echo", port),
+                          listener("other", other, address="127.0.0.1")))
+        assert m.group(1) == "configuration reloaded", m.group(0)
+        u = connect(port, "::1")
+        roundtrip(u, b"back\n")
+        for x in (s, t, u):
+            x.close()
+
+
+def test_failed_reload_keeps_a_listener_it_meant_to_move():
+    """The move happens last: when another new listener cannot be opened,
+    the reload is rejected before the old socket is touched."""
+    port, busy = free_port(), free_port()
+    with Echod(conf(listener("echo", port))) as d:
+        blocker = occupy(busy)
+        m = d.reload(conf(listener("echo", port, address="127.0.0.1"),
+                          listener("new", busy, address="127.0.0.1")))
+        assert m.group(1) == "reload rejected", m.group(0)
+        s = connect(port, "::1")
+        roundtrip(s, b"still on ::\n")
+        s.close()
+        blocker.close()
+
+
 def test_reload_with_port_in_use_changes_nothing():
     p1, p2, p3 = free_port(), free_port(), free_port()
     with Echod(conf(_line("a", p1, 2))) as d:
