@@ -232,21 +232,33 @@ strip_compile(regex_t *re, const char *ere, char *buf, size_t len)
 }
 
 /*
- * What compiling an ERE may cost glibc's regcomp(), which copies a
- * repeated subexpression for each repetition: every atom counts 1, a *,
- * + or ? multiplies the item before it by 4, an interval {m,n} by
- * max(m, n) + 1, and a group counts the sum of what it holds.  Measured
- * on glibc 2.36, 65536 compiles in a few MiB and milliseconds, while
- * (((a+)+)...)+ 16 deep took half a GiB.  A rough scan, not a parser:
- * regcomp() judges the syntax; this only bounds what it may be asked to
- * build.
+ * Whether glibc's regcomp() can be trusted with an ERE; NULL if so, else
+ * why not.  Two things blow it up.  It copies a repeated subexpression
+ * for each repetition, so nested repetitions and intervals multiply:
+ * every atom counts 1, a *, + or ? multiplies the item before it by 4,
+ * an interval {m,n} by max(m, n) + 1, a group counts what it holds, and
+ * more than STRIP_REGEX_COST_MAX is refused (measured on glibc 2.36:
+ * 65536 compiles in a few MiB and milliseconds; (((a+)+)...)+ 16 deep
+ * took half a GiB).  And repeating what may match nothing, like (a*)+
+ * or a?*, makes its epsilon closures explode under an anchor (^((((((a?)+
+ * )+)+)+)+) did not finish in minutes); such a repetition adds nothing
+ * to what the pattern matches, so it is refused.  A rough scan, not a
+ * parser: regcomp() judges the syntax.
  */
-static double
-strip_regex_cost(const char *ere)
+static const char *
+strip_regex_check(const char *ere)
 {
-	double		 stack[STRIP_REGEX_MAX + 1];	/* sums of outer groups */
+	struct {
+		double	 sum;		/* cost of the group so far */
+		bool	 branch;	/* its current branch may be empty */
+		bool	 group;		/* one of its branches may be */
+	} stack[STRIP_REGEX_MAX + 1];
 	const char	*p;
-	double		 sum = 0, last = 0, f, inner;
+	double		 sum = 0, last = 0, f;
+	bool		 item = false;	/* there is an item to repeat */
+	bool		 empty = false;	/* ... and it may match nothing */
+	bool		 branch = true, before = true, group = false;
+	bool		 optional = false;	/* the repetition allows 0 */
 	size_t		 depth = 0;
 	char		*end;
 	long		 m, n;
@@ -254,63 +266,93 @@ strip_regex_cost(const char *ere)
 	for (p = ere; *p != '\0'; p++) {
 		f = 0;
 		switch (*p) {
-		case '\\':
-			if (p[1] != '\0')
-				p++;
-			last = 1;
-			sum += 1;
-			break;
 		case '[':
 			/* A bracket expression is one atom. */
 			if ((p = strip_skip_bracket(p)) == NULL)
-				return (sum + 1);
+				return (NULL);
 			p--;	/* the loop steps past its ']' */
-			last = 1;
-			sum += 1;
-			break;
+			goto atom;
+		case '\\':
+			if (p[1] != '\0')
+				p++;
+			goto atom;
 		case '(':
-			if (depth < STRIP_REGEX_MAX)
-				stack[depth++] = sum;
+			if (depth == STRIP_REGEX_MAX)
+				return (NULL);
+			stack[depth].sum = sum;
+			stack[depth].branch = branch;
+			stack[depth++].group = group;
 			sum = last = 0;
+			branch = true;
+			group = item = false;
 			break;
 		case ')':
-			inner = sum > 1 ? sum : 1;
-			sum = depth > 0 ? stack[--depth] : 0;
-			last = inner;
-			sum += inner;
+			if (depth == 0)
+				goto atom;	/* glibc: an ordinary ')' */
+			empty = group || branch;
+			last = sum > 1 ? sum : 1;
+			depth--;
+			sum = stack[depth].sum + last;
+			group = stack[depth].group;
+			before = stack[depth].branch;
+			branch = before && empty;
+			item = true;
+			break;
+		case '|':
+			group = group || branch;
+			branch = true;
+			item = false;
+			break;
+		case '^':
+		case '$':
+			item = false;
 			break;
 		case '{':
 			m = strtol(p + 1, &end, 10);
 			n = *end == ',' ? strtol(end + 1, &end, 10) : 0;
 			f = (double)(m > n ? m : n) + 1;
+			/* An interval {m,} or {0,n} may leave nothing. */
+			optional = m == 0;
 			while (p[1] != '\0' && p[1] != '}')
+				p++;
+			if (p[1] == '}')
 				p++;
 			break;
 		case '*':
-		case '+':
 		case '?':
 			f = 4;
+			optional = true;
 			break;
-		case '|':
-		case '^':
-		case '$':
-			last = 0;
+		case '+':
+			f = 4;
+			optional = false;
 			break;
 		default:
+		atom:
 			last = 1;
 			sum += 1;
+			item = true;
+			empty = false;
+			before = branch;
+			branch = false;
 			break;
 		}
-		if (f > 0) {
-			/* The item before is now f times as costly. */
+		if (f > 0 && item) {
+			if (empty)
+				return ("a repetition of what may match nothing "
+				    "(like (a*)+ or a?*) is not allowed");
+			/* The item before is now f times as costly ... */
 			sum += last * (f - 1);
 			last *= f;
+			/* ... and may be empty after * and ?. */
+			empty = optional;
+			branch = before && empty;
 		}
+		if (sum > STRIP_REGEX_COST_MAX)
+			return ("too costly to compile: repetitions of "
+			    "repetitions multiply");
 	}
-	/* An unclosed group: regcomp() refuses it; count what was seen. */
-	while (depth > 0)
-		sum += stack[--depth];
-	return (sum);
+	return (NULL);
 }
 
 /*
@@ -323,15 +365,14 @@ strip_add_regex(struct strip_set *set, const char *ere, char *buf,
 {
 	struct strip_rule	*r;
 	regex_t			 re;
+	const char		*why;
 
 	if (strlen(ere) > STRIP_REGEX_MAX) {
 		snprintf(buf, len, "longer than %d bytes", STRIP_REGEX_MAX);
 		return (-1);
 	}
-	if (strip_regex_cost(ere) > STRIP_REGEX_COST_MAX) {
-		snprintf(buf, len, "too costly to compile: repetitions of "
-		    "repetitions multiply (at most %d units)",
-		    STRIP_REGEX_COST_MAX);
+	if ((why = strip_regex_check(ere)) != NULL) {
+		snprintf(buf, len, "%s", why);
 		return (-1);
 	}
 	if (strip_compile(&re, ere, buf, len) != 0)

@@ -320,22 +320,34 @@ test_add_errors(void **state)
 
 /*
  * Regexes whose compilation would take glibc's regcomp() exponential
- * memory are refused before regcomp() sees them: found by fuzz_config
- * (tests/fuzz/corpus/config/regex-repeat-oom).
+ * memory or time are refused before regcomp() sees them: found by
+ * fuzz_config (tests/fuzz/corpus/config/regex-repeat-oom and
+ * regex-empty-repeat-hang).
  */
 static void
-test_regex_nesting_bounded(void **state)
+test_regex_compile_bounded(void **state)
 {
 	struct strip_set	*set = test_set();
 	char			 buf[256], pat[STRIP_REGEX_MAX + 2];
 	int			 i;
 
 	/* Eight levels (4^8) are fine, nine are not, however spelt. */
-	assert_int_equal(strip_add_regex(set, "a********", buf,
+	assert_int_equal(strip_add_regex(set, "a++++++++", buf,
 	    sizeof(buf)), 0);
-	assert_int_equal(strip_add_regex(set, "a*********", buf,
+	assert_int_equal(strip_add_regex(set, "a+++++++++", buf,
 	    sizeof(buf)), -1);
 	assert_non_null(strstr(buf, "too costly"));
+	/* Repeating what may match nothing: refused at any depth. */
+	assert_int_equal(strip_add_regex(set, "a**", buf, sizeof(buf)), -1);
+	assert_non_null(strstr(buf, "may match nothing"));
+	assert_int_equal(strip_add_regex(set, "(a*)+", buf, sizeof(buf)), -1);
+	assert_int_equal(strip_add_regex(set, "x(b|c?)*", buf, sizeof(buf)),
+	    -1);
+	assert_int_equal(strip_add_regex(set, "(|a)+", buf, sizeof(buf)), -1);
+	assert_int_equal(strip_add_regex(set, "a{0,5}*", buf, sizeof(buf)),
+	    -1);
+	assert_int_equal(strip_add_regex(set, "a+*+++++framin++*shutdown+",
+	    buf, sizeof(buf)), -1);
 	assert_int_equal(strip_add_regex(set, "((((((((a)+)+)+)+)+)+)+)+",
 	    buf, sizeof(buf)), 0);
 	assert_int_equal(strip_add_regex(set, "(((((((((a)+)+)+)+)+)+)+)+)+",
@@ -542,7 +554,7 @@ main(void)
 		cmocka_unit_test(test_trailing_cr),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_add_errors),
-		cmocka_unit_test(test_regex_nesting_bounded),
+		cmocka_unit_test(test_regex_compile_bounded),
 		cmocka_unit_test(test_stream_bytes),
 		cmocka_unit_test(test_stream_prefix),
 		cmocka_unit_test(test_stream_eof),
