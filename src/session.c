@@ -302,6 +302,14 @@ session_buffers(struct session *s)
 	return 0;
 }
 
+/* The idle timeout in microseconds; 0: never. */
+static uint64_t
+session_idle_usec(const struct session *s)
+{
+	return (uint64_t)s->lc->idle.tv_sec * 1000000 +
+	    (uint64_t)s->lc->idle.tv_usec;
+}
+
 /*
  * Quiet since s->quiet: give the buffers back if nothing is in them.
  * They come back with the next byte; a chatty session never gets here.
@@ -329,10 +337,8 @@ static void
 session_arm(struct session *s)
 {
 	struct timeval	 tv;
-	uint64_t	 idle, quiet, wait = UINT64_MAX;
+	uint64_t	 idle = session_idle_usec(s), quiet, wait = UINT64_MAX;
 
-	idle = (uint64_t)s->lc->idle.tv_sec * 1000000 +
-	    (uint64_t)s->lc->idle.tv_usec;
 	quiet = now_usec() - s->quiet;
 	if (idle != 0)
 		wait = idle > quiet ? idle - quiet : 0;
@@ -363,9 +369,8 @@ session_read(evutil_socket_t fd, short what, void *arg)
 
 	/* A read that comes with the timeout wins: the client spoke. */
 	if (what == EV_TIMEOUT) {
-		if (tv_isset(&s->lc->idle) && now_usec() - s->quiet >=
-		    (uint64_t)s->lc->idle.tv_sec * 1000000 +
-		    (uint64_t)s->lc->idle.tv_usec) {
+		if (session_idle_usec(s) != 0 &&
+		    now_usec() - s->quiet >= session_idle_usec(s)) {
 			session_close(s, "timeout");
 			return;
 		}
