@@ -232,14 +232,40 @@ session_frame(struct session *s, bool eof)
 {
 	struct evbuffer		*in = bufferevent_get_input(s->bev);
 	struct evbuffer		*out = bufferevent_get_output(s->bev);
+	struct evbuffer		*to = out;
 	enum framing_status	 st;
-	size_t			 before = evbuffer_get_length(out);
+	size_t			 before, added;
+	int			 n;
 
-	st = framing_process(&s->framing, in, out, eof);
+	/*
+	 * Nothing waiting to go out (the steady state): frame into the
+	 * worker's scratch buffer and write from it, so the bufferevent's
+	 * output, and the callbacks it runs on every change, is touched
+	 * only when the socket does not take a whole reply.
+	 */
+	if (evbuffer_get_length(out) == 0)
+		to = worker_scratch(s->worker);
+	before = evbuffer_get_length(to);
+	st = framing_process(&s->framing, in, to, eof);
 	s->held = evbuffer_get_length(in);
-	s->queued += evbuffer_get_length(out) - before;
-	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes,
-	    evbuffer_get_length(out) - before, memory_order_relaxed);
+	added = evbuffer_get_length(to) - before;
+	s->queued += added;
+	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, added,
+	    memory_order_relaxed);
+	if (to != out && added > 0) {
+		n = evbuffer_write(to, s->fd);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			/* The scratch buffer is the worker's: leave it empty. */
+			evbuffer_drain(to, evbuffer_get_length(to));
+			log_debug("session %" PRIu64 ": write: %s", s->id,
+			    strerror(errno));
+			session_close(s, "error");
+			return -1;
+		}
+		/* The rest waits in the output for the socket. */
+		if (evbuffer_get_length(to) > 0)
+			evbuffer_add_buffer(out, to);
+	}
 	if (st == FRAMING_LINE_TOO_LONG) {
 		session_finish(s, "line-too-long");
 		return -1;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "config.h"
@@ -45,6 +46,7 @@ struct worker {
 	pthread_mutex_t		 lock;		/* protects queue */
 	STAILQ_HEAD(, handoff)	 queue;
 	const char		*close_reason;
+	struct evbuffer		*scratch;	/* replies on their way out */
 	struct session_list	 sessions;
 	struct worker_stats	 stats;
 };
@@ -144,8 +146,9 @@ worker_init(struct worker *w, unsigned int id, struct event_base *base,
 	w->wake = event_new(base, -1, 0, worker_wake, w);
 	w->closer = event_new(base, -1, 0, worker_closer, w);
 	w->stop = event_new(base, -1, 0, worker_stop, w);
-	return w->wake != NULL && w->closer != NULL && w->stop != NULL ?
-	    0 : -1;
+	w->scratch = evbuffer_new();
+	return w->wake != NULL && w->closer != NULL && w->stop != NULL &&
+	    w->scratch != NULL ? 0 : -1;
 }
 
 /* Start n workers; one means the main loop serves its sessions itself. */
@@ -308,6 +311,7 @@ workers_stop(void)
 		event_free(w->wake);
 		event_free(w->closer);
 		event_free(w->stop);
+		evbuffer_free(w->scratch);
 		pthread_mutex_destroy(&w->lock);
 		if (w->thread)
 			event_base_free(w->base);
@@ -329,6 +333,13 @@ struct session_list *
 worker_sessions(struct worker *w)
 {
 	return &w->sessions;
+}
+
+/* The scratch buffer of w's thread; empty between two callbacks. */
+struct evbuffer *
+worker_scratch(struct worker *w)
+{
+	return w->scratch;
 }
 
 /* The counters of w. */

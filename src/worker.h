@@ -19,6 +19,7 @@
 #include <event2/util.h>
 
 struct conf;
+struct evbuffer;
 struct event_base;
 struct listener;
 struct listener_conf;
@@ -60,5 +61,7 @@ void			 workers_stop(void);
 struct event_base	*worker_base(struct worker *);
 struct session_list	*worker_sessions(struct worker *);
 struct worker_stats	*worker_stats(struct worker *);
+/* A buffer the session code of w's thread may use and must leave empty. */
+struct evbuffer		*worker_scratch(struct worker *);
 
 #endif
