@@ -322,6 +322,7 @@ main(int argc, char *argv[])
 	enum log_target		 target = LOG_TARGET_AUTO;
 	struct listener_diff	 diff;
 	bool			 check = false;
+	unsigned int		 nworkers;
 	char			*cause;
 	int			 ch;
 
@@ -374,7 +375,13 @@ main(int argc, char *argv[])
 
 	/* libevent writes with writev(): a reset client must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
-	if (evthread_use_pthreads() == -1)
+	/*
+	 * Locks only where threads share a base: a single loop would pay a
+	 * lock on every event operation for nothing.  (workers changes only
+	 * at a restart.)
+	 */
+	nworkers = main_nworkers(echod.conf);
+	if (nworkers > 1 && evthread_use_pthreads() == -1)
 		fatalx("cannot enable libevent's thread support");
 	if ((echod.base = worker_base_new(echod.conf)) == NULL) {
 		if (asprintf(&cause, "no event backend \"%s\"",
@@ -382,8 +389,7 @@ main(int argc, char *argv[])
 			cause = NULL;
 		return main_fail(cause);
 	}
-	if (workers_start(echod.base, main_nworkers(echod.conf), echod.conf,
-	    &cause) == -1 ||
+	if (workers_start(echod.base, nworkers, echod.conf, &cause) == -1 ||
 	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1)
 		return main_fail(cause);
 	main_events();
