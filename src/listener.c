@@ -108,13 +108,6 @@ listener_shut(struct listener *l)
 	l->resume = NULL;
 }
 
-/* The name of the listener a session came from, for its log entries. */
-const char *
-listener_name(const struct listener *l)
-{
-	return l->lc->name;
-}
-
 /* Whether a socket address is the wildcard of its family. */
 static bool
 sockaddr_is_any(const struct sockaddr_storage *ss)

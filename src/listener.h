@@ -45,6 +45,5 @@ void		 listeners_describe(char *, size_t);
 void		 listeners_tick(void);
 /* A session of l ended: give its slot back. */
 void		 listener_release(struct listener *);
-const char	*listener_name(const struct listener *);
 
 #endif
