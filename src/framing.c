@@ -168,6 +168,13 @@ framing_raw(struct framing *f, struct evbuffer *in, struct evbuffer *out,
 	return (FRAMING_OK);
 }
 
+/* Raw, with the rules done: what comes in goes out unchanged. */
+bool
+framing_verbatim(const struct framing *f)
+{
+	return (f->kind == FRAMING_RAW && !f->stripping);
+}
+
 /* Move everything that can be answered from in to out. */
 enum framing_status
 framing_process(struct framing *f, struct evbuffer *in, struct evbuffer *out,

@@ -52,4 +52,11 @@ enum framing_status
 	framing_process(struct framing *, struct evbuffer *in,
 	    struct evbuffer *out, bool eof);
 
+/*
+ * Whether from now on every byte is answered as it is, in order: raw
+ * framing whose rules are decided.  Then framing_process() would only
+ * relink, and the caller may echo straight from its read buffer.
+ */
+bool	framing_verbatim(const struct framing *);
+
 #endif

@@ -1,23 +1,36 @@
 /*
- * session.c: one TCP echo session on a bufferevent.
+ * session.c: one TCP echo session, its bytes held by a bufferevent.
  *
- * The bufferevent owns the output: buffering, the write event, the write
- * timeout.  Reading is the session's own: one readv() of up to
- * SESSION_READ_MAX bytes into the bufferevent's input per wakeup, where
- * libevent 2.1 would add an ioctl(FIONREAD) and stop at 4 KiB.  The read
- * callback frames what arrived, moves the reply into the output buffer and
- * writes it at once: in the steady state only the read event is armed, so
- * an echo costs one readv, one writev and no epoll registration.  Only a
- * partial write enables EV_WRITE (and with it the write timeout); past
- * SESSION_HIGH_WATER unsent bytes reading stops until the client has read
- * half of them, so a client that never reads holds a bounded amount of
- * memory and is closed by the write timeout.
+ * The bufferevent owns what a session has to keep: the input a framing
+ * waits on, and the output the client has not taken, with the write event
+ * and the write timeout.  Reading is the session's own: one read per
+ * wakeup, where libevent 2.1 would add an ioctl(FIONREAD) and stop at
+ * 4 KiB, and the reply is written in the same callback: in the steady
+ * state only the read event is armed, so an echo costs one read, one write
+ * and no epoll registration.  Only a partial write enables EV_WRITE (and
+ * with it the write timeout); past SESSION_HIGH_WATER unsent bytes reading
+ * stops until the client has read half of them, so a client that never
+ * reads holds a bounded amount of memory and is closed by the write
+ * timeout.
  *
- * The bufferevent is created with the first byte a client sends, and
- * given back after SESSION_RELEASE_USEC without one (if nothing is
+ * Two read paths.  A raw session whose strip rules are decided and that
+ * owes nothing (the echo of a plain stream) reads into its worker's buffer
+ * and sends from there: no allocation, no copy, no evbuffer; only what the
+ * socket does not take is copied into the output to wait.  Every other
+ * session reads into the bufferevent's input and frames from it with
+ * evbuffer moves (framing.c).
+ *
+ * The bufferevent is created when a session first has to keep bytes, and
+ * given back after SESSION_RELEASE_USEC without a read (if nothing is
  * buffered), as memcached shrinks the buffers of quiet connections: a
- * connection that only waits holds the session and its read event, a
- * third of the memory, which matters at 100 000 idle connections.
+ * connection that only waits holds the session and its two events, which
+ * matters at 100 000 idle connections.
+ *
+ * Timeouts are lazy: a read only notes the time.  The session's timer is
+ * set for the earliest moment it could be idle (or could give its buffers
+ * back), and when it fires it looks at the time of the last read and sets
+ * itself again; a busy session costs no timer work per message, where a
+ * read event with a timeout is re-added to libevent's heap on every read.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -73,8 +86,9 @@
 struct session {
 	TAILQ_ENTRY(session)	 entry;
 	uint64_t		 id;
-	struct bufferevent	*bev;		/* output; NULL until data */
-	struct event		*rd;		/* reading, idle timeout */
+	struct bufferevent	*bev;		/* NULL until bytes are kept */
+	struct event		*rd;		/* reading */
+	struct event		*timer;		/* idle timeout, release */
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
@@ -98,6 +112,7 @@ struct session {
 static atomic_uint_fast64_t session_next_id = 1;
 
 static void	session_read(evutil_socket_t, short, void *);
+static void	session_tick(evutil_socket_t, short, void *);
 static void	session_arm(struct session *);
 static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
@@ -148,6 +163,7 @@ session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
 	listener_release(s->listener);
 	event_free(s->rd);
+	event_free(s->timer);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	close(s->fd);
@@ -171,6 +187,31 @@ session_close(struct session *s, const char *reason)
 	echod_session_gone();
 }
 
+/* A system call failed on the socket: nothing more can be done. */
+static void
+session_fail(struct session *s, const char *call)
+{
+	log_debug("session %" PRIu64 ": %s: %s", s->id, call, strerror(errno));
+	session_close(s, "error");
+}
+
+/*
+ * len bytes wait in the output: have the bufferevent write them when the
+ * socket takes more, and stop reading while the client owes too much.
+ */
+static void
+session_backlog(struct session *s, size_t len)
+{
+	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE))
+		bufferevent_enable(s->bev, EV_WRITE);
+	if (len >= SESSION_HIGH_WATER && !s->paused) {
+		/* No idle timeout while paused: the write timeout rules. */
+		event_del(s->rd);
+		event_del(s->timer);
+		s->paused = true;
+	}
+}
+
 /*
  * Send what is queued now, if the socket takes it; otherwise let the
  * bufferevent write it when the socket is writable.  Returns -1 when the
@@ -185,29 +226,21 @@ session_flush(struct session *s)
 
 	if ((len = evbuffer_get_length(out)) == 0)
 		return 0;
-	/* Already waiting for the socket: writing now would only fail. */
-	if (bufferevent_get_enabled(s->bev) & EV_WRITE)
-		goto pending;
-	/* A socket bufferevent keeps its output front-frozen; see
-	 * bufferevent_writecb, which does the same around its write. */
-	evbuffer_unfreeze(out, 1);
-	n = evbuffer_write(out, s->fd);
-	evbuffer_freeze(out, 1);
-	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		log_debug("session %" PRIu64 ": write: %s", s->id,
-		    strerror(errno));
-		session_close(s, "error");
-		return -1;
+	/* Unless already waiting for the socket: writing would only fail. */
+	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE)) {
+		/* A socket bufferevent keeps its output front-frozen; see
+		 * bufferevent_writecb, which does the same around its write. */
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write(out, s->fd);
+		evbuffer_freeze(out, 1);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			session_fail(s, "write");
+			return -1;
+		}
+		if ((len = evbuffer_get_length(out)) == 0)
+			return 0;
 	}
-	if ((len = evbuffer_get_length(out)) == 0)
-		return 0;
-	bufferevent_enable(s->bev, EV_WRITE);
-pending:
-	if (len >= SESSION_HIGH_WATER && !s->paused) {
-		/* No idle timeout while paused: the write timeout rules. */
-		event_del(s->rd);
-		s->paused = true;
-	}
+	session_backlog(s, len);
 	return 0;
 }
 
@@ -220,6 +253,11 @@ session_finish(struct session *s, const char *reason)
 {
 	s->closing = reason;
 	event_del(s->rd);
+	event_del(s->timer);
+	if (s->bev == NULL) {
+		session_close(s, reason);
+		return;
+	}
 	if (session_flush(s) == -1)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
@@ -257,9 +295,7 @@ session_frame(struct session *s, bool eof)
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			/* The scratch buffer is the worker's: leave it empty. */
 			evbuffer_drain(to, evbuffer_get_length(to));
-			log_debug("session %" PRIu64 ": write: %s", s->id,
-			    strerror(errno));
-			session_close(s, "error");
+			session_fail(s, "write");
 			return -1;
 		}
 		/* The rest waits in the output for the socket. */
@@ -273,21 +309,23 @@ session_frame(struct session *s, bool eof)
 	return 0;
 }
 
-/* Log the first bytes of what a client sent, escaped; debug level only. */
+/*
+ * A read of len bytes arrived, the first avail of them at data: note the
+ * time and the count, and log its start, escaped, at debug level.
+ */
 static void
-session_trace(struct session *s, struct evbuffer *in, size_t len)
+session_received(struct session *s, const void *data, size_t avail,
+    size_t len)
 {
-	struct evbuffer_ptr	 pos;
-	char			 raw[LOG_PAYLOAD_MAX], text[LOG_PAYLOAD_MAX * 4 + 1];
-	ev_ssize_t		 n;
+	char	 text[LOG_PAYLOAD_MAX * 4 + 1];
 
-	if (evbuffer_ptr_set(in, &pos, s->held, EVBUFFER_PTR_SET) == -1)
-		return;
-	n = evbuffer_copyout_from(in, &pos, raw, sizeof(raw));
-	if (n < 0)
+	s->quiet = now_usec();
+	s->bytes_in += len;
+	if (log_getlevel() < LOG_DEBUG)
 		return;
 	log_debug("session %" PRIu64 " received %zu bytes: %s", s->id, len,
-	    log_escape(text, sizeof(text), raw, (size_t)n));
+	    log_escape(text, sizeof(text), data,
+	    avail < LOG_PAYLOAD_MAX ? avail : LOG_PAYLOAD_MAX));
 }
 
 /* Size the next read from how much of this one's room was used. */
@@ -307,7 +345,7 @@ session_adapt(struct session *s, size_t got, size_t room)
 	}
 }
 
-/* The bufferevent, when the first data arrives. */
+/* The bufferevent, when the session first has bytes to keep. */
 static int
 session_buffers(struct session *s)
 {
@@ -338,7 +376,7 @@ session_idle_usec(const struct session *s)
 
 /*
  * Quiet since s->quiet: give the buffers back if nothing is in them.
- * They come back with the next byte; a chatty session never gets here.
+ * They come back when they are needed again.
  */
 static void
 session_release(struct session *s)
@@ -356,8 +394,10 @@ session_release(struct session *s)
 }
 
 /*
- * The read event's timeout, measured from the last read: the idle
- * timeout, or sooner while the session holds buffers it may give back.
+ * Set the timer for the first moment something may be due, measured from
+ * the last read: the idle timeout, and while the session holds a
+ * bufferevent, the next multiple of SESSION_RELEASE_USEC of quiet (a
+ * multiple, since buffers that still hold bytes cannot be given back yet).
  */
 static void
 session_arm(struct session *s)
@@ -368,42 +408,103 @@ session_arm(struct session *s)
 	quiet = now_usec() - s->quiet;
 	if (idle != 0)
 		wait = idle > quiet ? idle - quiet : 0;
-	if (s->bev != NULL && SESSION_RELEASE_USEC < wait)
-		wait = SESSION_RELEASE_USEC;
+	if (s->bev != NULL &&
+	    SESSION_RELEASE_USEC - quiet % SESSION_RELEASE_USEC < wait)
+		wait = SESSION_RELEASE_USEC - quiet % SESSION_RELEASE_USEC;
 	if (wait == UINT64_MAX) {
-		event_add(s->rd, NULL);
+		event_del(s->timer);
 		return;
 	}
 	tv.tv_sec = (time_t)(wait / 1000000);
 	tv.tv_usec = (suseconds_t)(wait % 1000000);
-	event_add(s->rd, &tv);
+	event_add(s->timer, &tv);
+}
+
+/* The timer: close an idle session, give back unused buffers. */
+static void
+session_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	uint64_t	 idle = session_idle_usec(s), quiet;
+
+	(void)fd;
+	(void)what;
+	quiet = now_usec() - s->quiet;
+	if (idle != 0 && quiet >= idle) {
+		session_close(s, "timeout");
+		return;
+	}
+	if (quiet >= SESSION_RELEASE_USEC)
+		session_release(s);
+	session_arm(s);
 }
 
 /*
- * The socket is readable (or the idle timeout passed): read once, echo
- * what the framing allows, right away.
+ * Keep len bytes at data that the socket did not take: they wait in the
+ * output.  Returns -1 when the session had to be closed.
+ */
+static int
+session_defer(struct session *s, const char *data, size_t len)
+{
+	struct evbuffer	*out;
+
+	if ((s->bev == NULL && session_buffers(s) == -1) ||
+	    evbuffer_add(out = bufferevent_get_output(s->bev), data,
+	    len) == -1) {
+		log_warnx("session %" PRIu64 ": out of memory", s->id);
+		session_close(s, "error");
+		return -1;
+	}
+	session_backlog(s, evbuffer_get_length(out));
+	return 0;
+}
+
+/*
+ * The fast path (see the top of the file): one recv() into the worker's
+ * buffer, one send() of the same bytes back.
  */
 static void
-session_read(evutil_socket_t fd, short what, void *arg)
+session_echo(struct session *s)
 {
-	struct session		*s = arg;
+	char	*buf = worker_buffer(s->worker);
+	ssize_t	 r, w;
+
+	if ((r = recv(s->fd, buf, WORKER_BUFFER, 0)) <= 0) {
+		/* Nothing is owed: a half-close ends the session now. */
+		if (r == 0)
+			session_close(s, "eof");
+		else if (errno != EAGAIN && errno != EINTR)
+			session_fail(s, "read");
+		return;
+	}
+	session_received(s, buf, (size_t)r, (size_t)r);
+	s->queued += (size_t)r;
+	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, (size_t)r,
+	    memory_order_relaxed);
+	if ((w = send(s->fd, buf, (size_t)r, MSG_NOSIGNAL)) == -1) {
+		if (errno != EAGAIN && errno != EINTR) {
+			session_fail(s, "write");
+			return;
+		}
+		w = 0;
+	}
+	if (w < r)
+		session_defer(s, buf + w, (size_t)(r - w));
+}
+
+/*
+ * Every other session: one readv() into the bufferevent's input, then
+ * frame and answer what the framing allows, right away.
+ */
+static void
+session_read_framed(struct session *s)
+{
 	struct evbuffer		*in;
 	struct evbuffer_iovec	 v[2];
 	ssize_t			 r;
 	size_t			 left, room;
 	int			 n, i;
 
-	/* A read that comes with the timeout wins: the client spoke. */
-	if (what == EV_TIMEOUT) {
-		if (session_idle_usec(s) != 0 &&
-		    now_usec() - s->quiet >= session_idle_usec(s)) {
-			session_close(s, "timeout");
-			return;
-		}
-		session_release(s);
-		session_arm(s);
-		return;
-	}
 	if (s->bev == NULL && session_buffers(s) == -1) {
 		log_warnx("session %" PRIu64 ": out of memory", s->id);
 		session_close(s, "error");
@@ -416,18 +517,15 @@ session_read(evutil_socket_t fd, short what, void *arg)
 		session_close(s, "error");
 		return;
 	}
-	r = readv(fd, (struct iovec *)v, n);
+	r = readv(s->fd, (struct iovec *)v, n);
 	if (r <= 0) {
 		evbuffer_commit_space(in, v, 0);
 		if (r == 0) {
 			/* Half-close: what is owed, a last line too, goes back. */
 			if (session_frame(s, true) == 0)
 				session_finish(s, "eof");
-		} else if (errno != EAGAIN && errno != EINTR) {
-			log_debug("session %" PRIu64 ": read: %s", s->id,
-			    strerror(errno));
-			session_close(s, "error");
-		}
+		} else if (errno != EAGAIN && errno != EINTR)
+			session_fail(s, "read");
 		return;
 	}
 	for (i = 0, room = 0; i < n; i++)
@@ -437,15 +535,27 @@ session_read(evutil_socket_t fd, short what, void *arg)
 			v[i].iov_len = left;
 		left -= v[i].iov_len;
 	}
+	session_received(s, v[0].iov_base, v[0].iov_len, (size_t)r);
 	evbuffer_commit_space(in, v, n);
-	s->quiet = now_usec();
 	session_adapt(s, (size_t)r, room);
-	if (log_getlevel() >= LOG_DEBUG)
-		session_trace(s, in, (size_t)r);
-	s->bytes_in += (size_t)r;
 	if (session_frame(s, false) == -1)
 		return;
 	session_flush(s);
+}
+
+/* The socket is readable. */
+static void
+session_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (framing_verbatim(&s->framing) && (s->bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0))
+		session_echo(s);
+	else
+		session_read_framed(s);
 }
 
 /* The output drained to the low mark (the bufferevent wrote it). */
@@ -467,6 +577,7 @@ session_write(struct bufferevent *bev, void *arg)
 		s->paused = false;
 		/* Time waiting for the client to read is not idle time. */
 		s->quiet = now_usec();
+		event_add(s->rd, NULL);
 		session_arm(s);
 	}
 }
@@ -500,8 +611,12 @@ session_create(struct worker *w, evutil_socket_t fd,
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->rd = event_new(worker_base(w), fd, EV_READ | EV_PERSIST,
-	    session_read, s)) == NULL) {
+	    session_read, s)) == NULL ||
+	    (s->timer = evtimer_new(worker_base(w), session_tick,
+	    s)) == NULL) {
 		log_warn("cannot serve a connection on %s", lc->name);
+		if (s != NULL && s->rd != NULL)
+			event_free(s->rd);
 		free(s);
 		close(fd);
 		listener_release(l);
@@ -520,7 +635,7 @@ session_create(struct worker *w, evutil_socket_t fd,
 
 	/* Echo is interactive: never hold a small reply back (Nagle). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	/* A persistent event's timeout restarts with each read. */
+	event_add(s->rd, NULL);
 	session_arm(s);
 
 	TAILQ_INSERT_TAIL(worker_sessions(w), s, entry);

@@ -47,6 +47,7 @@ struct worker {
 	STAILQ_HEAD(, handoff)	 queue;
 	const char		*close_reason;
 	struct evbuffer		*scratch;	/* replies on their way out */
+	char			*buf;		/* WORKER_BUFFER bytes, reads */
 	struct session_list	 sessions;
 	struct worker_stats	 stats;
 };
@@ -147,8 +148,9 @@ worker_init(struct worker *w, unsigned int id, struct event_base *base,
 	w->closer = event_new(base, -1, 0, worker_closer, w);
 	w->stop = event_new(base, -1, 0, worker_stop, w);
 	w->scratch = evbuffer_new();
+	w->buf = malloc(WORKER_BUFFER);
 	return w->wake != NULL && w->closer != NULL && w->stop != NULL &&
-	    w->scratch != NULL ? 0 : -1;
+	    w->scratch != NULL && w->buf != NULL ? 0 : -1;
 }
 
 /* Start n workers; one means the main loop serves its sessions itself. */
@@ -312,6 +314,7 @@ workers_stop(void)
 		event_free(w->closer);
 		event_free(w->stop);
 		evbuffer_free(w->scratch);
+		free(w->buf);
 		pthread_mutex_destroy(&w->lock);
 		if (w->thread)
 			event_base_free(w->base);
@@ -340,6 +343,13 @@ struct evbuffer *
 worker_scratch(struct worker *w)
 {
 	return w->scratch;
+}
+
+/* The read buffer of w's thread: WORKER_BUFFER bytes, never kept. */
+char *
+worker_buffer(struct worker *w)
+{
+	return w->buf;
 }
 
 /* The counters of w. */

@@ -63,5 +63,12 @@ struct session_list	*worker_sessions(struct worker *);
 struct worker_stats	*worker_stats(struct worker *);
 /* A buffer the session code of w's thread may use and must leave empty. */
 struct evbuffer		*worker_scratch(struct worker *);
+/*
+ * WORKER_BUFFER bytes the session code of w's thread reads into; nothing
+ * may stay in them past the callback.  Twice the reference's 32 KiB, so a
+ * stream of 16 KiB writes takes few reads.
+ */
+#define WORKER_BUFFER	(64 * 1024)
+char			*worker_buffer(struct worker *);
 
 #endif
