@@ -1,12 +1,17 @@
 /*
- * framing.c: turn what a client sent into what it is owed, on evbuffers.
+ * framing.c: turn what a client sent into what it is owed.
  *
- * Payload is never copied through arrays: stripped bytes are drained, the
- * rest is relinked from in to out.  Only the first strip_window() bytes of
- * a message are made contiguous, and only when a rule must read them.
+ * Payload is never copied through arrays.  On evbuffers, stripped bytes
+ * are drained and the rest is relinked from in to out; only the first
+ * strip_window() bytes of a message are made contiguous, and only when a
+ * rule must read them.  The direct path answers with iovecs into the
+ * caller's read buffer.
  */
 
+#include <sys/uio.h>
+
 #include <stdint.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
@@ -168,11 +173,75 @@ framing_raw(struct framing *f, struct evbuffer *in, struct evbuffer *out,
 	return (FRAMING_OK);
 }
 
-/* Raw, with the rules done: what comes in goes out unchanged. */
+/* Whether framing_direct() may run: a raw stream still being stripped
+ * needs the bytes held across reads. */
 bool
-framing_verbatim(const struct framing *f)
+framing_direct_ok(const struct framing *f)
 {
-	return (f->kind == FRAMING_RAW && !f->stripping);
+	return (f->kind == FRAMING_LINE || !f->stripping);
+}
+
+/*
+ * How many leading bytes of the line at data, len bytes before its LF,
+ * the rules remove; a CR before the LF is terminator, not text.
+ */
+static size_t
+framing_line_drop(const struct framing *f, const char *data, size_t len)
+{
+	if (strip_count(f->strip) == 0)
+		return (0);
+	if (len > 0 && data[len - 1] == '\r')
+		len--;
+	return (strip_message(f->strip, data, len));
+}
+
+/* See framing.h. */
+enum framing_status
+framing_direct(struct framing *f, const char *data, size_t len,
+    struct iovec *iov, size_t *niov, size_t *used)
+{
+	const char	*lf = NULL, *reply, *end;
+	size_t		 pos = 0, n = 0, room = *niov, total, drop;
+
+	if (f->kind == FRAMING_RAW) {
+		iov[0].iov_base = (void *)data;
+		iov[0].iov_len = len;
+		*niov = len > 0 && room > 0;
+		*used = *niov > 0 ? len : 0;
+		return (FRAMING_OK);
+	}
+	while (pos < len &&
+	    (lf = memchr(data + pos, '\n', len - pos)) != NULL) {
+		total = (size_t)(lf - data) + 1 - pos;
+		if (total > f->max_line) {
+			*niov = n;
+			*used = pos;
+			return (FRAMING_LINE_TOO_LONG);
+		}
+		drop = framing_line_drop(f, data + pos, total - 1);
+		reply = data + pos + drop;
+		end = n > 0 ? (const char *)iov[n - 1].iov_base +
+		    iov[n - 1].iov_len : NULL;
+		if (end == reply)
+			iov[n - 1].iov_len += total - drop;
+		else if (n == room)
+			break;
+		else {
+			iov[n].iov_base = (void *)reply;
+			iov[n++].iov_len = total - drop;
+		}
+		pos += total;
+	}
+	*niov = n;
+	*used = pos;
+	f->scanned = 0;
+	if (lf == NULL && pos < len) {
+		/* Only an LF beyond max_line could end it (framing_line()). */
+		if (len - pos >= f->max_line)
+			return (FRAMING_LINE_TOO_LONG);
+		f->scanned = len - pos;
+	}
+	return (FRAMING_OK);
 }
 
 /* Move everything that can be answered from in to out. */

@@ -1,5 +1,5 @@
 /*
- * framing.h: turn what a client sent into what it is owed, on evbuffers.
+ * framing.h: turn what a client sent into what it is owed.
  *
  * "raw" is a byte stream whose first bytes go through the strip rules once;
  * "line" is a sequence of LF-terminated messages, each stripped on its own.
@@ -17,6 +17,7 @@
 #include "strip.h"
 
 struct evbuffer;
+struct iovec;
 
 enum framing_kind {
 	FRAMING_RAW,
@@ -53,10 +54,23 @@ enum framing_status
 	    struct evbuffer *out, bool eof);
 
 /*
- * Whether from now on every byte is answered as it is, in order: raw
- * framing whose rules are decided.  Then framing_process() would only
- * relink, and the caller may echo straight from its read buffer.
+ * The direct path: framing straight from a read buffer, for a session
+ * that holds no input, when framing_direct_ok() says the framing allows
+ * it (line framing, or raw once its rules are decided).
+ *
+ * framing_direct() answers what it can of the len bytes at data: the
+ * replies, in order, as at most *niov iovecs pointing into data (a line's
+ * stripped prefix is left out; replies that touch share an iovec), with
+ * *niov set to how many it used and *used to how many bytes they answer.
+ * It stops early when the iovecs run out: the caller sends the replies
+ * and calls again on data + *used, until nothing is left or *used is 0.
+ * What is left then is a partial line: the caller keeps it as the input
+ * of framing_process(), which knows that it holds no LF.  On
+ * FRAMING_LINE_TOO_LONG, the replies before the long line are given.
  */
-bool	framing_verbatim(const struct framing *);
+bool	framing_direct_ok(const struct framing *);
+enum framing_status
+	framing_direct(struct framing *, const char *data, size_t len,
+	    struct iovec *iov, size_t *niov, size_t *used);
 
 #endif

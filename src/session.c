@@ -80,6 +80,8 @@
 #define SESSION_READ_MIN	(4 * 1024 - 128)
 #define SESSION_READ_MAX	(64 * 1024 - 128)
 #define SESSION_READ_SMALL	8
+/* Replies one writev() of the direct path sends at most: stripped lines. */
+#define SESSION_IOV		64
 /* Quiet this long, a session gives its buffers back. */
 #define SESSION_RELEASE_USEC	(2 * 1000000)
 
@@ -185,6 +187,14 @@ session_close(struct session *s, const char *reason)
 	config_unref(s->conf);
 	free(s);
 	echod_session_gone();
+}
+
+/* Out of memory for a session's buffers: it cannot go on. */
+static void
+session_oom(struct session *s)
+{
+	log_warnx("session %" PRIu64 ": out of memory", s->id);
+	session_close(s, "error");
 }
 
 /* A system call failed on the socket: nothing more can be done. */
@@ -440,37 +450,70 @@ session_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Keep len bytes at data that the socket did not take: they wait in the
- * output.  Returns -1 when the session had to be closed.
+ * Send the replies in iov[0..n), or queue them behind replies still
+ * waiting; what the socket does not take waits in the output.  Returns -1
+ * when the session had to be closed.
  */
 static int
-session_defer(struct session *s, const char *data, size_t len)
+session_send(struct session *s, struct iovec *iov, size_t n)
 {
 	struct evbuffer	*out;
+	size_t		 i, len = 0;
+	ssize_t		 w = 0;
 
-	if ((s->bev == NULL && session_buffers(s) == -1) ||
-	    evbuffer_add(out = bufferevent_get_output(s->bev), data,
-	    len) == -1) {
-		log_warnx("session %" PRIu64 ": out of memory", s->id);
-		session_close(s, "error");
-		return -1;
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	s->queued += len;
+	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, len,
+	    memory_order_relaxed);
+	if (s->bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		if ((w = writev(s->fd, iov, (int)n)) == -1) {
+			if (errno != EAGAIN && errno != EINTR) {
+				session_fail(s, "write");
+				return -1;
+			}
+			w = 0;
+		}
+		if ((size_t)w == len)
+			return 0;
+	}
+	if (s->bev == NULL && session_buffers(s) == -1)
+		goto oom;
+	out = bufferevent_get_output(s->bev);
+	for (i = 0; i < n; i++) {
+		if ((size_t)w >= iov[i].iov_len) {
+			w -= (ssize_t)iov[i].iov_len;
+			continue;
+		}
+		if (evbuffer_add(out, (char *)iov[i].iov_base + w,
+		    iov[i].iov_len - (size_t)w) == -1)
+			goto oom;
+		w = 0;
 	}
 	session_backlog(s, evbuffer_get_length(out));
 	return 0;
+oom:
+	session_oom(s);
+	return -1;
 }
 
 /*
- * The fast path (see the top of the file): one recv() into the worker's
- * buffer, one send() of the same bytes back.
+ * The direct path (see the top of the file): one recv() into the
+ * worker's buffer, the replies sent from there with one writev() (more
+ * only for more than SESSION_IOV stripped lines), a partial line kept.
  */
 static void
-session_echo(struct session *s)
+session_direct(struct session *s)
 {
-	char	*buf = worker_buffer(s->worker);
-	ssize_t	 r, w;
+	char			*buf = worker_buffer(s->worker);
+	struct iovec		 iov[SESSION_IOV];
+	enum framing_status	 st = FRAMING_OK;
+	size_t			 pos, n, used;
+	ssize_t			 r;
 
 	if ((r = recv(s->fd, buf, WORKER_BUFFER, 0)) <= 0) {
-		/* Nothing is owed: a half-close ends the session now. */
+		/* Nothing is held, nothing owed: a half-close ends it now. */
 		if (r == 0)
 			session_close(s, "eof");
 		else if (errno != EAGAIN && errno != EINTR)
@@ -478,18 +521,29 @@ session_echo(struct session *s)
 		return;
 	}
 	session_received(s, buf, (size_t)r, (size_t)r);
-	s->queued += (size_t)r;
-	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, (size_t)r,
-	    memory_order_relaxed);
-	if ((w = send(s->fd, buf, (size_t)r, MSG_NOSIGNAL)) == -1) {
-		if (errno != EAGAIN && errno != EINTR) {
-			session_fail(s, "write");
+	for (pos = 0; pos < (size_t)r; pos += used) {
+		n = SESSION_IOV;
+		st = framing_direct(&s->framing, buf + pos, (size_t)r - pos,
+		    iov, &n, &used);
+		if (n > 0 && session_send(s, iov, n) == -1)
+			return;
+		if (used == 0 || st != FRAMING_OK)
+			break;
+	}
+	if (st == FRAMING_LINE_TOO_LONG) {
+		session_finish(s, "line-too-long");
+		return;
+	}
+	/* A partial line: the input holds it until its LF comes. */
+	if (pos < (size_t)r) {
+		if ((s->bev == NULL && session_buffers(s) == -1) ||
+		    evbuffer_add(bufferevent_get_input(s->bev), buf + pos,
+		    (size_t)r - pos) == -1) {
+			session_oom(s);
 			return;
 		}
-		w = 0;
+		s->held = (size_t)r - pos;
 	}
-	if (w < r)
-		session_defer(s, buf + w, (size_t)(r - w));
 }
 
 /*
@@ -506,15 +560,13 @@ session_read_framed(struct session *s)
 	int			 n, i;
 
 	if (s->bev == NULL && session_buffers(s) == -1) {
-		log_warnx("session %" PRIu64 ": out of memory", s->id);
-		session_close(s, "error");
+		session_oom(s);
 		return;
 	}
 	in = bufferevent_get_input(s->bev);
 	if ((n = evbuffer_reserve_space(in, (ev_ssize_t)s->rdsize, v,
 	    2)) <= 0) {
-		log_warnx("session %" PRIu64 ": out of memory", s->id);
-		session_close(s, "error");
+		session_oom(s);
 		return;
 	}
 	r = readv(s->fd, (struct iovec *)v, n);
@@ -551,9 +603,10 @@ session_read(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (framing_verbatim(&s->framing) && (s->bev == NULL ||
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0))
-		session_echo(s);
+	if (framing_direct_ok(&s->framing) && (s->bev == NULL ||
+	    (evbuffer_get_length(bufferevent_get_input(s->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)))
+		session_direct(s);
 	else
 		session_read_framed(s);
 }

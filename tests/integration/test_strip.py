@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Strip rules (SPEC §3): line framing, raw framing, rule kinds and order."""
 
+import select
 import socket
 
 import tap
@@ -71,6 +72,64 @@ def test_lines_split_and_batched():
         assert recv_exact(s, len(want), 20) == want
         s.close()
         assert d.proc.poll() is None
+
+
+def _exchange_with_slow_reader(port, data, want):
+    """Send data without reading until echod takes no more (its replies
+    then fill every buffer on the way back), then read and send at once;
+    return what came back."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # No receive-buffer autotuning: echod's replies back up soon.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    sent = 0
+    while sent < len(data):
+        try:
+            sent += s.send(data[sent:sent + 65536])
+        except BlockingIOError:
+            break
+    assert sent < len(data), "echod took all %d bytes unread" % sent
+    got = bytearray()
+    while len(got) < len(want):
+        r, w, _ = select.select([s], [s] if sent < len(data) else [], [],
+                                10)
+        assert r or w, "stalled at %d of %d bytes" % (len(got), len(want))
+        if w:
+            try:
+                sent += s.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+        if r:
+            chunk = s.recv(1 << 20)
+            assert chunk, "closed after %d bytes" % len(got)
+            got += chunk
+    assert got == want, "replies differ from byte %d" % next(
+        i for i in range(len(want)) if got[i:i + 1] != want[i:i + 1])
+    s.setblocking(True)
+    s.shutdown(socket.SHUT_WR)
+    assert recv_until_eof(s) == b""
+    return s
+
+
+def test_replies_to_a_slow_reader_arrive_whole_and_in_order():
+    """Replies the socket does not take wait in the output, and what
+    arrives meanwhile queues behind them: a client that stops reading
+    sees every reply once, in order, raw and stripped lines alike."""
+    p1, p2 = free_port(), free_port()
+    with Echod(conf(_line("strip", p1, [{"bytes": 2}]),
+                    _raw("echo", p2, []))) as d:
+        lines = [b"%02d" % (i % 97) + b"x" * (i % 61) + b"%d\r\n" % i
+                 for i in range(150000)]
+        data = b"".join(lines)
+        for name, port, want in (
+                ("strip", p1, b"".join(x[2:] for x in lines)),
+                ("echo", p2, data)):
+            s = _exchange_with_slow_reader(port, data, want)
+            m = d.wait_closed_entry(local_port(s), name, "eof")
+            assert (m.group(2), m.group(3)) == (str(len(data)),
+                                                str(len(want))), m.group(0)
+            s.close()
 
 
 def test_last_line_without_terminator_on_half_close():

@@ -1,5 +1,6 @@
 /*
- * test_framing.c: line and raw framing on evbuffers, fed in any pieces.
+ * test_framing.c: line and raw framing, on evbuffers and direct from a
+ * read buffer, fed in any pieces.
  */
 
 #include <sys/uio.h>
@@ -426,6 +427,139 @@ test_zero_copy_after_strip(void **state)
 	assert_ptr_equal(v[1].iov_base, b);
 }
 
+/* --- the direct path: replies as iovecs into the read buffer ---------- */
+
+/* framing_direct() with room for room iovecs; the replies join in out. */
+static enum framing_status
+direct(struct fixture *fx, const char *data, size_t len, size_t room,
+    size_t *niov, size_t *used)
+{
+	struct iovec		 iov[8];
+	enum framing_status	 st;
+	size_t			 i;
+
+	assert_true(room <= 8);
+	*niov = room;
+	st = framing_direct(&fx->f, data, len, iov, niov, used);
+	assert_true(*niov <= room);
+	for (i = 0; i < *niov; i++) {
+		/* Into data itself: nothing was copied. */
+		assert_true((const char *)iov[i].iov_base >= data);
+		assert_true((const char *)iov[i].iov_base + iov[i].iov_len <=
+		    data + *used);
+		evbuffer_add(fx->out, iov[i].iov_base, iov[i].iov_len);
+	}
+	return (st);
+}
+
+/* The tutorial on the direct path: each line stripped, a partial kept. */
+static void
+test_direct_lines(void **state)
+{
+	struct fixture	*fx = *state;
+	const char	 in[] = "12a\n12b\r\n\n1\nxyz";
+	size_t		 niov, used;
+
+	add_bytes(fx->set, 2);
+	framing_init(&fx->f, FRAMING_LINE, fx->set, 64);
+	assert_true(framing_direct_ok(&fx->f));
+	assert_int_equal(direct(fx, in, sizeof(in) - 1, 8, &niov, &used),
+	    FRAMING_OK);
+	assert_str(fx->out, "a\nb\r\n\n\n");
+	/* "\n" after "b\r\n" and "\n" after that touch: 3 iovecs, not 4. */
+	assert_int_equal(niov, 3);
+	assert_int_equal(used, sizeof(in) - 1 - 3);
+	/* What is left holds no LF, and framing_process() knows it. */
+	assert_int_equal(fx->f.scanned, 3);
+}
+
+/* Without rules every complete line goes out in one iovec. */
+static void
+test_direct_norules(void **state)
+{
+	struct fixture	*fx = *state;
+	const char	 in[] = "one\ntwo\nthree\nfo";
+	size_t		 niov, used;
+
+	framing_init(&fx->f, FRAMING_LINE, NULL, 64);
+	assert_int_equal(direct(fx, in, sizeof(in) - 1, 1, &niov, &used),
+	    FRAMING_OK);
+	assert_int_equal(niov, 1);
+	assert_str(fx->out, "one\ntwo\nthree\n");
+	assert_int_equal(used, 14);
+}
+
+/* Out of iovecs: it stops after whole lines, and goes on when called. */
+static void
+test_direct_room(void **state)
+{
+	struct fixture	*fx = *state;
+	const char	 in[] = "1a\n1b\n1c\n1d\n";
+	size_t		 niov, used, pos = 0;
+
+	add_bytes(fx->set, 1);
+	framing_init(&fx->f, FRAMING_LINE, fx->set, 64);
+	assert_int_equal(direct(fx, in, sizeof(in) - 1, 2, &niov, &used),
+	    FRAMING_OK);
+	assert_int_equal(niov, 2);
+	assert_int_equal(used, 6);
+	assert_str(fx->out, "a\nb\n");
+	pos += used;
+	assert_int_equal(direct(fx, in + pos, sizeof(in) - 1 - pos, 2, &niov,
+	    &used), FRAMING_OK);
+	assert_int_equal(used, 6);
+	assert_str(fx->out, "a\nb\nc\nd\n");
+	assert_int_equal(fx->f.scanned, 0);
+}
+
+/* The limits of framing_line(): a long line, a long partial line. */
+static void
+test_direct_too_long(void **state)
+{
+	struct fixture	*fx = *state;
+	const char	 a[] = "ok\n12345678\nef\n", b[] = "ok\n12345678";
+	size_t		 niov, used;
+
+	add_bytes(fx->set, 1);
+	framing_init(&fx->f, FRAMING_LINE, fx->set, 8);
+	assert_int_equal(direct(fx, a, sizeof(a) - 1, 8, &niov, &used),
+	    FRAMING_LINE_TOO_LONG);
+	assert_str(fx->out, "k\n");
+	assert_int_equal(used, 3);
+	evbuffer_drain(fx->out, evbuffer_get_length(fx->out));
+	assert_int_equal(direct(fx, b, sizeof(b) - 1, 8, &niov, &used),
+	    FRAMING_LINE_TOO_LONG);
+	assert_str(fx->out, "k\n");
+	/* One byte short of the limit is only a partial line. */
+	evbuffer_drain(fx->out, evbuffer_get_length(fx->out));
+	assert_int_equal(direct(fx, b, sizeof(b) - 2, 8, &niov, &used),
+	    FRAMING_OK);
+	assert_int_equal(fx->f.scanned, 7);
+}
+
+/* Raw: everything at once, but only once the rules are decided. */
+static void
+test_direct_raw(void **state)
+{
+	struct fixture	*fx = *state;
+	const char	 in[] = "ABpayload";
+	size_t		 niov, used;
+
+	add_prefix(fx->set, "AB");
+	framing_init(&fx->f, FRAMING_RAW, fx->set, 0);
+	assert_false(framing_direct_ok(&fx->f));
+	assert_int_equal(feed(fx, "A", false), FRAMING_OK);
+	assert_false(framing_direct_ok(&fx->f));
+	assert_int_equal(feed(fx, "B", false), FRAMING_OK);
+	assert_true(framing_direct_ok(&fx->f));
+	assert_int_equal(direct(fx, in, sizeof(in) - 1, 1, &niov, &used),
+	    FRAMING_OK);
+	assert_int_equal(niov, 1);
+	assert_int_equal(used, sizeof(in) - 1);
+	/* Stripped once, at the start of the stream; not here again. */
+	assert_str(fx->out, "ABpayload");
+}
+
 /* --- property: any chunking equals one chunk equals the model --------- */
 
 /* A rule as the model sees it. */
@@ -584,6 +718,54 @@ run_chunked(struct framing *f, const struct strip_set *set,
 	return (st);
 }
 
+/*
+ * Framing as session.c drives it: each chunk goes through the direct path
+ * while nothing is held (with few iovecs, so that they run out), through
+ * the input and framing_process() otherwise; eof comes alone at the end.
+ */
+static enum framing_status
+run_direct(struct framing *f, const struct strip_set *set,
+    enum framing_kind kind, size_t max_line, const char *in, size_t len,
+    struct evbuffer *out, uint32_t *seed)
+{
+	struct evbuffer		*buf;
+	struct iovec		 iov[3];
+	enum framing_status	 st = FRAMING_OK;
+	size_t			 pos = 0, n, i, at, niov, used;
+
+	buf = evbuffer_new();
+	assert_non_null(buf);
+	framing_init(f, kind, set, max_line);
+	while (pos < len && st == FRAMING_OK) {
+		n = 1 + test_rand(seed) % 12;
+		if (n > len - pos)
+			n = len - pos;
+		if (evbuffer_get_length(buf) > 0 || !framing_direct_ok(f)) {
+			append_chain(buf, in + pos, n);
+			st = framing_process(f, buf, out, false);
+			pos += n;
+			continue;
+		}
+		for (at = 0; at < n; at += used) {
+			niov = 1 + test_rand(seed) % 3;
+			st = framing_direct(f, in + pos + at, n - at, iov,
+			    &niov, &used);
+			for (i = 0; i < niov; i++)
+				evbuffer_add(out, iov[i].iov_base,
+				    iov[i].iov_len);
+			if (used == 0 || st != FRAMING_OK)
+				break;
+		}
+		if (st == FRAMING_OK && at < n)
+			append_chain(buf, in + pos + at, n - at);
+		pos += n;
+	}
+	if (st == FRAMING_OK)
+		st = framing_process(f, buf, out, true);
+	evbuffer_free(buf);
+	return (st);
+}
+
 /* Random input in random chunks gives what one chunk and the model give. */
 static void
 test_property(void **state)
@@ -646,6 +828,10 @@ test_property(void **state)
 		    false);
 		assert_int_equal(st, want_st);
 		assert_buf(many, want, wlen);
+		evbuffer_drain(many, evbuffer_get_length(many));
+		st = run_direct(&f, set, kind, max_line, in, len, many, &seed);
+		assert_int_equal(st, want_st);
+		assert_buf(many, want, wlen);
 		evbuffer_free(one);
 		evbuffer_free(many);
 		strip_set_free(set);
@@ -689,6 +875,16 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_zero_copy_after_strip,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_direct_norules, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_direct_room, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_direct_too_long, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_direct_raw, setup,
+		    teardown),
 		cmocka_unit_test(test_property),
 	};
 
