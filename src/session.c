@@ -82,6 +82,12 @@
 #define SESSION_READ_SMALL	8
 /* Replies one writev() of the direct path sends at most: stripped lines. */
 #define SESSION_IOV		64
+/*
+ * A partial line up to this long is copied in front of the next read so
+ * that the direct path frames it; a longer one stays in the input, where
+ * framing.c searches each byte of it for the LF once.
+ */
+#define SESSION_CARRY_MAX	(4 * 1024)
 /* Quiet this long, a session gives its buffers back. */
 #define SESSION_RELEASE_USEC	(2 * 1000000)
 
@@ -101,11 +107,10 @@ struct session {
 	bool			 paused;	/* reading stopped: backpressure */
 	size_t			 rdsize;	/* bytes to read next time */
 	unsigned int		 small;		/* reads in a row under 1/4 */
-	size_t			 held;		/* input left by framing */
 	uint64_t		 bytes_in;
 	uint64_t		 queued;	/* bytes ever put in the output */
 	uint64_t		 start;		/* now_usec() at accept */
-	uint64_t		 quiet;		/* now_usec() at the last read */
+	uint64_t		 quiet;		/* coarse_usec() at the last read */
 	char			 addr[INET6_ADDRSTRLEN];
 	uint16_t		 port;
 };
@@ -295,7 +300,6 @@ session_frame(struct session *s, bool eof)
 		to = worker_scratch(s->worker);
 	before = evbuffer_get_length(to);
 	st = framing_process(&s->framing, in, to, eof);
-	s->held = evbuffer_get_length(in);
 	added = evbuffer_get_length(to) - before;
 	s->queued += added;
 	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, added,
@@ -329,7 +333,7 @@ session_received(struct session *s, const void *data, size_t avail,
 {
 	char	 text[LOG_PAYLOAD_MAX * 4 + 1];
 
-	s->quiet = now_usec();
+	s->quiet = coarse_usec();
 	s->bytes_in += len;
 	if (log_getlevel() < LOG_DEBUG)
 		return;
@@ -415,7 +419,7 @@ session_arm(struct session *s)
 	struct timeval	 tv;
 	uint64_t	 idle = session_idle_usec(s), quiet, wait = UINT64_MAX;
 
-	quiet = now_usec() - s->quiet;
+	quiet = coarse_usec() - s->quiet;
 	if (idle != 0)
 		wait = idle > quiet ? idle - quiet : 0;
 	if (s->bev != NULL &&
@@ -439,7 +443,7 @@ session_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	quiet = now_usec() - s->quiet;
+	quiet = coarse_usec() - s->quiet;
 	if (idle != 0 && quiet >= idle) {
 		session_close(s, "timeout");
 		return;
@@ -468,7 +472,10 @@ session_send(struct session *s, struct iovec *iov, size_t n)
 	    memory_order_relaxed);
 	if (s->bev == NULL ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		if ((w = writev(s->fd, iov, (int)n)) == -1) {
+		/* send() costs the kernel less than a writev() of one. */
+		w = n == 1 ? send(s->fd, iov[0].iov_base, len, 0) :
+		    writev(s->fd, iov, (int)n);
+		if (w == -1) {
 			if (errno != EAGAIN && errno != EINTR) {
 				session_fail(s, "write");
 				return -1;
@@ -499,31 +506,43 @@ oom:
 }
 
 /*
- * The direct path (see the top of the file): one recv() into the
- * worker's buffer, the replies sent from there with one writev() (more
- * only for more than SESSION_IOV stripped lines), a partial line kept.
+ * The direct path (see the top of the file): the held partial line, if
+ * any, copied to the front of the worker's buffer and one recv() after
+ * it; the replies sent from there with one writev() (more only for more
+ * than SESSION_IOV stripped lines), a new partial line kept.
  */
 static void
-session_direct(struct session *s)
+session_direct(struct session *s, size_t held)
 {
 	char			*buf = worker_buffer(s->worker);
+	struct evbuffer		*in = NULL;
 	struct iovec		 iov[SESSION_IOV];
 	enum framing_status	 st = FRAMING_OK;
-	size_t			 pos, n, used;
+	size_t			 pos, n, used, len;
 	ssize_t			 r;
 
-	if ((r = recv(s->fd, buf, WORKER_BUFFER, 0)) <= 0) {
-		/* Nothing is held, nothing owed: a half-close ends it now. */
-		if (r == 0)
+	if (held > 0) {
+		in = bufferevent_get_input(s->bev);
+		evbuffer_copyout(in, buf, held);
+	}
+	if ((r = recv(s->fd, buf + held, WORKER_BUFFER - held, 0)) <= 0) {
+		if (r == 0 && held > 0) {
+			/* The last line, unterminated, is owed. */
+			if (session_frame(s, true) == 0)
+				session_finish(s, "eof");
+		} else if (r == 0)
 			session_close(s, "eof");
 		else if (errno != EAGAIN && errno != EINTR)
 			session_fail(s, "read");
 		return;
 	}
-	session_received(s, buf, (size_t)r, (size_t)r);
-	for (pos = 0; pos < (size_t)r; pos += used) {
+	if (in != NULL)
+		evbuffer_drain(in, held);
+	session_received(s, buf + held, (size_t)r, (size_t)r);
+	len = held + (size_t)r;
+	for (pos = 0; pos < len; pos += used) {
 		n = SESSION_IOV;
-		st = framing_direct(&s->framing, buf + pos, (size_t)r - pos,
+		st = framing_direct(&s->framing, buf + pos, len - pos,
 		    iov, &n, &used);
 		if (n > 0 && session_send(s, iov, n) == -1)
 			return;
@@ -535,15 +554,10 @@ session_direct(struct session *s)
 		return;
 	}
 	/* A partial line: the input holds it until its LF comes. */
-	if (pos < (size_t)r) {
-		if ((s->bev == NULL && session_buffers(s) == -1) ||
-		    evbuffer_add(bufferevent_get_input(s->bev), buf + pos,
-		    (size_t)r - pos) == -1) {
-			session_oom(s);
-			return;
-		}
-		s->held = (size_t)r - pos;
-	}
+	if (pos < len && ((s->bev == NULL && session_buffers(s) == -1) ||
+	    evbuffer_add(bufferevent_get_input(s->bev), buf + pos,
+	    len - pos) == -1))
+		session_oom(s);
 }
 
 /*
@@ -600,13 +614,19 @@ static void
 session_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct session	*s = arg;
+	size_t		 held = 0;
 
 	(void)fd;
 	(void)what;
-	if (framing_direct_ok(&s->framing) && (s->bev == NULL ||
-	    (evbuffer_get_length(bufferevent_get_input(s->bev)) == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)))
-		session_direct(s);
+	if (s->bev != NULL) {
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
+			session_read_framed(s);
+			return;
+		}
+		held = evbuffer_get_length(bufferevent_get_input(s->bev));
+	}
+	if (framing_direct_ok(&s->framing) && held <= SESSION_CARRY_MAX)
+		session_direct(s, held);
 	else
 		session_read_framed(s);
 }
@@ -629,7 +649,7 @@ session_write(struct bufferevent *bev, void *arg)
 	if (s->paused && s->closing == NULL) {
 		s->paused = false;
 		/* Time waiting for the client to read is not idle time. */
-		s->quiet = now_usec();
+		s->quiet = coarse_usec();
 		event_add(s->rd, NULL);
 		session_arm(s);
 	}
@@ -681,7 +701,8 @@ session_create(struct worker *w, evutil_socket_t fd,
 	s->conf = config_ref(conf);
 	s->lc = lc;
 	s->listener = l;
-	s->start = s->quiet = now_usec();
+	s->start = now_usec();
+	s->quiet = coarse_usec();
 	s->rdsize = SESSION_READ_MIN;
 	addr_format(sa, s->addr, sizeof(s->addr), &s->port);
 	framing_init(&s->framing, lc->framing, lc->strip, conf->max_line);

@@ -54,6 +54,19 @@ now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * The same clock read at the last tick (a few milliseconds behind, and
+ * without reading the TSC): for the time of every read of a session.
+ */
+uint64_t
+coarse_usec(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* Whether a timeout is set; zero means "never". */
 int
 tv_isset(const struct timeval *tv)

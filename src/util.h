@@ -24,6 +24,7 @@ void		 addr_format(const struct sockaddr *, char *, size_t,
 		    uint16_t *);
 /* Microseconds of CLOCK_MONOTONIC. */
 uint64_t	 now_usec(void);
+uint64_t	 coarse_usec(void);
 /* Whether a timeout is set; zero means "never". */
 int		 tv_isset(const struct timeval *);
 
