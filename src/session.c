@@ -7,11 +7,19 @@
  * wakeup, where libevent 2.1 would add an ioctl(FIONREAD) and stop at
  * 4 KiB, and the reply is written in the same callback: in the steady
  * state only the read event is armed, so an echo costs one read, one write
- * and no epoll registration.  Only a partial write enables EV_WRITE (and
- * with it the write timeout); past SESSION_HIGH_WATER unsent bytes reading
- * stops until the client has read half of them, so a client that never
- * reads holds a bounded amount of memory and is closed by the write
- * timeout.
+ * and no epoll registration.  The read event is edge-triggered, as in the
+ * hand-written epoll servers: the kernel need not poll the socket again on
+ * every epoll_wait() only to find it drained, and a read that fills the
+ * buffer, which may have left bytes behind, makes the event active again
+ * at once.
+ *
+ * A partial write stops reading: the rest waits in the output, the
+ * bufferevent's write event (with the write timeout) takes over, and
+ * reading resumes once the client has taken all of it, as the reference
+ * server does.  So a client that never reads holds at most one read's
+ * replies and is closed by the write timeout; and the read event is never
+ * armed while the write event is (libevent cannot mix edge- and
+ * level-triggered events on one descriptor).
  *
  * Two read paths.  A raw session whose strip rules are decided and that
  * owes nothing (the echo of a plain stream) reads into its worker's buffer
@@ -61,14 +69,6 @@
 #include "worker.h"
 
 /*
- * Replies waiting for a client that does not read: past the high mark
- * echod stops reading from it, and resumes below the low mark.  256 KiB
- * keeps a stream at full speed on loopback and 10 000 stuck clients
- * under 2.5 GiB.
- */
-#define SESSION_HIGH_WATER	(256 * 1024)
-#define SESSION_LOW_WATER	(SESSION_HIGH_WATER / 2)
-/*
  * One read per wakeup, of an adaptive size: it doubles while reads fill
  * it (a stream of 16 KiB writes soon takes one read each) and halves
  * after SESSION_READ_SMALL reads in a row that used less than a quarter,
@@ -104,7 +104,8 @@ struct session {
 	struct worker		*worker;	/* its loop, list, counters */
 	struct framing		 framing;
 	const char		*closing;	/* reason, once only flushing */
-	bool			 paused;	/* reading stopped: backpressure */
+	bool			 paused;	/* not reading: replies wait */
+	bool			 rdhup;		/* the client half-closed */
 	size_t			 rdsize;	/* bytes to read next time */
 	unsigned int		 small;		/* reads in a row under 1/4 */
 	uint64_t		 bytes_in;
@@ -211,20 +212,19 @@ session_fail(struct session *s, const char *call)
 }
 
 /*
- * len bytes wait in the output: have the bufferevent write them when the
- * socket takes more, and stop reading while the client owes too much.
+ * Replies wait in the output: stop reading, and have the bufferevent
+ * write them when the socket takes more.
  */
 static void
-session_backlog(struct session *s, size_t len)
+session_backlog(struct session *s)
 {
-	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE))
-		bufferevent_enable(s->bev, EV_WRITE);
-	if (len >= SESSION_HIGH_WATER && !s->paused) {
+	if (!s->paused) {
 		/* No idle timeout while paused: the write timeout rules. */
 		event_del(s->rd);
 		event_del(s->timer);
 		s->paused = true;
 	}
+	bufferevent_enable(s->bev, EV_WRITE);
 }
 
 /*
@@ -255,7 +255,7 @@ session_flush(struct session *s)
 		if ((len = evbuffer_get_length(out)) == 0)
 			return 0;
 	}
-	session_backlog(s, len);
+	session_backlog(s);
 	return 0;
 }
 
@@ -313,8 +313,10 @@ session_frame(struct session *s, bool eof)
 			return -1;
 		}
 		/* The rest waits in the output for the socket. */
-		if (evbuffer_get_length(to) > 0)
+		if (evbuffer_get_length(to) > 0) {
 			evbuffer_add_buffer(out, to);
+			session_backlog(s);
+		}
 	}
 	if (st == FRAMING_LINE_TOO_LONG) {
 		session_finish(s, "line-too-long");
@@ -371,7 +373,6 @@ session_buffers(struct session *s)
 		return -1;
 	bufferevent_setcb(s->bev, NULL, session_write, session_event, s);
 	bufferevent_set_timeouts(s->bev, NULL, tv_isset(wr) ? wr : NULL);
-	bufferevent_setwatermark(s->bev, EV_WRITE, SESSION_LOW_WATER, 0);
 	/* Steady state: nothing queued, no write event (it starts enabled). */
 	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	/* The bufferevent never reads; session_read() fills its input. */
@@ -454,6 +455,24 @@ session_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * After a read of r bytes into room: on an edge-triggered event, bytes
+ * may be left that no new edge will announce (the read filled its room,
+ * or was interrupted), or an end of input that only another read can show
+ * (the client half-closed: EV_CLOSED came).  Then run the callback again,
+ * after the other ready events.  errno is kept.
+ */
+static void
+session_more(struct session *s, ssize_t r, size_t room)
+{
+	int	 saved = errno;
+
+	if ((r > 0 && ((size_t)r == room || s->rdhup)) ||
+	    (r == -1 && errno == EINTR))
+		event_active(s->rd, EV_READ, 1);
+	errno = saved;
+}
+
+/*
  * Send the replies in iov[0..n), or queue them behind replies still
  * waiting; what the socket does not take waits in the output.  Returns -1
  * when the session had to be closed.
@@ -498,7 +517,7 @@ session_send(struct session *s, struct iovec *iov, size_t n)
 			goto oom;
 		w = 0;
 	}
-	session_backlog(s, evbuffer_get_length(out));
+	session_backlog(s);
 	return 0;
 oom:
 	session_oom(s);
@@ -525,7 +544,9 @@ session_direct(struct session *s, size_t held)
 		in = bufferevent_get_input(s->bev);
 		evbuffer_copyout(in, buf, held);
 	}
-	if ((r = recv(s->fd, buf + held, WORKER_BUFFER - held, 0)) <= 0) {
+	r = recv(s->fd, buf + held, WORKER_BUFFER - held, 0);
+	session_more(s, r, WORKER_BUFFER - held);
+	if (r <= 0) {
 		if (r == 0 && held > 0) {
 			/* The last line, unterminated, is owed. */
 			if (session_frame(s, true) == 0)
@@ -584,6 +605,9 @@ session_read_framed(struct session *s)
 		return;
 	}
 	r = readv(s->fd, (struct iovec *)v, n);
+	for (i = 0, room = 0; i < n; i++)
+		room += v[i].iov_len;
+	session_more(s, r, room);
 	if (r <= 0) {
 		evbuffer_commit_space(in, v, 0);
 		if (r == 0) {
@@ -594,8 +618,6 @@ session_read_framed(struct session *s)
 			session_fail(s, "read");
 		return;
 	}
-	for (i = 0, room = 0; i < n; i++)
-		room += v[i].iov_len;
 	for (i = 0, left = (size_t)r; i < n; i++) {
 		if (v[i].iov_len > left)
 			v[i].iov_len = left;
@@ -604,9 +626,7 @@ session_read_framed(struct session *s)
 	session_received(s, v[0].iov_base, v[0].iov_len, (size_t)r);
 	evbuffer_commit_space(in, v, n);
 	session_adapt(s, (size_t)r, room);
-	if (session_frame(s, false) == -1)
-		return;
-	session_flush(s);
+	session_frame(s, false);
 }
 
 /* The socket is readable. */
@@ -617,8 +637,11 @@ session_read(evutil_socket_t fd, short what, void *arg)
 	size_t		 held = 0;
 
 	(void)fd;
-	(void)what;
+	if (what & EV_CLOSED)
+		s->rdhup = true;
 	if (s->bev != NULL) {
+		/* Not while replies wait (see session_backlog()); but if so,
+		 * the framed path queues behind them. */
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
 			session_read_framed(s);
 			return;
@@ -631,22 +654,23 @@ session_read(evutil_socket_t fd, short what, void *arg)
 		session_read_framed(s);
 }
 
-/* The output drained to the low mark (the bufferevent wrote it). */
+/* The bufferevent wrote everything that waited. */
 static void
 session_write(struct bufferevent *bev, void *arg)
 {
 	struct session	*s = arg;
-	size_t		 len = evbuffer_get_length(bufferevent_get_output(bev));
 
-	if (len == 0) {
-		if (s->closing != NULL) {
-			session_close(s, s->closing);
-			return;
-		}
-		/* Back to the steady state: replies are written inline. */
-		bufferevent_disable(bev, EV_WRITE);
+	/* The low mark is 0: called only when the output is empty. */
+	if (s->closing != NULL) {
+		session_close(s, s->closing);
+		return;
 	}
-	if (s->paused && s->closing == NULL) {
+	/*
+	 * Back to the steady state: replies are written inline, and with the
+	 * write event gone the read event may be armed again.
+	 */
+	bufferevent_disable(bev, EV_WRITE);
+	if (s->paused) {
 		s->paused = false;
 		/* Time waiting for the client to read is not idle time. */
 		s->quiet = coarse_usec();
@@ -669,6 +693,20 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		session_close(s, "write-timeout");
 }
 
+/*
+ * The read event: edge-triggered where the backend can be (epoll), with
+ * EV_CLOSED to learn of a half-close that came with the last data.
+ */
+static short
+session_read_flags(struct event_base *base)
+{
+	int	 need = EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE;
+
+	if ((event_base_get_features(base) & need) == need)
+		return EV_READ | EV_PERSIST | EV_ET | EV_CLOSED;
+	return EV_READ | EV_PERSIST;
+}
+
 /* Serve an accepted connection. */
 void
 session_create(struct worker *w, evutil_socket_t fd,
@@ -683,8 +721,8 @@ session_create(struct worker *w, evutil_socket_t fd,
 	size_t			 n;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->rd = event_new(worker_base(w), fd, EV_READ | EV_PERSIST,
-	    session_read, s)) == NULL ||
+	    (s->rd = event_new(worker_base(w), fd,
+	    session_read_flags(worker_base(w)), session_read, s)) == NULL ||
 	    (s->timer = evtimer_new(worker_base(w), session_tick,
 	    s)) == NULL) {
 		log_warn("cannot serve a connection on %s", lc->name);
