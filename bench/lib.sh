@@ -83,6 +83,7 @@ EOF
 #
 # Start server $1 on port $2: "echod1" (workers = 1), "echodauto"
 # (workers = 0), "ref"; $3 is log_connections for echod (default false).
+# $ECHOD, when set, is the echod to run instead of the one built.
 # Returns once it reported READY=1; its pid is in SPID.
 #
 bench_server_start()
@@ -101,7 +102,7 @@ bench_server_start()
 			# One worker per CPU it may run on: both.
 			cpus=$ALL_CPUS
 		fi
-		NOTIFY_SOCKET=$NSOCK taskset -c "$cpus" "$BUILD/echod" \
+		NOTIFY_SOCKET=$NSOCK taskset -c "$cpus" "${ECHOD:-$BUILD/echod}" \
 		    -c "$conf" --log-target=stderr 2>>"$TMP/$kind.log" &
 		;;
 	ref)
