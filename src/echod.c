@@ -25,6 +25,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sd.h"
+#include "timer.h"
 #include "udp.h"
 #include "worker.h"
 
@@ -39,7 +40,7 @@ static struct {
 	int		 stopping_sessions;	/* open when the stop began */
 	uint64_t	 released;	/* workers_released() at the last tick */
 	struct event	*sighup, *sigterm, *sigint;
-	struct event	*tick;		/* once a second: status, budgets */
+	struct timer	 tick;		/* once a second: status, budgets */
 	struct event	*deadline;	/* end of the graceful stop */
 } main_state;
 
@@ -98,10 +99,13 @@ main_status(char *buf, size_t len)
 
 /* Once a second: STATUS=, the log budget's summary, refusal warnings. */
 static void
-main_tick(evutil_socket_t fd, short what, void *arg)
+main_tick(void *arg)
 {
 	char	status[256];
 
+	(void)arg;
+	if (timer_in(echod.timers, &main_state.tick, 1000000) == -1)
+		log_warnx("cannot set the status tick");
 	log_conn_tick();
 	listeners_tick();
 	/*
@@ -227,25 +231,21 @@ main_nworkers(const struct conf *conf)
 	return (unsigned int)n;
 }
 
-/* Signals and the tick as loop events. */
+/* Signals as loop events, and the tick. */
 static void
 main_events(void)
 {
-	struct timeval	second = { 1, 0 };
-
 	main_state.sighup = evsignal_new(echod.base, SIGHUP, main_reload,
 	    NULL);
 	main_state.sigterm = evsignal_new(echod.base, SIGTERM, main_stop,
 	    NULL);
 	main_state.sigint = evsignal_new(echod.base, SIGINT, main_stop, NULL);
-	main_state.tick = event_new(echod.base, -1, EV_PERSIST, main_tick,
-	    NULL);
 	if (main_state.sighup == NULL || main_state.sigterm == NULL ||
-	    main_state.sigint == NULL || main_state.tick == NULL ||
+	    main_state.sigint == NULL ||
 	    evsignal_add(main_state.sighup, NULL) == -1 ||
 	    evsignal_add(main_state.sigterm, NULL) == -1 ||
 	    evsignal_add(main_state.sigint, NULL) == -1 ||
-	    event_add(main_state.tick, &second) == -1)
+	    timer_in(echod.timers, &main_state.tick, 1000000) == -1)
 		fatalx("cannot set up the event loop");
 }
 
@@ -272,8 +272,8 @@ main_ready(void)
 static void
 main_teardown(bool stopped)
 {
-	struct event	**ev[] = { &main_state.deadline, &main_state.tick,
-	    &main_state.sigint, &main_state.sigterm, &main_state.sighup };
+	struct event	**ev[] = { &main_state.deadline, &main_state.sigint,
+	    &main_state.sigterm, &main_state.sighup };
 	size_t		  i;
 
 	listeners_close();
@@ -289,6 +289,10 @@ main_teardown(bool stopped)
 			*ev[i] = NULL;
 		}
 	sd_free();
+	if (echod.timers != NULL) {
+		timer_del(echod.timers, &main_state.tick);
+		timers_free(echod.timers);
+	}
 	if (echod.base != NULL)
 		event_base_free(echod.base);
 	config_unref(echod.conf);
@@ -327,6 +331,7 @@ main(int argc, char *argv[])
 	int			 ch;
 
 	main_state.path = SYSCONFDIR "/echod.conf";
+	timer_init(&main_state.tick, main_tick, NULL);
 	while ((ch = getopt_long(argc, argv, "c:tvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -389,11 +394,14 @@ main(int argc, char *argv[])
 			cause = NULL;
 		return main_fail(cause);
 	}
-	if (workers_start(echod.base, nworkers, echod.conf, &cause) == -1 ||
+	if ((echod.timers = timers_new(echod.base)) == NULL)
+		return main_fail(strdup("cannot set up timers"));
+	if (workers_start(echod.base, echod.timers, nworkers, echod.conf,
+	    &cause) == -1 ||
 	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1)
 		return main_fail(cause);
 	main_events();
-	if (sd_watchdog(echod.base) == -1)
+	if (sd_watchdog(echod.timers) == -1)
 		log_warnx("cannot arm the watchdog");
 	main_ready();
 

@@ -10,9 +10,11 @@
 
 struct event_base;
 struct conf;
+struct timers;
 
 struct echod {
 	struct event_base	*base;		/* the main loop: signals, accept */
+	struct timers		*timers;	/* base's (timer.h) */
 	struct conf		*conf;		/* current; new sessions ref it */
 	atomic_bool		 stopping;	/* SIGTERM seen: draining */
 };

@@ -18,13 +18,16 @@
 
 #include "log.h"
 #include "sd.h"
+#include "timer.h"
 #include "util.h"
 
 static struct {
 	bool			 taken;
 	struct sd_socket	*sockets;
 	size_t			 nsockets;
-	struct event		*watchdog;
+	struct timers		*timers;	/* the watchdog's, if armed */
+	struct timer		 watchdog;
+	uint64_t		 interval;	/* half of WATCHDOG_USEC */
 	char			 status[256];
 } sd_state;
 
@@ -135,17 +138,20 @@ sd_status(const char *status)
 
 /* The watchdog ping; from the loop, so it proves the loop is alive. */
 static void
-sd_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+sd_watchdog_cb(void *arg)
 {
+	(void)arg;
 	sd_notify(0, "WATCHDOG=1");
+	if (timer_in(sd_state.timers, &sd_state.watchdog,
+	    sd_state.interval) == -1)
+		log_warnx("cannot arm the watchdog");
 }
 
 /* Arm the watchdog ping at half of WATCHDOG_USEC (sd_watchdog_enabled(3)). */
 int
-sd_watchdog(struct event_base *base)
+sd_watchdog(struct timers *timers)
 {
 	uint64_t	usec;
-	struct timeval	tv;
 	int		r;
 
 	if ((r = sd_watchdog_enabled(0, &usec)) <= 0) {
@@ -155,11 +161,10 @@ sd_watchdog(struct event_base *base)
 		return 0;
 	}
 	usec /= 2;
-	tv.tv_sec = (time_t)(usec / 1000000);
-	tv.tv_usec = (suseconds_t)(usec % 1000000);
-	sd_state.watchdog = event_new(base, -1, EV_PERSIST, sd_watchdog_cb,
-	    NULL);
-	if (sd_state.watchdog == NULL || event_add(sd_state.watchdog, &tv))
+	sd_state.interval = usec;
+	sd_state.timers = timers;
+	timer_init(&sd_state.watchdog, sd_watchdog_cb, NULL);
+	if (timer_in(timers, &sd_state.watchdog, usec) == -1)
 		return -1;
 	sd_notify(0, "WATCHDOG=1");
 	log_debug("watchdog ping every %.3f s", (double)usec / 1e6);
@@ -172,9 +177,9 @@ sd_free(void)
 {
 	size_t	i;
 
-	if (sd_state.watchdog != NULL)
-		event_free(sd_state.watchdog);
-	sd_state.watchdog = NULL;
+	if (sd_state.timers != NULL)
+		timer_del(sd_state.timers, &sd_state.watchdog);
+	sd_state.timers = NULL;
 	for (i = 0; i < sd_state.nsockets; i++) {
 		close(sd_state.sockets[i].fd);
 		free(sd_state.sockets[i].name);

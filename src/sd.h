@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct timers;
 
 /* A socket systemd passed in (socket activation). */
 struct sd_socket {
@@ -35,8 +36,9 @@ void	sd_reloading(void);
 void	sd_stopping(const char *status);
 /* STATUS=; sd.c drops a repeat of the previous line. */
 void	sd_status(const char *status);
-/* Ping the watchdog from base's loop at half of WATCHDOG_USEC, if set. */
-int	sd_watchdog(struct event_base *base);
+/* Ping the watchdog from the loop of timers at half of WATCHDOG_USEC,
+ * if set. */
+int	sd_watchdog(struct timers *);
 /* Close the passed sockets and stop the watchdog timer. */
 void	sd_free(void);
 

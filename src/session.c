@@ -39,6 +39,8 @@
  * back), and when it fires it looks at the time of the last read and sets
  * itself again; a busy session costs no timer work per message, where a
  * read event with a timeout is re-added to libevent's heap on every read.
+ * The timers are the worker's (timer.c), on a timerfd, so that its loop
+ * waits in epoll_wait() without a timeout.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -65,6 +67,7 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "timer.h"
 #include "util.h"
 #include "worker.h"
 
@@ -96,7 +99,7 @@ struct session {
 	uint64_t		 id;
 	struct bufferevent	*bev;		/* NULL until bytes are kept */
 	struct event		*rd;		/* reading */
-	struct event		*timer;		/* idle timeout, release */
+	struct timer		 timer;		/* idle timeout, release */
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
@@ -120,7 +123,7 @@ struct session {
 static atomic_uint_fast64_t session_next_id = 1;
 
 static void	session_read(evutil_socket_t, short, void *);
-static void	session_tick(evutil_socket_t, short, void *);
+static void	session_tick(void *);
 static void	session_arm(struct session *);
 static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
@@ -171,7 +174,7 @@ session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
 	listener_release(s->listener);
 	event_free(s->rd);
-	event_free(s->timer);
+	timer_del(worker_timers(s->worker), &s->timer);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	close(s->fd);
@@ -221,7 +224,7 @@ session_backlog(struct session *s)
 	if (!s->paused) {
 		/* No idle timeout while paused: the write timeout rules. */
 		event_del(s->rd);
-		event_del(s->timer);
+		timer_del(worker_timers(s->worker), &s->timer);
 		s->paused = true;
 	}
 	bufferevent_enable(s->bev, EV_WRITE);
@@ -268,7 +271,7 @@ session_finish(struct session *s, const char *reason)
 {
 	s->closing = reason;
 	event_del(s->rd);
-	event_del(s->timer);
+	timer_del(worker_timers(s->worker), &s->timer);
 	if (s->bev == NULL) {
 		session_close(s, reason);
 		return;
@@ -417,34 +420,36 @@ session_release(struct session *s)
 static void
 session_arm(struct session *s)
 {
-	struct timeval	 tv;
-	uint64_t	 idle = session_idle_usec(s), quiet, wait = UINT64_MAX;
+	struct timers	*ts = worker_timers(s->worker);
+	uint64_t	 idle = session_idle_usec(s), at = UINT64_MAX, rel;
 
-	quiet = coarse_usec() - s->quiet;
 	if (idle != 0)
-		wait = idle > quiet ? idle - quiet : 0;
-	if (s->bev != NULL &&
-	    SESSION_RELEASE_USEC - quiet % SESSION_RELEASE_USEC < wait)
-		wait = SESSION_RELEASE_USEC - quiet % SESSION_RELEASE_USEC;
-	if (wait == UINT64_MAX) {
-		event_del(s->timer);
-		return;
+		at = s->quiet + idle;
+	if (s->bev != NULL) {
+		rel = s->quiet + ((now_usec() - s->quiet) /
+		    SESSION_RELEASE_USEC + 1) * SESSION_RELEASE_USEC;
+		if (rel < at)
+			at = rel;
 	}
-	tv.tv_sec = (time_t)(wait / 1000000);
-	tv.tv_usec = (suseconds_t)(wait % 1000000);
-	event_add(s->timer, &tv);
+	if (at == UINT64_MAX)
+		timer_del(ts, &s->timer);
+	else if (timer_at(ts, &s->timer, at) == -1)
+		log_warnx("session %" PRIu64 ": no timer", s->id);
 }
 
-/* The timer: close an idle session, give back unused buffers. */
+/*
+ * The timer: close an idle session, give back unused buffers.  The time
+ * of the last read is the coarse clock's, at most a tick behind this one:
+ * a session may be closed a few milliseconds early, never late, and a
+ * deadline that has come always finds the session due.
+ */
 static void
-session_tick(evutil_socket_t fd, short what, void *arg)
+session_tick(void *arg)
 {
 	struct session	*s = arg;
 	uint64_t	 idle = session_idle_usec(s), quiet;
 
-	(void)fd;
-	(void)what;
-	quiet = coarse_usec() - s->quiet;
+	quiet = now_usec() - s->quiet;
 	if (idle != 0 && quiet >= idle) {
 		session_close(s, "timeout");
 		return;
@@ -722,17 +727,14 @@ session_create(struct worker *w, evutil_socket_t fd,
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->rd = event_new(worker_base(w), fd,
-	    session_read_flags(worker_base(w)), session_read, s)) == NULL ||
-	    (s->timer = evtimer_new(worker_base(w), session_tick,
-	    s)) == NULL) {
+	    session_read_flags(worker_base(w)), session_read, s)) == NULL) {
 		log_warn("cannot serve a connection on %s", lc->name);
-		if (s != NULL && s->rd != NULL)
-			event_free(s->rd);
 		free(s);
 		close(fd);
 		listener_release(l);
 		return;
 	}
+	timer_init(&s->timer, session_tick, s);
 	s->id = atomic_fetch_add(&session_next_id, 1);
 	s->worker = w;
 	s->fd = fd;

@@ -22,6 +22,7 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "timer.h"
 #include "worker.h"
 
 /* A connection accepted on the main loop, on its way to a worker. */
@@ -38,6 +39,7 @@ struct handoff {
 struct worker {
 	unsigned int		 id;
 	struct event_base	*base;
+	struct timers		*timers;	/* base's */
 	bool			 thread;	/* false: the main loop */
 	pthread_t		 tid;
 	struct event		*wake;		/* drains the queue */
@@ -136,10 +138,11 @@ worker_main(void *arg)
 /* Set up worker i on base (its own, or the main one). */
 static int
 worker_init(struct worker *w, unsigned int id, struct event_base *base,
-    bool thread)
+    struct timers *timers, bool thread)
 {
 	w->id = id;
 	w->base = base;
+	w->timers = timers;
 	w->thread = thread;
 	TAILQ_INIT(&w->sessions);
 	STAILQ_INIT(&w->queue);
@@ -149,14 +152,14 @@ worker_init(struct worker *w, unsigned int id, struct event_base *base,
 	w->stop = event_new(base, -1, 0, worker_stop, w);
 	w->scratch = evbuffer_new();
 	w->buf = malloc(WORKER_BUFFER);
-	return w->wake != NULL && w->closer != NULL && w->stop != NULL &&
-	    w->scratch != NULL && w->buf != NULL ? 0 : -1;
+	return w->timers != NULL && w->wake != NULL && w->closer != NULL &&
+	    w->stop != NULL && w->scratch != NULL && w->buf != NULL ? 0 : -1;
 }
 
 /* Start n workers; one means the main loop serves its sessions itself. */
 int
-workers_start(struct event_base *main, unsigned int n,
-    const struct conf *conf, char **cause)
+workers_start(struct event_base *main, struct timers *main_timers,
+    unsigned int n, const struct conf *conf, char **cause)
 {
 	struct event_base	*base;
 	sigset_t		 all, old;
@@ -166,7 +169,8 @@ workers_start(struct event_base *main, unsigned int n,
 	if ((workers.v = calloc(n, sizeof(*workers.v))) == NULL)
 		goto fail;
 	if (n == 1) {
-		if (worker_init(&workers.v[0], 0, main, false) == -1)
+		if (worker_init(&workers.v[0], 0, main, main_timers,
+		    false) == -1)
 			goto fail;
 		workers.n = 1;
 		return 0;
@@ -177,7 +181,9 @@ workers_start(struct event_base *main, unsigned int n,
 	for (i = 0; i < n; i++) {
 		if ((base = worker_base_new(conf)) == NULL)
 			break;
-		if (worker_init(&workers.v[i], i, base, true) == -1) {
+		if (worker_init(&workers.v[i], i, base, timers_new(base),
+		    true) == -1) {
+			timers_free(workers.v[i].timers);
 			event_base_free(base);
 			break;
 		}
@@ -316,8 +322,10 @@ workers_stop(void)
 		evbuffer_free(w->scratch);
 		free(w->buf);
 		pthread_mutex_destroy(&w->lock);
-		if (w->thread)
+		if (w->thread) {
+			timers_free(w->timers);
 			event_base_free(w->base);
+		}
 	}
 	free(workers.v);
 	workers.v = NULL;
@@ -329,6 +337,13 @@ struct event_base *
 worker_base(struct worker *w)
 {
 	return w->base;
+}
+
+/* The timers of w's loop. */
+struct timers *
+worker_timers(struct worker *w)
+{
+	return w->timers;
 }
 
 /* The sessions of w. */

@@ -24,6 +24,7 @@ struct event_base;
 struct listener;
 struct listener_conf;
 struct session;
+struct timers;
 struct worker;
 
 TAILQ_HEAD(session_list, session);
@@ -38,10 +39,11 @@ struct worker_stats {
 /* A base configured as conf says (event_method); NULL on failure. */
 struct event_base	*worker_base_new(const struct conf *);
 /*
- * Start n workers (n >= 1); with n == 1 the main base is the worker.
- * Returns -1 with *cause allocated on failure.
+ * Start n workers (n >= 1); with n == 1 the main base, and its timers,
+ * are the worker's.  Returns -1 with *cause allocated on failure.
  */
-int			 workers_start(struct event_base *main, unsigned int n,
+int			 workers_start(struct event_base *main,
+			    struct timers *main_timers, unsigned int n,
 			    const struct conf *, char **cause);
 unsigned int		 workers_count(void);
 /* Serve an accepted connection on the next worker (round robin). */
@@ -57,8 +59,9 @@ void			 workers_close_all(const char *reason);
 /* Stop the worker threads and free them; sessions must be gone. */
 void			 workers_stop(void);
 
-/* For session.c: the loop, the session list and the counters of w. */
+/* For session.c: the loop, its timers, the sessions and counters of w. */
 struct event_base	*worker_base(struct worker *);
+struct timers		*worker_timers(struct worker *);
 struct session_list	*worker_sessions(struct worker *);
 struct worker_stats	*worker_stats(struct worker *);
 /* A buffer the session code of w's thread may use and must leave empty. */
