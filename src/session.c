@@ -227,6 +227,19 @@ session_fail(struct session *s, const char *call)
 }
 
 /*
+ * len bytes of replies went out or wait in the output: what the close
+ * entry reports as sent (less what still waits then) and STATUS= as
+ * echoed.
+ */
+static void
+session_count(struct session *s, size_t len)
+{
+	s->queued += len;
+	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, len,
+	    memory_order_relaxed);
+}
+
+/*
  * Replies wait in the output: stop reading, and have the bufferevent
  * write them when the socket takes more.
  */
@@ -316,9 +329,6 @@ session_frame(struct session *s, bool eof)
 	before = evbuffer_get_length(to);
 	st = framing_process(&s->framing, in, to, eof);
 	added = evbuffer_get_length(to) - before;
-	s->queued += added;
-	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, added,
-	    memory_order_relaxed);
 	if (to != out && added > 0) {
 		n = evbuffer_write(to, s->fd);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
@@ -333,6 +343,7 @@ session_frame(struct session *s, bool eof)
 			session_backlog(s);
 		}
 	}
+	session_count(s, added);
 	if (st == FRAMING_LINE_TOO_LONG) {
 		session_finish(s, "line-too-long");
 		return -1;
@@ -460,8 +471,25 @@ session_tick(void *arg)
 {
 	struct session	*s = arg;
 	uint64_t	 idle = session_idle_usec(s), quiet;
+	bool		 due;
+	char		 c;
 
 	quiet = now_usec() - s->quiet;
+	due = (idle != 0 && quiet >= idle) || quiet >= SESSION_RELEASE_USEC;
+	/*
+	 * An edge-triggered read stops short at a TCP urgent mark, and no
+	 * new edge comes for what follows it.  Before calling a session
+	 * quiet, look whether its socket still holds bytes (or the end of
+	 * input); if so, read them now and look again in a second.
+	 */
+	if (due && !s->paused && s->closing == NULL &&
+	    recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != -1) {
+		event_active(s->rd, EV_READ, 1);
+		if (timer_in(worker_timers(s->worker), &s->timer,
+		    1000000) == -1)
+			log_warnx("session %" PRIu64 ": no timer", s->id);
+		return;
+	}
 	if (idle != 0 && quiet >= idle) {
 		session_close(s, "timeout");
 		return;
@@ -476,7 +504,9 @@ session_tick(void *arg)
  * may be left that no new edge will announce (the read filled its room,
  * or was interrupted), or an end of input that only another read can show
  * (the client half-closed: EV_CLOSED came).  Then run the callback again,
- * after the other ready events.  errno is kept.
+ * after the events already active; the loop polls again at least every
+ * millisecond (worker.c), so a fast sender cannot starve the others.
+ * errno is kept.
  */
 static void
 session_more(struct session *s, ssize_t r, size_t room)
@@ -503,9 +533,6 @@ session_send(struct session *s, struct iovec *iov, size_t n)
 
 	for (i = 0; i < n; i++)
 		len += iov[i].iov_len;
-	s->queued += len;
-	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, len,
-	    memory_order_relaxed);
 	if (s->bev == NULL ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		/* send() costs the kernel less than a writev() of one. */
@@ -518,8 +545,10 @@ session_send(struct session *s, struct iovec *iov, size_t n)
 			}
 			w = 0;
 		}
-		if ((size_t)w == len)
+		if ((size_t)w == len) {
+			session_count(s, len);
 			return 0;
+		}
 	}
 	if (s->bev == NULL && session_buffers(s) == -1)
 		goto oom;
@@ -534,6 +563,7 @@ session_send(struct session *s, struct iovec *iov, size_t n)
 			goto oom;
 		w = 0;
 	}
+	session_count(s, len);
 	session_backlog(s);
 	return 0;
 oom:

@@ -6,8 +6,10 @@
  * arms and cancels a kernel hrtimer: 5-6 % of the CPU of a hand-written
  * epoll server at one connection, ping-pong, measured by giving it a 1 s
  * timeout.  Here a loop's timers are a binary heap behind one timerfd,
- * which is set only when the earliest deadline changes; the loop itself
- * waits with no timeout at all.
+ * which is set only when the earliest deadline comes closer; in the
+ * steady state the loop itself waits with no timeout at all.  (The rare
+ * timeouts stay libevent's: a graceful stop's deadline, an accept pause,
+ * the write timeout of a session whose replies wait.)
  *
  * One struct timers per event_base, used from that base's thread only.
  * Times are CLOCK_MONOTONIC microseconds (now_usec()).

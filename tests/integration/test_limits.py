@@ -45,6 +45,30 @@ def test_idle_timeout():
         slow.close()
 
 
+def test_bytes_after_urgent_data_are_not_lost():
+    """A read stops short at a TCP urgent mark and, with edge-triggered
+    events, nothing announces the bytes after it: echod must not call
+    such a session idle (it was closed as "timeout" with "def" unread)
+    but echo them, at the latest when its timer looks."""
+    port = free_port()
+    with Echod(conf(listener("echo", port, address="127.0.0.1"),
+                    timeouts={"idle": 1, "write": 30})) as d:
+        s = connect(port)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # One segment: "abc", the urgent byte, "def\n".
+        s.send(b"abc", socket.MSG_MORE)
+        s.send(b"X", socket.MSG_OOB | socket.MSG_MORE)
+        s.send(b"def\n")
+        # The urgent byte is out of band: not part of the echo.
+        assert recv_exact(s, 7, 5) == b"abcdef\n"
+        roundtrip(s, b"and on\n")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(s) == b""
+        m = d.wait_closed_entry(local_port(s), "echo")
+        assert m.group(1) == "eof", m.group(0)
+        s.close()
+
+
 def test_line_too_long():
     port = free_port()
     text = conf(listener("lines", port, address="127.0.0.1", framing="line",
