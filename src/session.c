@@ -72,13 +72,14 @@
 #include "worker.h"
 
 /*
- * One read per wakeup, of an adaptive size: it doubles while reads fill
- * it (a stream of 16 KiB writes soon takes one read each) and halves
+ * The framed path reads into the bufferevent's input, one read per
+ * wakeup of an adaptive size: it doubles while reads fill it and halves
  * after SESSION_READ_SMALL reads in a row that used less than a quarter,
- * so a session of short messages, which may hold a partial line, keeps a
- * small chain, not 64 KiB.  Sizes are a little under powers of two so that with
- * evbuffer's chain header a chain is exactly 4 or 64 KiB, below malloc's
- * mmap threshold.
+ * so a session that holds a long partial line between short reads keeps
+ * a small chain, not 64 KiB.  Sizes are a little under powers of two so
+ * that with evbuffer's chain header a chain is exactly 4 or 64 KiB, below
+ * malloc's mmap threshold.  (The direct path reads into the worker's
+ * buffer, WORKER_BUFFER bytes.)
  */
 #define SESSION_READ_MIN	(4 * 1024 - 128)
 #define SESSION_READ_MAX	(64 * 1024 - 128)
