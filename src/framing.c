@@ -204,10 +204,13 @@ framing_direct(struct framing *f, const char *data, size_t len,
 	size_t		 pos = 0, n = 0, room = *niov, total, drop;
 
 	if (f->kind == FRAMING_RAW) {
-		iov[0].iov_base = (void *)data;
-		iov[0].iov_len = len;
-		*niov = len > 0 && room > 0;
-		*used = *niov > 0 ? len : 0;
+		*niov = *used = 0;
+		if (len > 0 && room > 0) {
+			iov[0].iov_base = (void *)data;
+			iov[0].iov_len = len;
+			*niov = 1;
+			*used = len;
+		}
 		return (FRAMING_OK);
 	}
 	while (pos < len &&
