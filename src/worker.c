@@ -172,6 +172,30 @@ worker_init(struct worker *w, unsigned int id, struct event_base *base,
 	    w->stop != NULL && w->scratch != NULL && w->buf != NULL ? 0 : -1;
 }
 
+/*
+ * Free what worker_init() set up, whatever part of it did; a thread's
+ * own base and timers too.  Its sessions and queue must be gone.
+ */
+static void
+worker_fini(struct worker *w)
+{
+	if (w->wake != NULL)
+		event_free(w->wake);
+	if (w->closer != NULL)
+		event_free(w->closer);
+	if (w->stop != NULL)
+		event_free(w->stop);
+	if (w->scratch != NULL)
+		evbuffer_free(w->scratch);
+	free(w->buf);
+	pthread_mutex_destroy(&w->lock);
+	if (w->thread) {
+		timers_free(w->timers);
+		event_base_free(w->base);
+	}
+	memset(w, 0, sizeof(*w));
+}
+
 /* Start n workers; one means the main loop serves its sessions itself. */
 int
 workers_start(struct event_base *main, struct timers *main_timers,
@@ -186,8 +210,10 @@ workers_start(struct event_base *main, struct timers *main_timers,
 		goto fail;
 	if (n == 1) {
 		if (worker_init(&workers.v[0], 0, main, main_timers,
-		    false) == -1)
+		    false) == -1) {
+			worker_fini(&workers.v[0]);
 			goto fail;
+		}
 		workers.n = 1;
 		return 0;
 	}
@@ -199,12 +225,12 @@ workers_start(struct event_base *main, struct timers *main_timers,
 			break;
 		if (worker_init(&workers.v[i], i, base, timers_new(base),
 		    true) == -1) {
-			timers_free(workers.v[i].timers);
-			event_base_free(base);
+			worker_fini(&workers.v[i]);
 			break;
 		}
 		if ((r = pthread_create(&workers.v[i].tid, NULL, worker_main,
 		    &workers.v[i])) != 0) {
+			worker_fini(&workers.v[i]);
 			errno = r;
 			break;
 		}
@@ -332,16 +358,7 @@ workers_stop(void)
 			free(h);
 		}
 		session_close_all(w, "shutdown");
-		event_free(w->wake);
-		event_free(w->closer);
-		event_free(w->stop);
-		evbuffer_free(w->scratch);
-		free(w->buf);
-		pthread_mutex_destroy(&w->lock);
-		if (w->thread) {
-			timers_free(w->timers);
-			event_base_free(w->base);
-		}
+		worker_fini(w);
 	}
 	free(workers.v);
 	workers.v = NULL;
