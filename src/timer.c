@@ -3,9 +3,9 @@
  *
  * A binary min-heap of deadlines, each timer knowing its slot, so that
  * moving or removing one is O(log n).  The timerfd is set to the heap's
- * top, with an absolute deadline, only when the top changes; sessions set
- * their timers lazily (session.c), so in the steady state nothing here
- * runs at all.
+ * top, with an absolute deadline, only when that comes closer than what
+ * it is set to (see timers_arm()); sessions set their timers lazily
+ * (session.c), so in the steady state nothing here runs at all.
  */
 #include <sys/timerfd.h>
 
