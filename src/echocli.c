@@ -40,6 +40,7 @@ struct echocli {
 static void	echocli_usage(int) __attribute__((noreturn));
 static double	echocli_now(void);
 static int	echocli_wait_ms(double);
+static int	echocli_poll(struct pollfd *, nfds_t, double);
 static int	echocli_write_all(int, const char *, size_t);
 static int	echocli_tcp(struct echocli *);
 static int	echocli_udp(struct echocli *);
@@ -75,6 +76,18 @@ echocli_wait_ms(double deadline)
 	if (left <= 0)
 		return (0);
 	return ((int)(left * 1000.0) + 1);
+}
+
+/* poll(2) until deadline (0: none), again after EINTR. */
+static int
+echocli_poll(struct pollfd *pfd, nfds_t n, double deadline)
+{
+	int	r;
+
+	do
+		r = poll(pfd, n, deadline > 0 ? echocli_wait_ms(deadline) : -1);
+	while (r == -1 && errno == EINTR);
+	return (r);
 }
 
 /* Write all of buf to a blocking fd (stdout). */
@@ -145,9 +158,7 @@ echocli_connect(const char *host, const char *port, int type,
 		deadline = echocli_now() + timeout;
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
-		do
-			r = poll(&pfd, 1, echocli_wait_ms(deadline));
-		while (r == -1 && errno == EINTR);
+		r = echocli_poll(&pfd, 1, deadline);
 		if (r == 0) {
 			saved = ETIMEDOUT;
 			close(fd);
@@ -195,10 +206,8 @@ echocli_tcp(struct echocli *e)
 		pfd[1].fd = e->fd;
 		pfd[1].events = POLLIN | (len > 0 ? POLLOUT : 0);
 		pfd[0].revents = pfd[1].revents = 0;
-		r = poll(pfd, 2, shut ? echocli_wait_ms(deadline) : -1);
+		r = echocli_poll(pfd, 2, shut ? deadline : 0);
 		if (r == -1) {
-			if (errno == EINTR)
-				continue;
 			fprintf(stderr, "echocli: poll: %s\n", strerror(errno));
 			return (1);
 		}
@@ -294,10 +303,8 @@ echocli_udp(struct echocli *e)
 		pfd[1].fd = e->fd;
 		pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
-		r = poll(pfd, 2, eof_in ? echocli_wait_ms(deadline) : -1);
+		r = echocli_poll(pfd, 2, eof_in ? deadline : 0);
 		if (r == -1) {
-			if (errno == EINTR)
-				continue;
 			fprintf(stderr, "echocli: poll: %s\n", strerror(errno));
 			return (1);
 		}
