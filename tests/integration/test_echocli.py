@@ -22,7 +22,20 @@ import tap  # noqa: E402
 ECHOCLI = os.environ.get("ECHOCLI", "./echocli")
 
 
-class Server:
+class _Listening:
+    """A test server's socket, closed at the end of a with block."""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Server(_Listening):
     """A TCP server on a free port that runs handler(conn) per connection
     in a thread, and remembers the peers it saw."""
 
@@ -54,15 +67,6 @@ class Server:
             pass
         finally:
             conn.close()
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def raw_echo(conn):
@@ -110,7 +114,7 @@ def hang_up_after_first(conn):
     conn.sendall(data)
 
 
-class UdpEcho:
+class UdpEcho(_Listening):
     """A UDP echo on a free port, one datagram back per datagram."""
 
     def __init__(self, answer=True):
@@ -128,15 +132,6 @@ class UdpEcho:
                 return
             if self.answer:
                 self.sock.sendto(data, peer)
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def free_port(kind=socket.SOCK_STREAM):
