@@ -472,18 +472,19 @@ session_tick(void *arg)
 {
 	struct session	*s = arg;
 	uint64_t	 idle = session_idle_usec(s), quiet;
-	bool		 due;
+	bool		 idle_due;
 	char		 c;
 
 	quiet = now_usec() - s->quiet;
-	due = (idle != 0 && quiet >= idle) || quiet >= SESSION_RELEASE_USEC;
+	idle_due = idle != 0 && quiet >= idle;
 	/*
 	 * An edge-triggered read stops short at a TCP urgent mark, and no
 	 * new edge comes for what follows it.  Before calling a session
 	 * quiet, look whether its socket still holds bytes (or the end of
 	 * input); if so, read them now and look again in a second.
 	 */
-	if (due && !s->paused && s->closing == NULL &&
+	if ((idle_due || quiet >= SESSION_RELEASE_USEC) && !s->paused &&
+	    s->closing == NULL &&
 	    recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != -1) {
 		event_active(s->rd, EV_READ, 1);
 		if (timer_in(worker_timers(s->worker), &s->timer,
@@ -491,7 +492,7 @@ session_tick(void *arg)
 			log_warnx("session %" PRIu64 ": no timer", s->id);
 		return;
 	}
-	if (idle != 0 && quiet >= idle) {
+	if (idle_due) {
 		session_close(s, "timeout");
 		return;
 	}
@@ -518,6 +519,22 @@ session_more(struct session *s, ssize_t r, size_t room)
 	    (r == -1 && errno == EINTR))
 		event_active(s->rd, EV_READ, 1);
 	errno = saved;
+}
+
+/*
+ * A read returned r <= 0: the end of input (what is owed, a last line
+ * too, goes back before the close), nothing yet, or an error.
+ */
+static void
+session_read_none(struct session *s, ssize_t r)
+{
+	if (r == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			session_fail(s, "read");
+	} else if (s->bev == NULL)
+		session_close(s, "eof");
+	else if (session_frame(s, true) == 0)
+		session_finish(s, "eof");
 }
 
 /*
@@ -595,14 +612,7 @@ session_direct(struct session *s, size_t held)
 	r = recv(s->fd, buf + held, WORKER_BUFFER - held, 0);
 	session_more(s, r, WORKER_BUFFER - held);
 	if (r <= 0) {
-		if (r == 0 && held > 0) {
-			/* The last line, unterminated, is owed. */
-			if (session_frame(s, true) == 0)
-				session_finish(s, "eof");
-		} else if (r == 0)
-			session_close(s, "eof");
-		else if (errno != EAGAIN && errno != EINTR)
-			session_fail(s, "read");
+		session_read_none(s, r);
 		return;
 	}
 	if (in != NULL)
@@ -658,12 +668,7 @@ session_read_framed(struct session *s)
 	session_more(s, r, room);
 	if (r <= 0) {
 		evbuffer_commit_space(in, v, 0);
-		if (r == 0) {
-			/* Half-close: what is owed, a last line too, goes back. */
-			if (session_frame(s, true) == 0)
-				session_finish(s, "eof");
-		} else if (errno != EAGAIN && errno != EINTR)
-			session_fail(s, "read");
+		session_read_none(s, r);
 		return;
 	}
 	for (i = 0, left = (size_t)r; i < n; i++) {
