@@ -23,9 +23,27 @@ ECHOCLI = os.environ.get("ECHOCLI", "./echocli")
 
 
 class _Listening:
-    """A test server's socket, closed at the end of a with block."""
+    """A test server's socket and the thread that waits on it, both gone
+    at the end of a with block.
+
+    The thread is woken (shutdown makes a blocked accept or recvfrom
+    return) and joined before the socket is closed: a thread still
+    inside a call on a closed descriptor could otherwise reach whatever
+    socket the next test opens under the same number, and serve it with
+    this test's handler.
+    """
+
+    def _start(self, target):
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
 
     def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "test server thread is stuck"
         self.sock.close()
 
     def __enter__(self):
@@ -47,8 +65,7 @@ class Server(_Listening):
         self.sock.bind((host, 0))
         self.sock.listen(512)
         self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        self._start(self._accept)
 
     def _accept(self):
         while True:
@@ -122,13 +139,15 @@ class UdpEcho(_Listening):
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.answer = answer
-        threading.Thread(target=self._run, daemon=True).start()
+        self._start(self._run)
 
     def _run(self):
         while True:
             try:
                 data, peer = self.sock.recvfrom(65536)
             except OSError:
+                return
+            if peer is None:    # shut down by close()
                 return
             if self.answer:
                 self.sock.sendto(data, peer)
@@ -428,8 +447,9 @@ def test_bench_refused():
 def test_bench_server_hangs_up():
     with Server(hang_up_after_first) as s:
         rc, r, err = bench(["-c", 2, "-n", 100, "127.0.0.1", s.port])
-    assert rc != 0
-    assert r["closed_early"] == 2, r
+    assert r is not None, (rc, err)
+    assert rc != 0, (r, err)
+    assert r["closed_early"] == 2, (r, err)
     assert "closed early" in err, err
 
 
