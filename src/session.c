@@ -94,6 +94,16 @@
 #define SESSION_CARRY_MAX	(4 * 1024)
 /* Quiet this long, a session gives its buffers back. */
 #define SESSION_RELEASE_USEC	(2 * 1000000)
+/*
+ * A session that echod ends while the client may still be sending
+ * (line-too-long) lingers, as httpd and nginx do: its replies are sent
+ * and a FIN after them, and what still comes in is read and thrown away,
+ * for this long or this many bytes at most.  A close() with unread input
+ * would make the kernel answer with a reset and drop the replies it has
+ * not yet delivered.
+ */
+#define SESSION_LINGER_USEC	(2 * 1000000)
+#define SESSION_LINGER_BYTES	(4 * 1024 * 1024)
 
 struct session {
 	TAILQ_ENTRY(session)	 entry;
@@ -110,6 +120,9 @@ struct session {
 	const char		*closing;	/* reason, once only flushing */
 	bool			 paused;	/* not reading: replies wait */
 	bool			 rdhup;		/* the client half-closed */
+	bool			 ended;		/* a read found the end of input */
+	bool			 lingering;	/* closing, reading to discard */
+	size_t			 linger_left;	/* bytes it may still discard */
 	size_t			 rdsize;	/* bytes to read next time */
 	unsigned int		 small;		/* reads in a row under 1/4 */
 	uint64_t		 bytes_in;
@@ -289,8 +302,36 @@ session_flush(struct session *s)
 }
 
 /*
+ * Everything owed has been written: close, unless the client may still be
+ * sending.  Then send a FIN after the replies and linger (see
+ * SESSION_LINGER_USEC): the close entry comes when the client closes too,
+ * or when the linger is over.
+ */
+static void
+session_end(struct session *s)
+{
+	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
+		session_close(s, s->closing);
+		return;
+	}
+	s->lingering = true;
+	s->linger_left = SESSION_LINGER_BYTES;
+	/* The read event must not be armed with the write event. */
+	if (s->bev != NULL)
+		bufferevent_disable(s->bev, EV_WRITE);
+	if (event_add(s->rd, NULL) == -1 ||
+	    timer_in(worker_timers(s->worker), &s->timer,
+	    SESSION_LINGER_USEC) == -1) {
+		session_close(s, s->closing);
+		return;
+	}
+	/* Bytes may be waiting already, with no new edge to tell of them. */
+	event_active(s->rd, EV_READ, 1);
+}
+
+/*
  * The session owes nothing more than what is queued: stop reading, and
- * close with reason as soon as the client has it.
+ * end with reason as soon as the client has it.
  */
 static void
 session_finish(struct session *s, const char *reason)
@@ -298,14 +339,13 @@ session_finish(struct session *s, const char *reason)
 	s->closing = reason;
 	event_del(s->rd);
 	timer_del(worker_timers(s->worker), &s->timer);
-	if (s->bev == NULL) {
-		session_close(s, reason);
-		return;
+	if (s->bev != NULL) {
+		if (session_flush(s) == -1)
+			return;
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+			return;
 	}
-	if (session_flush(s) == -1)
-		return;
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		session_close(s, reason);
+	session_end(s);
 }
 
 /* Frame what is in the input and queue the replies; eof: no more comes. */
@@ -475,6 +515,10 @@ session_tick(void *arg)
 	bool		 idle_due;
 	char		 c;
 
+	if (s->lingering) {
+		session_close(s, s->closing);
+		return;
+	}
 	quiet = now_usec() - s->quiet;
 	idle_due = idle != 0 && quiet >= idle;
 	/*
@@ -531,7 +575,10 @@ session_read_none(struct session *s, ssize_t r)
 	if (r == -1) {
 		if (errno != EAGAIN && errno != EINTR)
 			session_fail(s, "read");
-	} else if (s->bev == NULL)
+		return;
+	}
+	s->ended = true;
+	if (s->bev == NULL)
 		session_close(s, "eof");
 	else if (session_frame(s, true) == 0)
 		session_finish(s, "eof");
@@ -682,6 +729,31 @@ session_read_framed(struct session *s)
 	session_frame(s, false);
 }
 
+/*
+ * A lingering session: read what the client still sends and throw it
+ * away, until it closes, errs or has sent SESSION_LINGER_BYTES.
+ */
+static void
+session_discard(struct session *s)
+{
+	size_t	 room = s->linger_left;
+	ssize_t	 r;
+
+	if (room > WORKER_BUFFER)
+		room = WORKER_BUFFER;
+	r = recv(s->fd, worker_buffer(s->worker), room, 0);
+	session_more(s, r, room);
+	if (r == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r > 0) {
+		s->bytes_in += (size_t)r;
+		s->linger_left -= (size_t)r;
+		if (s->linger_left > 0)
+			return;
+	}
+	session_close(s, s->closing);
+}
+
 /* The socket is readable. */
 static void
 session_read(evutil_socket_t fd, short what, void *arg)
@@ -692,6 +764,10 @@ session_read(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if (what & EV_CLOSED)
 		s->rdhup = true;
+	if (s->lingering) {
+		session_discard(s);
+		return;
+	}
 	if (s->bev != NULL) {
 		/* Not while replies wait (see session_backlog()); but if so,
 		 * the framed path queues behind them. */
@@ -715,7 +791,7 @@ session_write(struct bufferevent *bev, void *arg)
 
 	/* The low mark is 0: called only when the output is empty. */
 	if (s->closing != NULL) {
-		session_close(s, s->closing);
+		session_end(s);
 		return;
 	}
 	/*
@@ -812,7 +888,8 @@ session_create(struct worker *w, evutil_socket_t fd,
 
 /*
  * The graceful stop's deadline: one last attempt to send what each
- * session owes, then close it.
+ * session owes, then close it.  A lingering session keeps the reason it
+ * was ending for.
  */
 void
 session_close_all(struct worker *w, const char *reason)
@@ -821,6 +898,10 @@ session_close_all(struct worker *w, const char *reason)
 	struct evbuffer	*out;
 
 	TAILQ_FOREACH_SAFE(s, worker_sessions(w), entry, tmp) {
+		if (s->lingering) {
+			session_close(s, s->closing);
+			continue;
+		}
 		if (s->bev == NULL) {
 			session_close(s, reason);
 			continue;

@@ -4,6 +4,7 @@ read, max_connections, and that payload stays out of the log."""
 
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -91,6 +92,93 @@ def test_line_too_long():
         assert recv_until_eof(s) == b"1\n"
         m = d.wait_closed_entry(local_port(s), "lines")
         assert m.group(1) == "line-too-long", m.group(0)
+        s.close()
+
+
+def test_line_too_long_lingers_instead_of_resetting():
+    """Closing with the client's bytes unread would make the kernel send a
+    reset, which may drop replies not yet delivered: echod sends a FIN
+    after the replies and reads what still comes until the client closes
+    too."""
+    port = free_port()
+    text = conf(listener("lines", port, address="127.0.0.1", framing="line",
+                         strip=[{"bytes": 2}]),
+                max_line=64)
+    with Echod(text) as d:
+        s = connect(port)
+        rest = b"y" * (1 << 20)     # far more than one read of echod's
+        # Fails with a reset without the linger: echod closed with most
+        # of this unread.
+        s.sendall(b"ab1\n" + rest)
+        got = bytearray()
+        s.settimeout(10)
+        while True:
+            chunk = s.recv(65536)   # a reset raises: not a clean end
+            if not chunk:
+                break
+            got += chunk
+        assert got == b"1\n", got
+        port = local_port(s)
+        s.close()
+        m = d.wait_closed_entry(port, "lines")
+        assert m.group(1) == "line-too-long", m.group(0)
+        # What was thrown away was received all the same.
+        assert int(m.group(2)) == 4 + len(rest), m.group(0)
+        assert m.group(3) == "2", m.group(0)
+
+
+def test_linger_is_bounded():
+    """A client that neither closes nor stops sending after its line was
+    too long is closed all the same: after 2 s, or after 4 MiB more."""
+    port = free_port()
+    text = conf(listener("lines", port, address="127.0.0.1",
+                         framing="line"),
+                max_line=64, timeouts={"idle": 300, "write": 30})
+    with Echod(text) as d:
+        quiet = connect(port)
+        t0 = time.monotonic()
+        quiet.sendall(b"ok\n" + b"q" * 100)
+        assert recv_until_eof(quiet, 10) == b"ok\n"
+        m = d.wait_closed_entry(local_port(quiet), "lines", timeout=10)
+        took = time.monotonic() - t0
+        assert m.group(1) == "line-too-long", m.group(0)
+        assert took >= 1.5, "closed after %.2f s, not after lingering" % took
+        quiet.close()
+
+        flood = connect(port)
+        flood.settimeout(10)
+        sent = 0
+        chunk = b"f" * 65536
+        try:
+            while sent < (64 << 20):
+                sent += flood.send(chunk)
+        except OSError:
+            pass
+        assert sent < (64 << 20), "still accepted after %d bytes" % sent
+        m = d.wait_closed_entry(local_port(flood), "lines")
+        assert m.group(1) == "line-too-long", m.group(0)
+        # At most the cap beyond the read that found the long line.
+        assert 4 << 20 <= int(m.group(2)) <= (4 << 20) + 65536, m.group(0)
+        flood.close()
+
+
+def test_stop_cuts_a_linger_short():
+    """The graceful stop's deadline ends a linger like any session, and
+    the close entry keeps the reason the session was ending for."""
+    port = free_port()
+    text = conf(listener("lines", port, address="127.0.0.1",
+                         framing="line"),
+                max_line=64, timeouts={"shutdown": 0.3})
+    with Echod(text) as d:
+        s = connect(port)
+        s.sendall(b"ok\n" + b"q" * 100)
+        assert recv_until_eof(s, 10) == b"ok\n"
+        d.kill(signal.SIGTERM)
+        assert d.wait_exit() == 0
+        m = d.wait_closed_entry(local_port(s), "lines")
+        assert m.group(1) == "line-too-long", m.group(0)
+        # Cut short at the deadline, not after the whole linger.
+        assert float(m.group(4)) < 1.5, m.group(0)
         s.close()
 
 
