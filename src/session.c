@@ -21,12 +21,19 @@
  * armed while the write event is (libevent cannot mix edge- and
  * level-triggered events on one descriptor).
  *
- * Two read paths.  A raw session whose strip rules are decided and that
- * owes nothing (the echo of a plain stream) reads into its worker's buffer
- * and sends from there: no allocation, no copy, no evbuffer; only what the
- * socket does not take is copied into the output to wait.  Every other
- * session reads into the bufferevent's input and frames from it with
- * evbuffer moves (framing.c).
+ * Two read paths.  A session that owes nothing and holds no more than a
+ * short partial line (line framing, or raw once its strip rules are
+ * decided) reads into its worker's buffer and answers from there:
+ * framing_direct() finds the lines in place and the replies go out as
+ * iovecs into that buffer, with no allocation, no copy, no evbuffer; only
+ * what the socket does not take, and a partial line, is copied to wait.
+ * Every other session reads into the bufferevent's input and frames from
+ * it with evbuffer searches and moves (framing.c).
+ *
+ * A session that echod ends while the client may still send (a line too
+ * long) lingers: FIN after its replies, then a third read path that only
+ * discards, until the client closes or a bound is reached (see
+ * SESSION_LINGER_USEC).
  *
  * The bufferevent is created when a session first has to keep bytes, and
  * given back after SESSION_RELEASE_USEC without a read (if nothing is
@@ -301,27 +308,40 @@ session_flush(struct session *s)
 	return 0;
 }
 
+/* The idle timeout in microseconds; 0: never. */
+static uint64_t
+session_idle_usec(const struct session *s)
+{
+	return (uint64_t)s->lc->idle.tv_sec * 1000000 +
+	    (uint64_t)s->lc->idle.tv_usec;
+}
+
 /*
  * Everything owed has been written: close, unless the client may still be
  * sending.  Then send a FIN after the replies and linger (see
- * SESSION_LINGER_USEC): the close entry comes when the client closes too,
- * or when the linger is over.
+ * SESSION_LINGER_USEC; no longer than the idle timeout either): the close
+ * entry comes when the client closes too, or when the linger is over.
  */
 static void
 session_end(struct session *s)
 {
+	uint64_t	 idle = session_idle_usec(s), linger = SESSION_LINGER_USEC;
+
 	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
 		session_close(s, s->closing);
 		return;
 	}
 	s->lingering = true;
 	s->linger_left = SESSION_LINGER_BYTES;
-	/* The read event must not be armed with the write event. */
-	if (s->bev != NULL)
-		bufferevent_disable(s->bev, EV_WRITE);
+	/* Nothing waits in the output, and the input is thrown away. */
+	if (s->bev != NULL) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	if (idle != 0 && idle < linger)
+		linger = idle;
 	if (event_add(s->rd, NULL) == -1 ||
-	    timer_in(worker_timers(s->worker), &s->timer,
-	    SESSION_LINGER_USEC) == -1) {
+	    timer_in(worker_timers(s->worker), &s->timer, linger) == -1) {
 		session_close(s, s->closing);
 		return;
 	}
@@ -446,14 +466,6 @@ session_buffers(struct session *s)
 	evbuffer_unfreeze(bufferevent_get_input(s->bev), 0);
 	session_arm(s);
 	return 0;
-}
-
-/* The idle timeout in microseconds; 0: never. */
-static uint64_t
-session_idle_usec(const struct session *s)
-{
-	return (uint64_t)s->lc->idle.tv_sec * 1000000 +
-	    (uint64_t)s->lc->idle.tv_usec;
 }
 
 /*

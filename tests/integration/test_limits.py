@@ -83,16 +83,19 @@ def test_line_too_long():
         roundtrip(s, ok, ok[2:])
         s.sendall(b"ab1\nab2\n" + b"y" * 200 + b"\nab3\n")
         assert recv_until_eof(s) == b"1\n2\n"
-        m = d.wait_closed_entry(local_port(s), "lines")
-        assert m.group(1) == "line-too-long", m.group(0)
+        # Closing ends echod's linger (see below) at once.
+        client = local_port(s)
         s.close()
+        m = d.wait_closed_entry(client, "lines")
+        assert m.group(1) == "line-too-long", m.group(0)
         # a long line still arriving (no newline yet) is caught too
         s = connect(port)
         s.sendall(b"ab1\n" + b"z" * 100)
         assert recv_until_eof(s) == b"1\n"
-        m = d.wait_closed_entry(local_port(s), "lines")
-        assert m.group(1) == "line-too-long", m.group(0)
+        client = local_port(s)
         s.close()
+        m = d.wait_closed_entry(client, "lines")
+        assert m.group(1) == "line-too-long", m.group(0)
 
 
 def test_line_too_long_lingers_instead_of_resetting():
@@ -129,12 +132,25 @@ def test_line_too_long_lingers_instead_of_resetting():
 
 def test_linger_is_bounded():
     """A client that neither closes nor stops sending after its line was
-    too long is closed all the same: after 2 s, or after 4 MiB more."""
-    port = free_port()
+    too long is closed all the same: after 2 s (or the idle timeout, if
+    that is shorter), or after 4 MiB more."""
+    port, p2 = free_port(), free_port()
     text = conf(listener("lines", port, address="127.0.0.1",
                          framing="line"),
+                listener("quick", p2, address="127.0.0.1", framing="line",
+                         timeouts={"idle": 0.5}),
                 max_line=64, timeouts={"idle": 300, "write": 30})
     with Echod(text) as d:
+        s = connect(p2)
+        t0 = time.monotonic()
+        s.sendall(b"ok\n" + b"q" * 100)
+        assert recv_until_eof(s, 10) == b"ok\n"
+        m = d.wait_closed_entry(local_port(s), "quick", timeout=10)
+        took = time.monotonic() - t0
+        assert m.group(1) == "line-too-long", m.group(0)
+        assert 0.4 <= took < 1.8, "lingered %.2f s, idle is 0.5 s" % took
+        s.close()
+
         quiet = connect(port)
         t0 = time.monotonic()
         quiet.sendall(b"ok\n" + b"q" * 100)
@@ -177,8 +193,9 @@ def test_stop_cuts_a_linger_short():
         assert d.wait_exit() == 0
         m = d.wait_closed_entry(local_port(s), "lines")
         assert m.group(1) == "line-too-long", m.group(0)
-        # Cut short at the deadline, not after the whole linger.
-        assert float(m.group(4)) < 1.5, m.group(0)
+        # Still lingering at the stop, and cut short at its deadline.
+        assert 0.25 <= float(m.group(4)) < 1.5, m.group(0)
+        d.wait_log(r"^info: echod stopping: 1 sessions? closed$")
         s.close()
 
 
