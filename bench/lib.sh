@@ -67,6 +67,9 @@ bench_ic()
 }
 
 # The echod configuration for workers $1, log_connections $2, port $3.
+# $BENCH_LISTENER, when set, adds settings to the listener, e.g.
+# 'framing = "line"; strip = ({ bytes = 2; });' (then give the load
+# generator --strip 2: bench/compare -x).
 bench_echod_conf()
 {
 	cat <<EOF
@@ -75,7 +78,7 @@ log_connections = $2;
 workers = $1;
 max_connections = 20000;	# the 19 000 idle sessions
 listeners = (
-  { name = "bench"; port = $3; address = "127.0.0.1"; }
+  { name = "bench"; port = $3; address = "127.0.0.1"; ${BENCH_LISTENER:-} }
 );
 EOF
 }
