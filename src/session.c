@@ -900,8 +900,8 @@ session_create(struct worker *w, evutil_socket_t fd,
 
 /*
  * The graceful stop's deadline: one last attempt to send what each
- * session owes, then close it.  A lingering session keeps the reason it
- * was ending for.
+ * session owes, then close it; a lingering one too (SPEC §5: every
+ * session left is closed as "shutdown").
  */
 void
 session_close_all(struct worker *w, const char *reason)
@@ -910,10 +910,6 @@ session_close_all(struct worker *w, const char *reason)
 	struct evbuffer	*out;
 
 	TAILQ_FOREACH_SAFE(s, worker_sessions(w), entry, tmp) {
-		if (s->lingering) {
-			session_close(s, s->closing);
-			continue;
-		}
 		if (s->bev == NULL) {
 			session_close(s, reason);
 			continue;
