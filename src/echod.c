@@ -29,9 +29,6 @@
 #include "udp.h"
 #include "worker.h"
 
-#define EXIT_CONFIG	1	/* bad configuration or arguments */
-#define EXIT_NOSERVE	2	/* could not start serving */
-
 struct echod	 echod;
 
 static struct {

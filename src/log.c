@@ -304,7 +304,10 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* An error with strerror(errno) before serving; exits with status 1. */
+/*
+ * An error with strerror(errno) before serving; exits with EXIT_NOSERVE,
+ * so that systemd may try again (only EXIT_CONFIG stops it).
+ */
 void
 fatal(const char *fmt, ...)
 {
@@ -316,10 +319,10 @@ fatal(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	log_entry(LOG_ERR, NULL, NULL, 0, "%s: %s", buf, strerror(saved));
-	exit(1);
+	exit(EXIT_NOSERVE);
 }
 
-/* An error before serving; exits with status 1. */
+/* An error before serving; exits with EXIT_NOSERVE. */
 void
 fatalx(const char *fmt, ...)
 {
@@ -328,7 +331,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vplain(LOG_ERR, fmt, ap);
 	va_end(ap);
-	exit(1);
+	exit(EXIT_NOSERVE);
 }
 
 /* Set log_rate: per-connection entries allowed each second. */

@@ -67,6 +67,13 @@ void		 log_info(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_debug(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
+/*
+ * Exit statuses (echod(8)).  The unit does not restart after
+ * EXIT_CONFIG (RestartPreventExitStatus=1): only fixing the file helps.
+ */
+#define EXIT_CONFIG	1	/* bad configuration or arguments */
+#define EXIT_NOSERVE	2	/* could not start serving */
+
 void		 fatal(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2), __noreturn__));
 void		 fatalx(const char *, ...)
