@@ -55,8 +55,9 @@ enum framing_status
 
 /*
  * The direct path: framing straight from a read buffer, for a session
- * that holds no input, when framing_direct_ok() says the framing allows
- * it (line framing, or raw once its rules are decided).
+ * that holds at most a short partial line (which the caller puts in
+ * front of the new bytes at data), when framing_direct_ok() says the
+ * framing allows it (line framing, or raw once its rules are decided).
  *
  * framing_direct() answers what it can of the len bytes at data: the
  * replies, in order, as at most *niov iovecs pointing into data (a line's

@@ -2,8 +2,8 @@
  * session.h: one TCP echo session.
  *
  * A session owns one accepted connection: its bufferevent, framing state,
- * backpressure, timeouts and counters.  Outside this file only creation,
- * the count and the forced close at the end of a graceful stop exist.
+ * backpressure, timeouts and counters.  Outside session.c only creation
+ * and the forced close at the end of a graceful stop exist.
  */
 #ifndef ECHOD_SESSION_H
 #define ECHOD_SESSION_H
