@@ -40,6 +40,18 @@
  */
 #define LISTENER_BURST		64
 
+/*
+ * Echo is interactive: no reply may wait for Nagle, so every accepted
+ * socket needs TCP_NODELAY.  Linux copies it from the listening socket,
+ * which saves a setsockopt() per connection; whether this kernel does is
+ * looked at once, on a listener's first connection.
+ */
+enum listener_nodelay {
+	NODELAY_UNKNOWN,	/* the listener has it: look at the first */
+	NODELAY_INHERITED,	/* accepted sockets have it already */
+	NODELAY_EACH		/* set on every accepted socket */
+};
+
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
 	atomic_uint		 refcnt;	/* the list, and each session */
@@ -57,6 +69,7 @@ struct listener {
 	struct event		*resume;	/* ends the EMFILE pause */
 	long			 warned;	/* second of the last EMFILE warning */
 	unsigned int		 burst;		/* accepts since the last pause */
+	enum listener_nodelay	 nodelay;
 	char			 endpoint[96];	/* "tcp [::]:7" */
 };
 
@@ -72,6 +85,7 @@ static atomic_uint listener_conns;
 static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error(struct evconnlistener *, void *);
+static void	listener_nodelay(struct listener *, int);
 static void	listener_pause(struct listener *, const struct timeval *);
 static void	listener_resume(evutil_socket_t, short, void *);
 
@@ -244,6 +258,7 @@ listener_new(struct event_base *base, int fd, const struct sd_socket *s,
     bool dgram, char **cause)
 {
 	struct listener	*l;
+	int		 on = 1;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		goto fail;
@@ -257,6 +272,8 @@ listener_new(struct event_base *base, int fd, const struct sd_socket *s,
 		}
 		return l;
 	}
+	l->nodelay = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+	    sizeof(on)) == 0 ? NODELAY_UNKNOWN : NODELAY_EACH;
 	/* backlog 0: the socket already listens (systemd's backlog kept). */
 	l->evl = evconnlistener_new(base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, fd);
@@ -654,10 +671,28 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		l->refused_limit = limit;
 		return;
 	}
+	if (l->nodelay != NODELAY_INHERITED)
+		listener_nodelay(l, fd);
 	atomic_fetch_add(&listener_conns, 1);
 	atomic_fetch_add(&l->nsessions, 1);
 	atomic_fetch_add(&l->refcnt, 1);
 	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l);
+}
+
+/* TCP_NODELAY on fd, accepted by l, unless it came with it. */
+static void
+listener_nodelay(struct listener *l, int fd)
+{
+	int		 on = 1, v = 0;
+	socklen_t	 len = sizeof(v);
+
+	if (l->nodelay == NODELAY_UNKNOWN) {
+		l->nodelay = getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v,
+		    &len) == 0 && v != 0 ? NODELAY_INHERITED : NODELAY_EACH;
+		if (l->nodelay == NODELAY_INHERITED)
+			return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
 /* Stop accepting on l for tv; the loop goes on with everything else. */

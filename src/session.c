@@ -54,7 +54,6 @@
 #include <sys/uio.h>
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -857,7 +856,6 @@ session_create(struct worker *w, evutil_socket_t fd,
 	struct session		*s;
 	struct log_field	 f[4];
 	struct session_names	 nm;
-	int			 on = 1;
 	size_t			 n;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
@@ -883,8 +881,6 @@ session_create(struct worker *w, evutil_socket_t fd,
 	    sizeof(s->peer));
 	framing_init(&s->framing, lc->framing, lc->strip, conf->max_line);
 
-	/* Echo is interactive: never hold a small reply back (Nagle). */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	event_add(s->rd, NULL);
 	session_arm(s);
 

@@ -13,6 +13,7 @@ Environment: ECHOD (the daemon, set by `make check`), top_builddir,
 ECHOD_WRAPPER (e.g. "valgrind -q --error-exitcode=99": run echod under it).
 """
 
+import errno
 import os
 import re
 import select
@@ -150,6 +151,53 @@ def port_refuses(port, host="127.0.0.1"):
 
 def local_port(s):
     return s.getsockname()[1]
+
+
+_SYS_PIDFD_GETFD = 438     # the same number on every Linux architecture
+
+
+def server_sockopt(pid, client, level, option):
+    """getsockopt() on the daemon's end of client's connection: a
+    duplicate of pid's descriptor is taken with pidfd_getfd(2), which
+    needs root (or ptrace rights) and Linux 5.6; tap.Skip otherwise."""
+    import ctypes
+    import tap
+    libc = ctypes.CDLL(None, use_errno=True)
+    want = client.getsockname()[:2]
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError) as e:
+        tap.skip("pidfd_open: %s" % e)
+    try:
+        for name in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if not os.readlink("/proc/%d/fd/%s"
+                                   % (pid, name)).startswith("socket:"):
+                    continue
+            except OSError:
+                continue
+            fd = libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if fd < 0:
+                err = ctypes.get_errno()
+                if err in (errno.EPERM, errno.ENOSYS):
+                    tap.skip("pidfd_getfd: %s" % os.strerror(err))
+                continue
+            s = socket.socket(fileno=fd)
+            try:
+                peer = s.getpeername()[:2]
+                # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d.
+                if peer[0].startswith("::ffff:") and "." in peer[0]:
+                    peer = (peer[0][7:], peer[1])
+                if s.type == socket.SOCK_STREAM and peer == want:
+                    return s.getsockopt(level, option)
+            except OSError:
+                pass
+            finally:
+                s.close()
+    finally:
+        os.close(pidfd)
+    raise AssertionError("no socket of process %d is connected to %r"
+                         % (pid, want))
 
 
 def recv_exact(s, n, timeout=DEADLINE):

@@ -12,7 +12,7 @@ import time
 
 import tap
 from echodtest import (Echod, conf, connect, free_port, have_ipv6, listener,
-                       local_port, recv_until_eof, roundtrip)
+                       local_port, recv_until_eof, roundtrip, server_sockopt)
 
 
 def _binary(n):
@@ -162,6 +162,25 @@ def test_close_entry_counts_and_open_entry():
         # and exactly one close entry for that session
         assert len(d.log_matches(r"connection from 127\.0\.0\.1:%d on echo "
                                  r"closed" % p)) == 1
+
+
+def test_replies_are_never_held_for_nagle():
+    """Every accepted socket has TCP_NODELAY: the first of a listener's
+    (where echod learns whether the kernel copies it from the listening
+    socket) and the ones after it, over IPv4 and IPv6."""
+    port = free_port()
+    text = conf(listener("echo", port, address="::" if have_ipv6()
+                         else "127.0.0.1"))
+    with Echod(text) as d:
+        hosts = ["127.0.0.1"] + (["::1"] if have_ipv6() else [])
+        for host in hosts:
+            for i in range(3):
+                s = connect(port, host)
+                roundtrip(s, b"x")
+                assert server_sockopt(d.proc.pid, s, socket.IPPROTO_TCP,
+                                      socket.TCP_NODELAY) != 0, \
+                    "connection %d from %s without TCP_NODELAY" % (i, host)
+                s.close()
 
 
 def test_reset_by_client_is_not_fatal():

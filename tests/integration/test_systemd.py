@@ -11,7 +11,8 @@ import time
 
 import tap
 from echodtest import (Echod, conf, connect, free_port, listener, local_port,
-                       port_refuses, recv_exact, recv_until_eof, roundtrip, wait_until)
+                       port_refuses, recv_exact, recv_until_eof, roundtrip,
+                       server_sockopt, wait_until)
 
 _STATUS = (r"^STATUS=(\d+) sessions? on (\d+) listeners?; (\d+) accepted, "
            r"([0-9.]+) MB echoed$")
@@ -117,6 +118,20 @@ def test_activation_by_name():
         s.close()
         assert port_refuses(p1), "echod bound the passed listener's port"
         assert not d.log_matches(r"^error:")
+
+
+def test_activated_sessions_have_nodelay():
+    """A passed listening socket gets TCP_NODELAY too, so that what it
+    accepts has it (systemd's NoDelay= is not needed)."""
+    p1, p2, p3 = free_port(), free_port(), free_port()
+    with Echod(_strip_conf(p1, p2), activate=[(p3, "strip")]) as d:
+        for i in range(2):
+            s = connect(p3)
+            roundtrip(s, b"xx%d\n" % i, b"%d\n" % i)
+            assert server_sockopt(d.proc.pid, s, socket.IPPROTO_TCP,
+                                  socket.TCP_NODELAY) != 0, \
+                "connection %d without TCP_NODELAY" % i
+            s.close()
 
 
 def test_activation_by_port():
