@@ -153,7 +153,7 @@ def local_port(s):
     return s.getsockname()[1]
 
 
-_SYS_PIDFD_GETFD = 438     # the same number on every Linux architecture
+_SYS_PIDFD_GETFD = 438     # x86_64, arm64 and the other generic tables
 
 
 def server_sockopt(pid, client, level, option):
@@ -182,8 +182,14 @@ def server_sockopt(pid, client, level, option):
                 if err in (errno.EPERM, errno.ENOSYS):
                     tap.skip("pidfd_getfd: %s" % os.strerror(err))
                 continue
-            s = socket.socket(fileno=fd)
             try:
+                s = socket.socket(fileno=fd)
+            except OSError:
+                os.close(fd)
+                continue
+            try:
+                if s.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
                 peer = s.getpeername()[:2]
                 # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d.
                 if peer[0].startswith("::ffff:") and "." in peer[0]:

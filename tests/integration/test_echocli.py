@@ -150,7 +150,10 @@ class UdpEcho(_Listening):
             if peer is None:    # shut down by close()
                 return
             if self.answer:
-                self.sock.sendto(data, peer)
+                try:
+                    self.sock.sendto(data, peer)
+                except OSError:
+                    return
 
 
 def free_port(kind=socket.SOCK_STREAM):
