@@ -130,6 +130,28 @@ def test_line_too_long_lingers_instead_of_resetting():
         assert m.group(3) == "2", m.group(0)
 
 
+def _left_lingering(port):
+    """A client whose second line is too long (max_line = 64) and who then
+    neither sends nor closes: it gets the first line back and a FIN, and
+    echod lingers.  Returns the socket, still open."""
+    s = connect(port)
+    s.sendall(b"ok\n" + b"q" * 100)
+    assert recv_until_eof(s, 10) == b"ok\n"
+    return s
+
+
+def _linger_time(d, port, name):
+    """How long a session left lingering takes to be closed, from the
+    client's first byte to the close entry; and that entry."""
+    t0 = time.monotonic()
+    s = _left_lingering(port)
+    m = d.wait_closed_entry(local_port(s), name, timeout=10)
+    took = time.monotonic() - t0
+    s.close()
+    assert m.group(1) == "line-too-long", m.group(0)
+    return took
+
+
 def test_linger_is_bounded():
     """A client that neither closes nor stops sending after its line was
     too long is closed all the same: after 2 s (or the idle timeout, if
@@ -141,25 +163,10 @@ def test_linger_is_bounded():
                          timeouts={"idle": 0.5}),
                 max_line=64, timeouts={"idle": 300, "write": 30})
     with Echod(text) as d:
-        s = connect(p2)
-        t0 = time.monotonic()
-        s.sendall(b"ok\n" + b"q" * 100)
-        assert recv_until_eof(s, 10) == b"ok\n"
-        m = d.wait_closed_entry(local_port(s), "quick", timeout=10)
-        took = time.monotonic() - t0
-        assert m.group(1) == "line-too-long", m.group(0)
+        took = _linger_time(d, p2, "quick")
         assert 0.4 <= took < 1.8, "lingered %.2f s, idle is 0.5 s" % took
-        s.close()
-
-        quiet = connect(port)
-        t0 = time.monotonic()
-        quiet.sendall(b"ok\n" + b"q" * 100)
-        assert recv_until_eof(quiet, 10) == b"ok\n"
-        m = d.wait_closed_entry(local_port(quiet), "lines", timeout=10)
-        took = time.monotonic() - t0
-        assert m.group(1) == "line-too-long", m.group(0)
+        took = _linger_time(d, port, "lines")
         assert took >= 1.5, "closed after %.2f s, not after lingering" % took
-        quiet.close()
 
         flood = connect(port)
         flood.settimeout(10)
@@ -186,9 +193,7 @@ def test_stop_cuts_a_linger_short():
                          framing="line"),
                 max_line=64, timeouts={"shutdown": 0.3})
     with Echod(text) as d:
-        s = connect(port)
-        s.sendall(b"ok\n" + b"q" * 100)
-        assert recv_until_eof(s, 10) == b"ok\n"
+        s = _left_lingering(port)
         d.kill(signal.SIGTERM)
         assert d.wait_exit() == 0
         m = d.wait_closed_entry(local_port(s), "lines")
