@@ -39,6 +39,7 @@ static struct {
 	struct event	*sighup, *sigterm, *sigint;
 	struct timer	 tick;		/* once a second: status, budgets */
 	struct event	*deadline;	/* end of the graceful stop */
+	struct event	*drained;	/* the last connection is gone */
 } main_state;
 
 static __attribute__((__noreturn__)) void
@@ -172,7 +173,13 @@ static void
 main_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	workers_close_all("shutdown");
-	echod_session_gone();
+}
+
+/* The last connection of a graceful stop is gone: end the main loop. */
+static void
+main_drained(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(echod.base);
 }
 
 /*
@@ -193,24 +200,13 @@ main_stop(evutil_socket_t sig, short what, void *arg)
 	snprintf(status, sizeof(status), "Stopping: %u sessions left",
 	    listeners_open());
 	sd_stopping(status);
-	listeners_close();
-	if (listeners_open() == 0) {
-		event_base_loopbreak(echod.base);
+	listeners_close(main_state.drained);
+	if (listeners_open() == 0)
 		return;
-	}
 	main_state.deadline = evtimer_new(echod.base, main_deadline, NULL);
 	if (main_state.deadline == NULL ||
 	    evtimer_add(main_state.deadline, &echod.conf->shutdown) == -1)
 		main_deadline(-1, 0, NULL);
-}
-
-/* A session ended; the last one of a graceful stop ends the loop. */
-void
-echod_session_gone(void)
-{
-	/* event_base_loopbreak() is thread-safe with evthread enabled. */
-	if (echod.stopping && listeners_open() == 0)
-		event_base_loopbreak(echod.base);
 }
 
 /* workers = 0: one per CPU this process may run on (CPUAffinity=). */
@@ -237,7 +233,8 @@ main_events(void)
 	main_state.sigterm = evsignal_new(echod.base, SIGTERM, main_stop,
 	    NULL);
 	main_state.sigint = evsignal_new(echod.base, SIGINT, main_stop, NULL);
-	if (main_state.sighup == NULL || main_state.sigterm == NULL ||
+	main_state.drained = event_new(echod.base, -1, 0, main_drained, NULL);
+	if (main_state.drained == NULL || main_state.sighup == NULL || main_state.sigterm == NULL ||
 	    main_state.sigint == NULL ||
 	    evsignal_add(main_state.sighup, NULL) == -1 ||
 	    evsignal_add(main_state.sigterm, NULL) == -1 ||
@@ -269,11 +266,12 @@ main_ready(void)
 static void
 main_teardown(bool stopped)
 {
-	struct event	**ev[] = { &main_state.deadline, &main_state.sigint,
+	struct event	**ev[] = { &main_state.deadline, &main_state.drained,
+	    &main_state.sigint,
 	    &main_state.sigterm, &main_state.sighup };
 	size_t		  i;
 
-	listeners_close();
+	listeners_close(NULL);
 	workers_stop();
 	/* After the workers are joined: every close entry is written. */
 	if (stopped)

@@ -21,8 +21,4 @@ struct echod {
 
 extern struct echod	 echod;
 
-/* A session ended (on any worker); while stopping, the last one ends
- * the main loop. */
-void	echod_session_gone(void);
-
 #endif

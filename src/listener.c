@@ -81,6 +81,8 @@ static struct listener_list listeners = TAILQ_HEAD_INITIALIZER(listeners);
  * to a worker.
  */
 static atomic_uint listener_conns;
+/* The event to activate when listener_conns reaches 0 while stopping. */
+static struct event *_Atomic listener_drained;
 
 static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -563,7 +565,7 @@ fail:
 
 /* Stop accepting and close every listener: the start of a graceful stop. */
 void
-listeners_close(void)
+listeners_close(struct event *drained)
 {
 	struct listener	*l, *tmp;
 
@@ -572,6 +574,14 @@ listeners_close(void)
 		listener_shut(l);
 		listener_unref(l);
 	}
+	/*
+	 * A release that reaches 0 after the store sees the event; one
+	 * before it left 0 for the load below.  Both may activate it, which
+	 * event_active() takes as once.
+	 */
+	atomic_store(&listener_drained, drained);
+	if (drained != NULL && atomic_load(&listener_conns) == 0)
+		event_active(drained, 0, 0);
 }
 
 /* Connections accepted and not yet closed, queued ones included. */
@@ -639,9 +649,14 @@ listeners_tick(void)
 void
 listener_release(struct listener *l)
 {
+	struct event	*drained;
+
 	atomic_fetch_sub(&l->nsessions, 1);
-	atomic_fetch_sub(&listener_conns, 1);
 	listener_unref(l);
+	/* event_active() is thread-safe with evthread enabled. */
+	if (atomic_fetch_sub(&listener_conns, 1) == 1 &&
+	    (drained = atomic_load(&listener_drained)) != NULL)
+		event_active(drained, 0, 0);
 }
 
 /*

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct conf;
+struct event;
 struct event_base;
 struct listener;
 
@@ -33,8 +34,13 @@ struct listener_diff {
  */
 int		 listeners_apply(struct event_base *, struct conf *,
 		    struct listener_diff *, char **cause);
-/* Stop accepting everywhere and close every listener (graceful stop). */
-void		 listeners_close(void);
+/*
+ * Stop accepting everywhere and close every listener.  For a graceful
+ * stop, drained (an event of the main loop, or NULL) is activated once
+ * no connection is left open: at once if none is, else by the
+ * listener_release() that gives the last slot back, on whichever thread.
+ */
+void		 listeners_close(struct event *drained);
 /* Number of listeners serving. */
 unsigned int	 listeners_count(void);
 /* Connections accepted and not yet closed, over all listeners, those
@@ -44,7 +50,11 @@ unsigned int	 listeners_open(void);
 void		 listeners_describe(char *, size_t);
 /* Once a second: warnings about refused connections. */
 void		 listeners_tick(void);
-/* A session of l ended: give its slot back. */
+/*
+ * A connection accepted on l ended, however it ended (a session closed,
+ * a hand-off failed, a queued connection was dropped): give its slot
+ * back.  The only way a slot is released.
+ */
 void		 listener_release(struct listener *);
 
 #endif

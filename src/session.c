@@ -68,7 +68,6 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "echod.h"
 #include "framing.h"
 #include "listener.h"
 #include "log.h"
@@ -227,7 +226,6 @@ session_close(struct session *s, const char *reason)
 	}
 	config_unref(s->conf);
 	free(s);
-	echod_session_gone();
 }
 
 /* Out of memory for a session's buffers: it cannot go on. */
