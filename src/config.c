@@ -27,12 +27,9 @@
 
 #include <libconfig.h>
 
+#include "conffile.h"
 #include "config.h"
 
-/* Longest file we read: a configuration is a few kilobytes. */
-#define CONF_FILE_MAX		(16 * 1024 * 1024)
-/* libconfig 1.5 refuses deeper @include nesting itself. */
-#define CONF_INCLUDE_DEPTH	10
 /* Longest value quoted back in a message. */
 #define CONF_QUOTE_MAX		64
 /* Limits of SPEC §3 that are not in config.h. */
@@ -211,14 +208,14 @@ struct val {
 /* One error, kept with its place so the list can be sorted. */
 struct perr {
 	char			*text;
-	const char		*file;	/* NULL: the top-level text */
+	const char		*file;	/* NULL: the top-level file */
+	size_t			 order;	/* the file's index in the text's */
 	int			 line;	/* 0: none */
 };
 
 /* An integer literal libconfig 1.5 silently wrapped to int. */
 struct overflow {
-	char			*file;	/* NULL: the top-level text */
-	int			 line;
+	int			 line;	/* of the expanded text */
 	char			*name;	/* its setting */
 	int			 value;	/* what libconfig made of it */
 };
@@ -226,7 +223,7 @@ struct overflow {
 /* State of one load. */
 struct parse {
 	const char		*name;	/* the path or name as given */
-	const char		*incdir;
+	const struct conffile	*cf;	/* the text, includes expanded */
 	struct perr		*errs;
 	size_t			 nerrs;
 	int			 nomem;
@@ -243,13 +240,22 @@ struct parse {
 #define LF_PROTO_OK	0x08
 #define LF_ENDPOINT	(LF_ADDR_OK | LF_PORT_OK | LF_PROTO_OK)
 
-/* Record one error at file:line (line 0: none). */
+/*
+ * Record one error at file:line (line 0: none).  A NULL file is the
+ * expanded text, whose line is mapped back to the file it came from.
+ */
 static void __attribute__((format(printf, 4, 5)))
 conf_err(struct parse *p, const char *file, int line, const char *fmt, ...)
 {
 	struct perr	*n;
 	va_list		 ap;
 	char		*text;
+	size_t		 order = 0;
+
+	if (file == NULL && line > 0 && p->cf != NULL) {
+		order = conffile_index(p->cf, line);
+		file = conffile_where(p->cf, line, &line);
+	}
 
 	va_start(ap, fmt);
 	if (vasprintf(&text, fmt, ap) == -1) {
@@ -267,20 +273,21 @@ conf_err(struct parse *p, const char *file, int line, const char *fmt, ...)
 	p->errs = n;
 	p->errs[p->nerrs].text = text;
 	p->errs[p->nerrs].file = file;
+	p->errs[p->nerrs].order = order;
 	p->errs[p->nerrs].line = line;
 	p->nerrs++;
 }
 
-/* The file a setting comes from, as messages name it. */
-static const char *
-conf_file(config_setting_t *s)
-{
-	/* NULL for the top-level text: config_read_string() names nothing. */
-	return (config_setting_source_file(s));
-}
-
+/* The line of the expanded text a setting is on (conf_err() maps it). */
 #define conf_serr(p, s, ...) \
-	conf_err((p), conf_file(s), config_setting_source_line(s), __VA_ARGS__)
+	conf_err((p), NULL, config_setting_source_line(s), __VA_ARGS__)
+
+/* The file a setting comes from, and its line there in *line. */
+static const char *
+conf_where(const struct parse *p, config_setting_t *s, int *line)
+{
+	return (conffile_where(p->cf, config_setting_source_line(s), line));
+}
 
 /* Copy src into dst quoted-printable: \xNN for anything not printable. */
 static void
@@ -305,20 +312,14 @@ conf_quote(char *dst, size_t dstlen, const char *src)
 	dst[n] = '\0';
 }
 
-/* Sort key of an error's file: the top-level text first. */
+/* Sort key of an error: its file in the order they were read, its line. */
 static int
 conf_err_cmp(const struct perr *a, const struct perr *b)
 {
 	int	 la, lb;
 
-	if (a->file != b->file) {
-		if (a->file == NULL)
-			return (-1);
-		if (b->file == NULL)
-			return (1);
-		if (strcmp(a->file, b->file) != 0)
-			return (strcmp(a->file, b->file));
-	}
+	if (a->order != b->order)
+		return (a->order < b->order ? -1 : 1);
 	/* An error without a line goes after those with one. */
 	la = a->line == 0 ? INT_MAX : a->line;
 	lb = b->line == 0 ? INT_MAX : b->line;
@@ -344,26 +345,17 @@ conf_err_finish(struct parse *p, struct conf_errors *errs)
 	    sizeof(*errs->msgs))) == NULL)
 		errs = NULL;
 	for (i = 0; i < p->nerrs; i++) {
-		const char	*file = p->errs[i].file, *dir = "";
+		const char	*file = p->errs[i].file;
 
 		if (file == NULL)
 			file = p->name;
-		/*
-		 * libconfig names an included file as the @include line wrote
-		 * it, relative to the including file's directory: name it so
-		 * that it can be opened (from "/", under systemd).
-		 */
-		else if (file[0] != '/' && p->incdir != NULL &&
-		    strcmp(p->incdir, ".") != 0)
-			dir = p->incdir;
 		if (errs == NULL)
 			m = NULL;
 		else if (p->errs[i].line > 0) {
-			if (asprintf(&m, "%s%s%s:%d: %s", dir, *dir ? "/" : "",
-			    file, p->errs[i].line, p->errs[i].text) == -1)
+			if (asprintf(&m, "%s:%d: %s", file, p->errs[i].line,
+			    p->errs[i].text) == -1)
 				m = NULL;
-		} else if (asprintf(&m, "%s%s%s: %s", dir, *dir ? "/" : "",
-		    file, p->errs[i].text) == -1)
+		} else if (asprintf(&m, "%s: %s", file, p->errs[i].text) == -1)
 			m = NULL;
 		if (m != NULL)
 			errs->msgs[errs->n++] = m;
@@ -376,62 +368,9 @@ conf_err_finish(struct parse *p, struct conf_errors *errs)
 		errs->msgs[errs->n++] = m;
 }
 
-/* Read a whole file into a NUL-terminated buffer; errno on failure. */
-static char *
-conf_read_file(const char *path, size_t *lenp)
-{
-	struct stat	 st;
-	char		*buf = NULL, *n;
-	size_t		 len = 0, cap = 0;
-	ssize_t		 r;
-	int		 fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (NULL);
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	/* fopen() and libconfig happily "read" a directory as empty. */
-	if (S_ISDIR(st.st_mode)) {
-		errno = EISDIR;
-		goto fail;
-	}
-	for (;;) {
-		if (cap - len < 4096) {
-			if (cap >= CONF_FILE_MAX) {
-				errno = EFBIG;
-				goto fail;
-			}
-			cap = cap == 0 ? 8192 : cap * 2;
-			if ((n = realloc(buf, cap + 1)) == NULL)
-				goto fail;
-			buf = n;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		len += r;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*lenp = len;
-	return (buf);
-
-fail:
-	saved = errno;
-	free(buf);
-	close(fd);
-	errno = saved;
-	return (NULL);
-}
-
 /* Remember an integer literal that does not fit libconfig 1.5's int. */
 static void
-conf_overflow_add(struct parse *p, const char *file, int line,
-    const char *name, int value)
+conf_overflow_add(struct parse *p, int line, const char *name, int value)
 {
 	struct overflow	*n;
 
@@ -442,13 +381,9 @@ conf_overflow_add(struct parse *p, const char *file, int line,
 	}
 	p->ovf = n;
 	n = &p->ovf[p->novf];
-	n->file = file == NULL ? NULL : strdup(file);
-	n->name = strdup(name);
 	n->line = line;
 	n->value = value;
-	if ((file != NULL && n->file == NULL) || n->name == NULL) {
-		free(n->file);
-		free(n->name);
+	if ((n->name = strdup(name)) == NULL) {
 		p->nomem = 1;
 		return;
 	}
@@ -459,20 +394,16 @@ conf_overflow_add(struct parse *p, const char *file, int line,
 static int
 conf_overflowed(struct parse *p, config_setting_t *s)
 {
-	const char	*file = conf_file(s), *name = config_setting_name(s);
+	const char	*name = config_setting_name(s);
 	int		 line = config_setting_source_line(s);
 	size_t		 i;
 
 	if (name == NULL)
 		return (0);
 	for (i = 0; i < p->novf; i++) {
-		if (p->ovf[i].line != line || p->ovf[i].value !=
-		    config_setting_get_int(s) ||
-		    strcmp(p->ovf[i].name, name) != 0)
-			continue;
-		if ((file == NULL) != (p->ovf[i].file == NULL))
-			continue;
-		if (file == NULL || strcmp(file, p->ovf[i].file) == 0)
+		if (p->ovf[i].line == line && p->ovf[i].value ==
+		    config_setting_get_int(s) &&
+		    strcmp(p->ovf[i].name, name) == 0)
 			return (1);
 	}
 	return (0);
@@ -528,35 +459,6 @@ conf_namechar(int c)
 	return (isalnum(c) || c == '-' || c == '_' || c == '*');
 }
 
-static void	conf_prescan(struct parse *, const char *, const char *,
-		    int);
-
-/* Pre-scan the file an @include line names, as libconfig will find it. */
-static void
-conf_prescan_include(struct parse *p, const char *name, int depth)
-{
-	char	*path, *text;
-	size_t	 len;
-
-	if (depth >= CONF_INCLUDE_DEPTH)
-		return;
-	if (p->incdir != NULL && name[0] != '/') {
-		if (asprintf(&path, "%s/%s", p->incdir, name) == -1) {
-			p->nomem = 1;
-			return;
-		}
-	} else if ((path = strdup(name)) == NULL) {
-		p->nomem = 1;
-		return;
-	}
-	/* If it cannot be read, libconfig reports that itself. */
-	if ((text = conf_read_file(path, &len)) != NULL) {
-		conf_prescan(p, text, name, depth + 1);
-		free(text);
-	}
-	free(path);
-}
-
 /*
  * libconfig 1.5 reads a decimal literal with atoi() and a hex one into an
  * int, so "max_connections = 4294967297;" silently becomes 1 (only an L
@@ -565,39 +467,22 @@ conf_prescan_include(struct parse *p, const char *name, int depth)
  * belongs to (file, line, name) so the validator can reject it.
  */
 static void
-conf_prescan(struct parse *p, const char *text, const char *file, int depth)
+conf_prescan(struct parse *p, const char *text)
 {
-	const char	*c = text, *t, *q;
-	char		 last[128] = "", *inc;
-	int		 line = 1, bol = 1, value;
+	const char	*c = text, *t;
+	char		 last[128] = "";
+	int		 line = 1, value;
 	size_t		 n;
 
 	while (*c != '\0') {
 		if (*c == '\n') {
 			line++;
-			bol = 1;
 			c++;
 		} else if (isspace((unsigned char)*c))
 			c++;
-		else if (bol && strncmp(c, "@include", 8) == 0) {
-			t = c + 8;
-			while (*t == ' ' || *t == '\t')
-				t++;
-			if (*t == '"' && (q = strpbrk(t + 1, "\"\n")) != NULL &&
-			    *q == '"') {
-				if ((inc = strndup(t + 1, q - t - 1)) == NULL)
-					p->nomem = 1;
-				else {
-					conf_prescan_include(p, inc, depth);
-					free(inc);
-				}
-			}
-			c += strcspn(c, "\n");
-		} else if (*c == '#' || (c[0] == '/' && c[1] == '/')) {
-			bol = 0;
+		else if (*c == '#' || (c[0] == '/' && c[1] == '/')) {
 			c += strcspn(c, "\n");
 		} else if (c[0] == '/' && c[1] == '*') {
-			bol = 0;
 			for (c += 2; *c != '\0' &&
 			    !(c[0] == '*' && c[1] == '/'); c++)
 				if (*c == '\n')
@@ -605,12 +490,11 @@ conf_prescan(struct parse *p, const char *text, const char *file, int depth)
 			if (*c != '\0')
 				c += 2;
 		} else if (*c == '"') {
-			bol = 0;
 			for (c++; *c != '\0' && *c != '"'; c++) {
 				/* libconfig ends the string at \x00, silently. */
 				if (c[0] == '\\' && (c[1] == 'x' || c[1] == 'X') &&
 				    c[2] == '0' && c[3] == '0')
-					conf_err(p, file, line, "a string must not "
+					conf_err(p, NULL, line, "a string must not "
 					    "hold a NUL byte (\\x00)");
 				if (*c == '\\' && c[1] != '\0')
 					c++;
@@ -620,7 +504,6 @@ conf_prescan(struct parse *p, const char *text, const char *file, int depth)
 			if (*c != '\0')
 				c++;
 		} else if (isalpha((unsigned char)*c) || *c == '*') {
-			bol = 0;
 			for (t = c; conf_namechar((unsigned char)*c); c++)
 				;
 			n = c - t < (ptrdiff_t)sizeof(last) ? (size_t)(c - t) :
@@ -630,15 +513,13 @@ conf_prescan(struct parse *p, const char *text, const char *file, int depth)
 		} else if (isdigit((unsigned char)*c) ||
 		    ((*c == '+' || *c == '-' || *c == '.') &&
 		    (isdigit((unsigned char)c[1]) || c[1] == '.'))) {
-			bol = 0;
 			for (t = c; isalnum((unsigned char)*c) || *c == '.' ||
 			    *c == '+' || *c == '-'; c++)
 				;
 			if (last[0] != '\0' &&
 			    conf_literal_overflows(t, c - t, &value))
-				conf_overflow_add(p, file, line, last, value);
+				conf_overflow_add(p, line, last, value);
 		} else {
-			bol = 0;
 			c++;
 		}
 	}
@@ -874,7 +755,7 @@ conf_sockaddr(struct listener_conf *l, const char *addr)
 /* Build the strip set of listener l from its "strip" list. */
 static void
 conf_strip(struct parse *p, config_setting_t *list, struct listener_conf *l,
-    int framing_ok)
+    int framing_ok, size_t longest, const char *unit)
 {
 	struct val		 vals[K_COUNT];
 	config_setting_t	*g;
@@ -918,12 +799,19 @@ conf_strip(struct parse *p, config_setting_t *list, struct listener_conf *l,
 			    &cause) == -1)
 				conf_serr(p, vals[which].s, "\"bytes\": %s",
 				    cause != NULL ? cause : "rejected");
+			else if ((unsigned long long)vals[which].i > longest)
+				conf_serr(p, vals[which].s, "\"bytes\" is more "
+				    "than %s: every message would be removed "
+				    "whole", unit);
 			break;
 		case K_S_PREFIX:
 			if (strip_add_prefix(l->strip, vals[which].str,
 			    strlen(vals[which].str), &cause) == -1)
 				conf_serr(p, vals[which].s, "\"prefix\": %s",
 				    cause != NULL ? cause : "rejected");
+			else if (strlen(vals[which].str) > longest)
+				conf_serr(p, vals[which].s, "\"prefix\" is "
+				    "longer than %s: it can never match", unit);
 			break;
 		case K_S_REGEX:
 			/* Raw framing has no message end to anchor a match. */
@@ -953,11 +841,11 @@ conf_listener(struct parse *p, config_setting_t *g, struct conf *c, size_t n)
 	struct val		 vals[K_COUNT], tvals[K_COUNT];
 	const char		*ofile;
 	char			 q[CONF_QUOTE_MAX * 4 + 8], where[512];
-	int			 k, *flags = &p->lflags[n];
-	size_t			 i;
+	char			 unit[96] = "";
+	int			 k, *flags = &p->lflags[n], framing_ok;
+	size_t			 i, longest = SIZE_MAX;
 
-	l->line = config_setting_source_line(g);
-	p->lfile[n] = conf_file(g);
+	p->lfile[n] = conf_where(p, g, &l->line);
 	conf_walk(p, g, CTX_LISTENER, vals);
 
 	for (k = K_L_NAME; k <= K_L_MAX_DATAGRAM; k++) {
@@ -1025,19 +913,29 @@ conf_listener(struct parse *p, config_setting_t *g, struct conf *c, size_t n)
 		if (tvals[K_LT_WRITE].ok)
 			l->write = conf_tv(tvals[K_LT_WRITE].d);
 	}
+	/* The most a message can hold, when its framing says. */
+	framing_ok = vals[K_L_FRAMING].s == NULL || vals[K_L_FRAMING].ok;
+	if ((*flags & LF_PROTO_OK) && l->protocol == CONF_UDP) {
+		longest = l->max_datagram;
+		snprintf(unit, sizeof(unit), "a datagram can hold "
+		    "(max_datagram = %u)", l->max_datagram);
+	} else if ((*flags & LF_PROTO_OK) && framing_ok &&
+	    l->framing == FRAMING_LINE) {
+		longest = c->max_line - 1;
+		snprintf(unit, sizeof(unit), "a line can hold (max_line = "
+		    "%zu, the newline included)", c->max_line);
+	}
 	if (vals[K_L_STRIP].ok)
-		conf_strip(p, vals[K_L_STRIP].s, l,
-		    vals[K_L_FRAMING].s == NULL || vals[K_L_FRAMING].ok);
+		conf_strip(p, vals[K_L_STRIP].s, l, framing_ok, longest, unit);
 
 	for (i = 0; i < n; i++) {
 		o = &c->listeners[i];
 		ofile = p->lfile[i];
-		if (ofile == p->lfile[n] || (ofile != NULL &&
-		    p->lfile[n] != NULL && strcmp(ofile, p->lfile[n]) == 0))
+		if (ofile == p->lfile[n])
 			snprintf(where, sizeof(where), "line %d", o->line);
 		else
-			snprintf(where, sizeof(where), "%s:%d",
-			    ofile == NULL ? p->name : ofile, o->line);
+			snprintf(where, sizeof(where), "%s:%d", ofile,
+			    o->line);
 		if ((*flags & LF_NAME_OK) && (p->lflags[i] & LF_NAME_OK) &&
 		    strcmp(l->name, o->name) == 0)
 			conf_serr(p, vals[K_L_NAME].s, "duplicate listener "
@@ -1134,66 +1032,13 @@ conf_free(struct conf *c)
 }
 
 /*
- * libconfig could not parse: report its error.  For an @include it says
- * only "cannot open include file"; name the file and say why, so the
- * admin knows what to fix.
- */
-static void
-conf_err_read(struct parse *p, config_t *cfg, const char *text)
-{
-	const char	*file = config_error_file(cfg), *l, *q;
-	char		*own = NULL, *path = NULL, *name = NULL;
-	int		 line = config_error_line(cfg), i, saved;
-	size_t		 len;
-
-	if (strcmp(config_error_text(cfg), "cannot open include file") != 0)
-		goto plain;
-	/* The text of the file holding the @include line. */
-	if (file != NULL) {
-		if (asprintf(&path, "%s/%s", p->incdir != NULL ? p->incdir :
-		    ".", file) == -1 ||
-		    (own = conf_read_file(path, &len)) == NULL)
-			goto plain;
-		text = own;
-		free(path);
-		path = NULL;
-	}
-	for (l = text, i = 1; i < line && (l = strchr(l, '\n')) != NULL; i++)
-		l++;
-	if (l == NULL || (l = strstr(l, "@include")) == NULL ||
-	    (l = strchr(l, '"')) == NULL || (q = strchr(l + 1, '"')) == NULL ||
-	    (name = strndup(l + 1, (size_t)(q - l - 1))) == NULL)
-		goto plain;
-	if (name[0] == '/')
-		conf_err(p, file, line, "cannot open include file \"%s\": "
-		    "libconfig 1.5 reads @include paths relative to the "
-		    "including file's directory, write it relative", name);
-	else if (asprintf(&path, "%s/%s", p->incdir != NULL ? p->incdir :
-	    ".", name) != -1) {
-		saved = access(path, R_OK) == 0 ? 0 : errno;
-		conf_err(p, file, line, "cannot open include file %s: %s",
-		    path, saved != 0 ? strerror(saved) : "unreadable");
-	} else
-		goto plain;
-	free(name);
-	free(path);
-	free(own);
-	return;
-plain:
-	conf_err(p, file, line, "%s", config_error_text(cfg));
-	free(name);
-	free(path);
-	free(own);
-}
-
-/*
- * Parse text (named name in messages; includes relative to incdir) and
- * validate all of it.  A fresh config_t each time: libconfig 1.5 wipes the
- * object it reads into even when parsing fails.
+ * Parse the expanded text of cf and validate all of it.  A fresh config_t
+ * each time: libconfig 1.5 wipes the object it reads into even when
+ * parsing fails.  It is given no include directory and finds no @include
+ * (conffile.c expanded them): it opens no file.
  */
 static struct conf *
-conf_parse(const char *text, const char *name, const char *incdir,
-    struct conf_errors *errs)
+conf_parse(const struct conffile *cf, struct conf_errors *errs)
 {
 	struct parse	 p;
 	struct conf	*c = NULL;
@@ -1201,17 +1046,16 @@ conf_parse(const char *text, const char *name, const char *incdir,
 	size_t		 i;
 
 	memset(&p, 0, sizeof(p));
-	p.name = name == NULL ? "<string>" : name;
-	p.incdir = incdir;
+	p.name = cf->names[0];
+	p.cf = cf;
 
 	config_init(&cfg);
-	if (incdir != NULL)
-		config_set_include_dir(&cfg, incdir);
-	if (!config_read_string(&cfg, text)) {
-		conf_err_read(&p, &cfg, text);
+	if (!config_read_string(&cfg, cf->text)) {
+		conf_err(&p, NULL, config_error_line(&cfg), "%s",
+		    config_error_text(&cfg));
 		goto done;
 	}
-	conf_prescan(&p, text, NULL, 0);
+	conf_prescan(&p, cf->text);
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->path = strdup(p.name)) == NULL) {
 		p.nomem = 1;
@@ -1225,68 +1069,44 @@ done:
 		conf_free(c);
 		c = NULL;
 	}
-	/* Messages are formatted before libconfig's file names go away. */
 	conf_err_finish(&p, c == NULL ? errs : NULL);
 	config_destroy(&cfg);
-	for (i = 0; i < p.novf; i++) {
-		free(p.ovf[i].file);
+	for (i = 0; i < p.novf; i++)
 		free(p.ovf[i].name);
-	}
 	free(p.ovf);
 	free(p.lfile);
 	free(p.lflags);
 	return (c);
 }
 
-/* Report one error that has no parse behind it (the file is unreadable). */
+/* Report the one error of a text that could not be read. */
 static void
-conf_errors_one(struct conf_errors *errs, const char *fmt, ...)
+conf_errors_one(struct conf_errors *errs, char *cause)
 {
-	va_list	 ap;
-	char	*m;
-
 	if (errs == NULL || (errs->msgs = calloc(2, sizeof(*errs->msgs))) ==
-	    NULL)
+	    NULL) {
+		free(cause);
 		return;
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) == -1)
-		m = strdup("out of memory");
-	va_end(ap);
-	if (m != NULL)
-		errs->msgs[errs->n++] = m;
+	}
+	if (cause == NULL)
+		cause = strdup("out of memory");
+	if (cause != NULL)
+		errs->msgs[errs->n++] = cause;
 }
 
 /* Read, parse and validate the file at path. */
 struct conf *
 config_load(const char *path, struct conf_errors *errs)
 {
-	struct conf	*c;
-	const char	*nul, *lf;
-	char		*text, *dir, *slash;
-	size_t		 len;
-	int		 line;
+	struct conffile	 cf;
+	struct conf	*c = NULL;
+	char		*dir, *slash, *cause;
 
 	if (errs != NULL)
 		memset(errs, 0, sizeof(*errs));
-	if ((text = conf_read_file(path, &len)) == NULL) {
-		conf_errors_one(errs, "%s: cannot read: %s", path,
-		    strerror(errno));
-		return (NULL);
-	}
-	/* libconfig would silently stop reading at a NUL byte. */
-	if ((nul = memchr(text, '\0', len)) != NULL) {
-		for (line = 1, lf = text; (lf = memchr(lf, '\n', nul - lf)) !=
-		    NULL; lf++)
-			line++;
-		conf_errors_one(errs, "%s:%d: NUL byte in the text", path,
-		    line);
-		free(text);
-		return (NULL);
-	}
 	/* @include is relative to the file, not to the cwd ("/" in a unit). */
 	if ((dir = strdup(path)) == NULL) {
-		free(text);
-		conf_errors_one(errs, "%s: out of memory", path);
+		conf_errors_one(errs, NULL);
 		return (NULL);
 	}
 	if ((slash = strrchr(dir, '/')) == NULL)
@@ -1295,9 +1115,12 @@ config_load(const char *path, struct conf_errors *errs)
 		dir[1] = '\0';
 	else
 		*slash = '\0';
-	c = conf_parse(text, path, dir, errs);
+	if (conffile_read(&cf, path, dir, &cause) == -1)
+		conf_errors_one(errs, cause);
+	else
+		c = conf_parse(&cf, errs);
+	conffile_free(&cf);
 	free(dir);
-	free(text);
 	return (c);
 }
 
@@ -1305,9 +1128,19 @@ config_load(const char *path, struct conf_errors *errs)
 struct conf *
 config_parse(const char *text, const char *name, struct conf_errors *errs)
 {
+	struct conffile	 cf;
+	struct conf	*c = NULL;
+	char		*cause;
+
 	if (errs != NULL)
 		memset(errs, 0, sizeof(*errs));
-	return (conf_parse(text, name, NULL, errs));
+	if (conffile_string(&cf, text, name == NULL ? "<string>" : name, NULL,
+	    &cause) == -1)
+		conf_errors_one(errs, cause);
+	else
+		c = conf_parse(&cf, errs);
+	conffile_free(&cf);
+	return (c);
 }
 
 /*

@@ -3,13 +3,17 @@
 (issue 12): each case that once broke it, named after what it did."""
 
 import os
+import re
+import shutil
 import signal
+import socket
+import subprocess
 import tempfile
 import time
 
 import tap
-from echodtest import (Echod, conf, connect, free_port, listener,
-                       recv_until_eof, roundtrip, wait_until)
+from echodtest import (ECHOD, Echod, conf, connect, free_port, listener,
+                       recv_until_eof, roundtrip, run_echod, wait_until)
 
 FAULT = os.path.join(os.environ.get("top_builddir", "."),
                      "tests/integration/fault.so")
@@ -81,6 +85,216 @@ def test_stop_ends_when_the_last_session_cannot_start():
         for f in os.listdir(fault):
             os.unlink(os.path.join(fault, f))
         os.rmdir(fault)
+
+
+# --- configuration files that are not what they claim (point 1) ----------
+#
+# Each case prepares a directory and returns the line that the main file
+# appends (an @include), what the error must say, and optionally the file
+# and line it must name (else the main file's @include line); then echod
+# -t, a start and a bare SIGHUP must all report it as FILE:LINE and, on
+# SIGHUP, keep serving.
+
+def _inc(name):
+    return '@include "%s"' % name
+
+
+def _case_include_directory(d):
+    os.mkdir(os.path.join(d, "inc.d"))
+    return _inc("inc.d"), r"cannot open include file \S*inc\.d: Is a directory"
+
+
+def _case_include_fifo(d):
+    os.mkfifo(os.path.join(d, "fifo.inc"))
+    return _inc("fifo.inc"), r"cannot open include file \S*fifo\.inc: Is a FIFO"
+
+
+def _case_include_device(d):
+    os.symlink("/dev/zero", os.path.join(d, "zero.inc"))
+    return (_inc("zero.inc"),
+            r"cannot open include file \S*zero\.inc: Is a character device")
+
+
+def _case_include_socket(d):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(os.path.join(d, "sock.inc"))
+    s.close()       # the file stays
+    return _inc("sock.inc"), r"cannot open include file \S*sock\.inc: Is a socket"
+
+
+def _case_include_missing(d):
+    return (_inc("missing.inc"),
+            r"cannot open include file \S*missing\.inc: No such file")
+
+
+def _case_include_loop(d):
+    with open(os.path.join(d, "a.inc"), "w") as f:
+        f.write('# a\n@include "b.inc"\n')
+    with open(os.path.join(d, "b.inc"), "w") as f:
+        f.write('@include "a.inc"\n')
+    # named where the loop closes: b.inc's line 1 includes a.inc again
+    return (_inc("a.inc"), r"cannot include \S*a\.inc: it includes itself",
+            ("b.inc", 1))
+
+
+def _case_include_itself(d):
+    return _inc("echod.conf"), r"cannot include \S*echod\.conf: it includes itself"
+
+
+def _case_include_too_deep(d):
+    for i in range(12):
+        with open(os.path.join(d, "n%d.inc" % i), "w") as f:
+            f.write('@include "n%d.inc"\n' % (i + 1) if i < 11 else "\n")
+    # libconfig's limit, 10 levels: n9.inc, the tenth, may include no more
+    return _inc("n0.inc"), r"include file nesting too deep", ("n9.inc", 1)
+
+
+def _case_include_oversized(d):
+    with open(os.path.join(d, "big.inc"), "w") as f:
+        line = "# " + "x" * 1021 + "\n"
+        for _ in range(5 * 1024):
+            f.write(line)
+    return _inc("big.inc"), r"cannot open include file \S*big\.inc: Larger than 4 MiB"
+
+
+def _case_include_not_on_its_own_line(d):
+    open(os.path.join(d, "empty.inc"), "w").close()
+    return ('@include "empty.inc"@include "missing.inc"',
+            r"@include must start a line of its own")
+
+
+def _case_main_directory(d):
+    return None, "directory"
+
+
+def _case_main_fifo(d):
+    return None, "fifo"
+
+
+_INCLUDE_CASES = [(n[len("_case_"):], f) for n, f in sorted(globals().items())
+                  if n.startswith("_case_include")]
+_MAIN_CASES = [("main_directory", "Is a directory"), ("main_fifo", "Is a FIFO")]
+
+
+def _want(d, path, text, case):
+    """Set up an include case in d; the main file's text, the regex."""
+    got = case(d)
+    line, why = got[:2]
+    if len(got) > 2:
+        where = "%s:%d" % (re.escape(os.path.join(d, got[2][0])), got[2][1])
+    else:
+        where = "%s:%d" % (re.escape(path), text.count("\n") + 1)
+    return text + line + "\n", r"%s: .*%s" % (where, why)
+
+
+def _make_main(path, kind):
+    """Put a directory or a FIFO where the configuration file is."""
+    if os.path.exists(path):
+        os.unlink(path)
+    if kind == "directory":
+        os.mkdir(path)
+    else:
+        os.mkfifo(path)
+
+
+def _base(port):
+    return conf(listener("echo", port, address="127.0.0.1"))
+
+
+def test_bad_files_with_check_and_at_start():
+    port = free_port()
+    for name, case in _INCLUDE_CASES + _MAIN_CASES:
+        d = tempfile.mkdtemp(prefix="echodtest.")
+        try:
+            path = os.path.join(d, "echod.conf")
+            text = _base(port)
+            if callable(case):
+                bad, want = _want(d, path, text, case)
+                with open(path, "w") as f:
+                    f.write(bad)
+            else:
+                _make_main(path, "fifo" if "FIFO" in case else "directory")
+                want = r"%s: cannot read: %s" % (re.escape(path), case)
+            for args in (["-t", "-c", path], ["-c", path,
+                                               "--log-target=stderr"]):
+                t0 = time.monotonic()
+                try:
+                    r = run_echod(args, timeout=20)
+                except subprocess.TimeoutExpired:
+                    raise AssertionError("%s: echod %s hung" % (name, args))
+                assert r.returncode == 1, \
+                    "%s: %s exited %d: %s" % (name, args, r.returncode,
+                                             r.stderr)
+                assert re.search(want, r.stderr, re.M), \
+                    "%s: %s said %r, not %r" % (name, args, r.stderr, want)
+                assert "flex" not in r.stderr, r.stderr
+                assert time.monotonic() - t0 < 15
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def test_bad_files_on_sighup_keep_the_service():
+    port = free_port()
+    text = _base(port)
+    with Echod(text) as d:
+        s = connect(port)
+        roundtrip(s, b"before\n")
+        for name, case in _INCLUDE_CASES + _MAIN_CASES:
+            if callable(case):
+                bad, want = _want(d.dir, d.path, text, case)
+                m = d.reload(bad)
+            else:
+                _make_main(d.path, "fifo" if "FIFO" in case
+                           else "directory")
+                m = d.reload()
+                want = r"%s: cannot read: %s" % (re.escape(d.path), case)
+                if os.path.isdir(d.path):
+                    os.rmdir(d.path)
+                else:
+                    os.unlink(d.path)
+                d.write_conf(text)
+            assert m.group(1) == "reload rejected", "%s: %s" % (name,
+                                                                m.group(0))
+            assert re.search(want, m.group(2)), \
+                "%s: %r, not %r" % (name, m.group(2), want)
+            # every session kept, new ones accepted, the loop not stuck
+            roundtrip(s, name.encode() + b"\n")
+            t = connect(port)
+            roundtrip(t, b"new\n")
+            t.close()
+        assert d.proc.poll() is None
+        s.close()
+        assert d.stop() == 0
+
+
+def test_unreadable_file_named_with_its_line():
+    """root reads anything: the check runs as nobody."""
+    if os.geteuid() != 0:
+        tap.skip("needs root to become nobody")
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="echodtest.")
+    try:
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "echod.conf")
+        text = _base(port)
+        with open(path, "w") as f:
+            f.write(text + _inc("secret.inc") + "\n")
+        os.chmod(path, 0o644)
+        with open(os.path.join(d, "secret.inc"), "w") as f:
+            f.write("# not for nobody\n")
+        os.chmod(os.path.join(d, "secret.inc"), 0)
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        r = subprocess.run([ECHOD, "-t", "-c", path], user=65534,
+                           group=65534, extra_groups=[],
+                           capture_output=True, text=True, timeout=20,
+                           env=env, cwd="/")
+        assert r.returncode == 1, r.stderr
+        want = r"%s:%d: cannot open include file \S*secret\.inc: " \
+            r"Permission denied" % (re.escape(path), text.count("\n") + 1)
+        assert re.search(want, r.stderr), r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 tap.main(globals())

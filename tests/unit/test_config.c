@@ -826,6 +826,51 @@ test_load_include(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * An @include is found where libconfig's scanner finds one, and only
+ * there: not in a block comment, not in a string (even one that spans
+ * lines), not after text on its line; errors after an include keep the
+ * including file's line numbers.
+ */
+static void
+test_load_include_where_libconfig_finds_it(void **state)
+{
+	const char		*main_text =
+	    "/* @include \"nonexistent.inc\"\n"
+	    "@include \"nonexistent.inc\" */\n"
+	    "@include \"part.inc\"\n"
+	    "log_level = \"x\n"
+	    "@include \";\n"
+	    "workers = 999;\n";
+	struct conf_errors	 errs;
+	char			 dir[PATH_MAX], path[PATH_MAX + 16];
+	char			 want[PATH_MAX * 3];
+
+	mkdtemp_in(dir, sizeof(dir));
+	write_file(dir, "main.conf", main_text, strlen(main_text));
+	write_file(dir, "part.inc", "listeners = ( { name = \"a\"; "
+	    "port = 7; } );\nmax_line = 1;\n",
+	    strlen("listeners = ( { name = \"a\"; port = 7; } );\n"
+	    "max_line = 1;\n"));
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	assert_null(config_load(path, &errs));
+	/* No include failed: the three errors are the values'. */
+	assert_int_equal(errs.n, 3);
+	snprintf(want, sizeof(want), "%s:4: \"log_level\" must be one of",
+	    path);
+	assert_memory_equal(errs.msgs[0], want, strlen(want));
+	snprintf(want, sizeof(want), "%s:6: \"workers\" must be", path);
+	assert_memory_equal(errs.msgs[1], want, strlen(want));
+	snprintf(want, sizeof(want), "%s/part.inc:2: \"max_line\" must be",
+	    dir);
+	assert_memory_equal(errs.msgs[2], want, strlen(want));
+	config_errors_free(&errs);
+
+	remove_file(dir, "part.inc");
+	remove_file(dir, "main.conf");
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* References: the last unref frees (valgrind sees a leak otherwise). */
 static void
 test_refcount(void **state)
@@ -884,6 +929,7 @@ main(void)
 		cmocka_unit_test(test_big_integer_neighbours),
 		cmocka_unit_test(test_load_unreadable),
 		cmocka_unit_test(test_load_include),
+		cmocka_unit_test(test_load_include_where_libconfig_finds_it),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_errs_handling),
 	};
