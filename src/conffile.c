@@ -473,6 +473,22 @@ conffile_expand(struct conffile_read *r, const char *text, size_t len,
 	return (conffile_failed(r) ? -1 : 0);
 }
 
+/* Start a read of the text called name into cf. */
+static int
+conffile_begin(struct conffile_read *r, struct conffile *cf,
+    const char *name, const char *incdir, char **cause)
+{
+	memset(cf, 0, sizeof(*cf));
+	memset(r, 0, sizeof(*r));
+	r->cf = cf;
+	r->incdir = incdir;
+	if (conffile_name(r, name) == -1) {
+		*cause = NULL;
+		return (-1);
+	}
+	return (0);
+}
+
 /* Read and expand the file at path. */
 int
 conffile_read(struct conffile *cf, const char *path, const char *incdir,
@@ -485,14 +501,8 @@ conffile_read(struct conffile *cf, const char *path, const char *incdir,
 	size_t			 len;
 	int			 rv;
 
-	memset(cf, 0, sizeof(*cf));
-	memset(&r, 0, sizeof(r));
-	r.cf = cf;
-	r.incdir = incdir;
-	if (conffile_name(&r, path) == -1) {
-		*cause = NULL;
+	if (conffile_begin(&r, cf, path, incdir, cause) == -1)
 		return (-1);
-	}
 	if ((text = conffile_slurp(path, &len, &st, &why)) == NULL) {
 		if (asprintf(cause, "%s: cannot read: %s", path, why) == -1)
 			*cause = NULL;
@@ -510,14 +520,8 @@ conffile_string(struct conffile *cf, const char *text, const char *name,
 {
 	struct conffile_read	 r;
 
-	memset(cf, 0, sizeof(*cf));
-	memset(&r, 0, sizeof(r));
-	r.cf = cf;
-	r.incdir = incdir;
-	if (conffile_name(&r, name) == -1) {
-		*cause = NULL;
+	if (conffile_begin(&r, cf, name, incdir, cause) == -1)
 		return (-1);
-	}
 	return (conffile_expand(&r, text, strlen(text), NULL, cause));
 }
 
