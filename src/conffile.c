@@ -11,12 +11,17 @@
  * scanned once more, and a directive that only the expansion put at the
  * start of a line (`@include "empty"@include "x"`) is refused: libconfig
  * must find none.
+ *
+ * One more scan of the result finds the integer literals that libconfig
+ * 1.5 would silently wrap (conffile_wrapped()).
  */
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -439,6 +444,162 @@ conffile_scan(struct conffile_read *r, const char *t, size_t len,
 	}
 }
 
+/* Remember an integer literal that libconfig 1.5 wraps to an int. */
+static void
+conffile_wrap_add(struct conffile_read *r, int line, const char *name,
+    int value)
+{
+	struct conffile		*cf = r->cf;
+	struct conffile_wrap	*n;
+
+	n = reallocarray(cf->wraps, cf->nwraps + 1, sizeof(*cf->wraps));
+	if (n == NULL) {
+		r->nomem = true;
+		return;
+	}
+	cf->wraps = n;
+	n[cf->nwraps].line = line;
+	n[cf->nwraps].value = value;
+	if ((n[cf->nwraps].name = strdup(name)) == NULL) {
+		r->nomem = true;
+		return;
+	}
+	cf->nwraps++;
+}
+
+/* Remember a line whose string holds a \x00 escape. */
+static void
+conffile_nul_escape(struct conffile_read *r, int line)
+{
+	struct conffile	*cf = r->cf;
+	int		*n;
+
+	n = reallocarray(cf->nuls, cf->nnuls + 1, sizeof(*cf->nuls));
+	if (n == NULL) {
+		r->nomem = true;
+		return;
+	}
+	cf->nuls = n;
+	n[cf->nnuls++] = line;
+}
+
+/*
+ * Whether the number token tok would not survive libconfig 1.5's int; if
+ * so, *value is what libconfig keeps of it (the low 32 bits).
+ */
+static bool
+conffile_literal_wraps(const char *tok, size_t len, int *value)
+{
+	char			 buf[32];
+	const char		*d = tok;
+	unsigned long long	 u;
+	long long		 v;
+	char			*end;
+
+	if (*d == '+' || *d == '-')
+		d++;
+	/* An L suffix makes an INT64, which libconfig keeps whole. */
+	if (tok[len - 1] == 'L' || tok[len - 1] == 'l')
+		return (false);
+	if (d[0] == '0' && (d[1] == 'x' || d[1] == 'X')) {
+		if (len >= sizeof(buf))
+			u = ULLONG_MAX;	/* strtoull() saturates */
+		else {
+			memcpy(buf, d + 2, len - (d + 2 - tok));
+			buf[len - (d + 2 - tok)] = '\0';
+			u = strtoull(buf, &end, 16);
+		}
+		*value = (int)(unsigned int)u;
+		return (u > INT_MAX);
+	}
+	if (memchr(tok, '.', len) != NULL || memchr(tok, 'e', len) != NULL ||
+	    memchr(tok, 'E', len) != NULL)
+		return (false);	/* a float */
+	if (len >= sizeof(buf))
+		v = *tok == '-' ? LLONG_MIN : LLONG_MAX;	/* saturated */
+	else {
+		memcpy(buf, tok, len);
+		buf[len] = '\0';
+		v = strtoll(buf, &end, 10);
+	}
+	*value = (int)(unsigned int)(unsigned long long)v;
+	return (v > INT_MAX || v < INT_MIN);
+}
+
+/* Whether c may continue a setting name (libconfig's [-A-Za-z0-9_*]). */
+static bool
+conffile_namechar(int c)
+{
+	return (isalnum(c) || c == '-' || c == '_' || c == '*');
+}
+
+/*
+ * libconfig 1.5 reads a decimal literal with atoi() and a hex one into an
+ * int, so "max_connections = 4294967297;" silently becomes 1 (only an L
+ * suffix makes an INT64).  Find such literals in the text before libconfig
+ * does, skipping strings and comments, and remember the setting each one
+ * belongs to (line, name) so that the validator can reject it; and note
+ * the strings that hold a \x00, which libconfig silently cuts there.
+ */
+static void
+conffile_literals(struct conffile_read *r)
+{
+	const char	*c = r->cf->text, *t;
+	char		 last[128] = "";
+	int		 line = 1, value;
+	size_t		 n;
+
+	while (*c != '\0') {
+		if (*c == '\n') {
+			line++;
+			c++;
+		} else if (isspace((unsigned char)*c))
+			c++;
+		else if (*c == '#' || (c[0] == '/' && c[1] == '/')) {
+			c += strcspn(c, "\n");
+		} else if (c[0] == '/' && c[1] == '*') {
+			for (c += 2; *c != '\0' &&
+			    !(c[0] == '*' && c[1] == '/'); c++)
+				if (*c == '\n')
+					line++;
+			if (*c != '\0')
+				c += 2;
+		} else if (*c == '"') {
+			for (c++; *c != '\0' && *c != '"'; c++) {
+				/* libconfig ends the string there. */
+				if (c[0] == '\\' && (c[1] == 'x' ||
+				    c[1] == 'X') && c[2] == '0' && c[3] == '0')
+					conffile_nul_escape(r, line);
+				if (*c == '\\' && c[1] != '\0')
+					c++;
+				if (*c == '\n')
+					line++;
+			}
+			if (*c != '\0')
+				c++;
+		} else if (isalpha((unsigned char)*c) || *c == '*') {
+			for (t = c; conffile_namechar((unsigned char)*c); c++)
+				;
+			n = c - t < (ptrdiff_t)sizeof(last) ? (size_t)(c - t) :
+			    sizeof(last) - 1;
+			memcpy(last, t, n);
+			last[n] = '\0';
+		} else if (isdigit((unsigned char)*c) ||
+		    ((*c == '+' || *c == '-' || *c == '.') &&
+		    (isdigit((unsigned char)c[1]) || c[1] == '.'))) {
+			for (t = c; isalnum((unsigned char)*c) || *c == '.' ||
+			    *c == '+' || *c == '-'; c++)
+				;
+			if (last[0] != '\0' &&
+			    conffile_literal_wraps(t, c - t, &value))
+				conffile_wrap_add(r, line, last, value);
+		} else {
+			c++;
+		}
+	}
+}
+
+
 /* Expand text (of the file names[0]) into cf, then check the result. */
 static int
 conffile_expand(struct conffile_read *r, const char *text, size_t len,
@@ -465,6 +626,8 @@ conffile_expand(struct conffile_read *r, const char *text, size_t len,
 		r->checking = true;
 		conffile_scan(r, cf->text, cf->len, 0, NULL, 0);
 	}
+	if (!conffile_failed(r))
+		conffile_literals(r);
 	if (r->nomem) {
 		free(r->cause);
 		r->cause = NULL;
@@ -525,6 +688,21 @@ conffile_string(struct conffile *cf, const char *text, const char *name,
 	return (conffile_expand(&r, text, strlen(text), NULL, cause));
 }
 
+/* Whether libconfig's int value of name at line was wrapped. */
+bool
+conffile_wrapped(const struct conffile *cf, int line, const char *name,
+    int value)
+{
+	size_t	 i;
+
+	for (i = 0; i < cf->nwraps; i++) {
+		if (cf->wraps[i].line == line && cf->wraps[i].value == value &&
+		    strcmp(cf->wraps[i].name, name) == 0)
+			return (true);
+	}
+	return (false);
+}
+
 /* Index into names of the file that line of the text came from. */
 size_t
 conffile_index(const struct conffile *cf, int line)
@@ -555,6 +733,10 @@ conffile_free(struct conffile *cf)
 	for (i = 0; i < cf->nnames; i++)
 		free(cf->names[i]);
 	free(cf->names);
+	for (i = 0; i < cf->nwraps; i++)
+		free(cf->wraps[i].name);
+	free(cf->wraps);
+	free(cf->nuls);
 	free(cf->lines);
 	free(cf->text);
 	memset(cf, 0, sizeof(*cf));

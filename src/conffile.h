@@ -13,16 +13,24 @@
 #ifndef ECHOD_CONFFILE_H
 #define ECHOD_CONFFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Largest file, and largest text with every include expanded. */
-#define CONFFILE_MAX		(4 * 1024 * 1024)	/* "4 MiB" in messages */
+#define CONFFILE_MAX		(4 * 1024 * 1024)	/* "4 MiB" to users */
 /* Deepest @include nesting, libconfig 1.5's own limit. */
 #define CONFFILE_DEPTH		10
 
 struct conffile_line {
 	size_t	 file;		/* index into names */
 	int	 line;		/* in that file, from 1 */
+};
+
+/* An integer literal of the text that libconfig 1.5 wraps to an int. */
+struct conffile_wrap {
+	int	 line;		/* of the text */
+	char	*name;		/* its setting */
+	int	 value;		/* what libconfig makes of it */
 };
 
 struct conffile {
@@ -32,6 +40,10 @@ struct conffile {
 	size_t			  nlines;
 	char			**names;	/* [0]: the top-level file */
 	size_t			  nnames;
+	struct conffile_wrap	 *wraps;
+	size_t			  nwraps;
+	int			 *nuls;		/* lines of strings with \x00 */
+	size_t			  nnuls;
 };
 
 /*
@@ -45,6 +57,14 @@ int		 conffile_read(struct conffile *cf, const char *path,
 		    const char *incdir, char **cause);
 int		 conffile_string(struct conffile *cf, const char *text,
 		    const char *name, const char *incdir, char **cause);
+/*
+ * Whether the int libconfig read for setting name at line of the text is
+ * value only because libconfig 1.5 wrapped a larger literal: it reads a
+ * decimal with atoi() and a hex one into an int, so "max_connections =
+ * 4294967297;" would silently be 1.
+ */
+bool		 conffile_wrapped(const struct conffile *, int line,
+		    const char *name, int value);
 /* The file line of text came from, and its line there in *fline. */
 const char	*conffile_where(const struct conffile *, int line, int *fline);
 /* The index of that file in names, 0 for lines outside the text. */

@@ -1,0 +1,385 @@
+/*
+ * confbuild.c: a parsed configuration's checked values turned into
+ * struct conf, with the checks across keys and listeners.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "confbuild.h"
+#include "conferr.h"
+#include "conffile.h"
+#include "config.h"
+#include "confkeys.h"
+#include "framing.h"
+#include "strip.h"
+
+/* What is known of each listener checked so far (confbuild_listener()). */
+#define LF_NAME_OK	0x01
+#define LF_ADDR_OK	0x02
+#define LF_PORT_OK	0x04
+#define LF_PROTO_OK	0x08
+#define LF_ENDPOINT	(LF_ADDR_OK | LF_PORT_OK | LF_PROTO_OK)
+
+/* State of one build. */
+struct confbuild {
+	struct conferr		*e;
+	const struct conffile	*cf;
+	/* Listeners checked so far, for duplicates and overlaps. */
+	const char		**lfile;	/* the file each is in */
+	int			*lflags;	/* LF_* */
+};
+
+/* Seconds to a timeval; a positive duration never rounds to 0 (never). */
+static struct timeval
+confbuild_tv(double sec)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)sec;
+	tv.tv_usec = (suseconds_t)((sec - tv.tv_sec) * 1e6 + 0.5);
+	if (tv.tv_usec >= 1000000) {
+		tv.tv_sec++;
+		tv.tv_usec -= 1000000;
+	}
+	if (sec > 0 && tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1;
+	return (tv);
+}
+
+/* Whether name is 1-64 of A-Z a-z 0-9 _ . - (logs and FileDescriptorName). */
+static bool
+confbuild_name_valid(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name[i] != '\0'; i++) {
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
+		    name[i] != '.' && name[i] != '-')
+			return (false);
+	}
+	return (i >= 1 && i <= CONF_NAME_MAX);
+}
+
+/* Fill l->ss from its address and port; 0, or -1 if not a literal. */
+static int
+confbuild_sockaddr(struct listener_conf *l, const char *addr)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&l->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->ss;
+
+	memset(&l->ss, 0, sizeof(l->ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(l->port);
+		l->sslen = sizeof(*sin);
+		l->wildcard = sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(l->port);
+		l->sslen = sizeof(*sin6);
+		l->wildcard = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+	} else
+		return (-1);
+	/* Every literal inet_pton() accepts is shorter than this. */
+	snprintf(l->address, sizeof(l->address), "%s", addr);
+	return (0);
+}
+
+/* Build the strip set of listener l from its "strip" list. */
+static void
+confbuild_strip(struct confbuild *b, config_setting_t *list,
+    struct listener_conf *l, int framing_ok, size_t longest, const char *unit)
+{
+	struct confkeys_val	 vals[K_COUNT];
+	config_setting_t	*g;
+	const char		*cause;
+	char			 why[256], q[CONFERR_QUOTED];
+	int			 i, n, k, found, which = 0;
+
+	n = config_setting_length(list);
+	if (n == 0)
+		return;
+	if ((l->strip = strip_set_new()) == NULL) {
+		b->e->nomem = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		g = config_setting_get_elem(list, i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			conferr_setting(b->e, g, "each strip rule must be a "
+			    "group ({ ... })");
+			continue;
+		}
+		confkeys_walk(b->e, b->cf, g, CTX_STRIP, vals);
+		found = 0;
+		for (k = K_S_BYTES; k <= K_S_REGEX; k++) {
+			if (vals[k].s != NULL) {
+				found++;
+				which = k;
+			}
+		}
+		if (found != 1) {
+			conferr_setting(b->e, g, "a strip rule needs exactly "
+			    "one of \"bytes\", \"prefix\" or \"regex\"");
+			continue;
+		}
+		if (!vals[which].ok)
+			continue;
+		cause = NULL;
+		switch (which) {
+		case K_S_BYTES:
+			if (strip_add_bytes(l->strip, vals[which].i,
+			    &cause) == -1)
+				conferr_setting(b->e, vals[which].s,
+				    "\"bytes\": %s", cause != NULL ? cause :
+				    "rejected");
+			else if ((unsigned long long)vals[which].i > longest)
+				conferr_setting(b->e, vals[which].s,
+				    "\"bytes\" is more than %s: every message "
+				    "would be removed whole", unit);
+			break;
+		case K_S_PREFIX:
+			if (strip_add_prefix(l->strip, vals[which].str,
+			    strlen(vals[which].str), &cause) == -1)
+				conferr_setting(b->e, vals[which].s,
+				    "\"prefix\": %s", cause != NULL ? cause :
+				    "rejected");
+			else if (strlen(vals[which].str) > longest)
+				conferr_setting(b->e, vals[which].s,
+				    "\"prefix\" is longer than %s: it can "
+				    "never match", unit);
+			break;
+		case K_S_REGEX:
+			/* Raw framing has no message end to anchor a match. */
+			if (framing_ok && l->protocol == CONF_TCP &&
+			    l->framing == FRAMING_RAW)
+				conferr_setting(b->e, vals[which].s,
+				    "\"regex\" is not allowed with raw framing "
+				    "(use framing = \"line\")");
+			why[0] = '\0';
+			if (strip_add_regex(l->strip, vals[which].str, why,
+			    sizeof(why)) == -1) {
+				conferr_quote(q, sizeof(q), vals[which].str);
+				conferr_setting(b->e, vals[which].s, "invalid "
+				    "regex \"%s\": %s", q, why[0] != '\0' ? why
+				    : "rejected");
+			}
+			break;
+		}
+	}
+}
+
+/* Check listener group g into l, against the n listeners before it. */
+static void
+confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
+    size_t n)
+{
+	struct listener_conf	*l = &c->listeners[n], *o;
+	struct confkeys_val	 vals[K_COUNT], tvals[K_COUNT];
+	const char		*ofile;
+	char			 q[CONFERR_QUOTED], where[512];
+	char			 unit[96] = "";
+	int			 k, *flags = &b->lflags[n], framing_ok;
+	size_t			 i, longest = SIZE_MAX;
+
+	b->lfile[n] = conffile_where(b->cf, config_setting_source_line(g),
+	    &l->line);
+	confkeys_walk(b->e, b->cf, g, CTX_LISTENER, vals);
+
+	for (k = K_L_NAME; k <= K_L_MAX_DATAGRAM; k++) {
+		if ((confkeys_flags(k) & KF_REQUIRED) && vals[k].s == NULL)
+			conferr_setting(b->e, g, "\"%s\" is required",
+			    confkeys_name(k));
+	}
+	if (vals[K_L_NAME].ok) {
+		if (confbuild_name_valid(vals[K_L_NAME].str)) {
+			snprintf(l->name, sizeof(l->name), "%s",
+			    vals[K_L_NAME].str);
+			*flags |= LF_NAME_OK;
+		} else {
+			conferr_quote(q, sizeof(q), vals[K_L_NAME].str);
+			conferr_setting(b->e, vals[K_L_NAME].s, "invalid "
+			    "listener name \"%s\": use 1 to %d of A-Z a-z 0-9 "
+			    "_ . -", q, CONF_NAME_MAX);
+		}
+	}
+	if (vals[K_L_PORT].ok)
+		*flags |= LF_PORT_OK;
+	if (vals[K_L_PROTOCOL].ok || vals[K_L_PROTOCOL].s == NULL)
+		*flags |= LF_PROTO_OK;
+	l->protocol = confkeys_int(vals, K_L_PROTOCOL);
+	l->port = confkeys_int(vals, K_L_PORT);
+	l->framing = confkeys_int(vals, K_L_FRAMING);
+	l->max_connections = confkeys_int(vals, K_L_MAX_CONNECTIONS);
+	l->udp_rate = confkeys_int(vals, K_L_UDP_RATE);
+	l->udp_burst = confkeys_int(vals, K_L_UDP_BURST);
+	l->max_datagram = confkeys_int(vals, K_L_MAX_DATAGRAM);
+
+	/* Keys of the other protocol, known only once "protocol" is. */
+	if (*flags & LF_PROTO_OK) {
+		for (k = K_L_NAME; k <= K_L_MAX_DATAGRAM; k++) {
+			if (vals[k].s == NULL)
+				continue;
+			if (((confkeys_flags(k) & KF_TCP) &&
+			    l->protocol != CONF_TCP) ||
+			    ((confkeys_flags(k) & KF_UDP) &&
+			    l->protocol != CONF_UDP))
+				conferr_setting(b->e, vals[k].s, "\"%s\" is "
+				    "not allowed on a %s listener",
+				    confkeys_name(k),
+				    confkeys_choice(K_L_PROTOCOL, l->protocol));
+		}
+	}
+
+	if (vals[K_L_ADDRESS].s == NULL || vals[K_L_ADDRESS].ok) {
+		const char	*addr = confkeys_str(vals, K_L_ADDRESS);
+
+		if (confbuild_sockaddr(l, addr) == 0)
+			*flags |= LF_ADDR_OK;
+		else {
+			conferr_quote(q, sizeof(q), addr);
+			conferr_setting(b->e, vals[K_L_ADDRESS].s, "invalid "
+			    "address \"%s\": not an IPv4 or IPv6 literal", q);
+		}
+	}
+
+	l->idle = c->idle;
+	l->write = c->write;
+	if (vals[K_L_TIMEOUTS].ok) {
+		confkeys_walk(b->e, b->cf, vals[K_L_TIMEOUTS].s, CTX_LTIMEOUTS,
+		    tvals);
+		if (tvals[K_LT_IDLE].ok)
+			l->idle = confbuild_tv(tvals[K_LT_IDLE].d);
+		if (tvals[K_LT_WRITE].ok)
+			l->write = confbuild_tv(tvals[K_LT_WRITE].d);
+	}
+	/* The most a message can hold, when its framing says. */
+	framing_ok = vals[K_L_FRAMING].s == NULL || vals[K_L_FRAMING].ok;
+	if ((*flags & LF_PROTO_OK) && l->protocol == CONF_UDP) {
+		longest = l->max_datagram;
+		snprintf(unit, sizeof(unit), "a datagram can hold "
+		    "(max_datagram = %u)", l->max_datagram);
+	} else if ((*flags & LF_PROTO_OK) && framing_ok &&
+	    l->framing == FRAMING_LINE) {
+		longest = c->max_line - 1;
+		snprintf(unit, sizeof(unit), "a line can hold (max_line = "
+		    "%zu, the newline included)", c->max_line);
+	}
+	if (vals[K_L_STRIP].ok)
+		confbuild_strip(b, vals[K_L_STRIP].s, l, framing_ok, longest,
+		    unit);
+
+	for (i = 0; i < n; i++) {
+		o = &c->listeners[i];
+		ofile = b->lfile[i];
+		if (ofile == b->lfile[n])
+			snprintf(where, sizeof(where), "line %d", o->line);
+		else
+			snprintf(where, sizeof(where), "%s:%d", ofile,
+			    o->line);
+		if ((*flags & LF_NAME_OK) && (b->lflags[i] & LF_NAME_OK) &&
+		    strcmp(l->name, o->name) == 0)
+			conferr_setting(b->e, vals[K_L_NAME].s, "duplicate "
+			    "listener name \"%s\" (first on %s)", l->name,
+			    where);
+		if ((*flags & LF_ENDPOINT) != LF_ENDPOINT ||
+		    (b->lflags[i] & LF_ENDPOINT) != LF_ENDPOINT)
+			continue;
+		/* Same protocol and port is ours to check, not the helper's. */
+		if (l->protocol == o->protocol && l->port == o->port &&
+		    config_addr_overlap(l, o))
+			conferr_setting(b->e, g, "listener \"%s\" overlaps "
+			    "listener \"%s\" (%s): both %s port %u on \"%s\" "
+			    "and \"%s\"", l->name, o->name, where,
+			    confkeys_choice(K_L_PROTOCOL, l->protocol), l->port,
+			    l->address, o->address);
+	}
+}
+
+/* Check the "listeners" list into c->listeners. */
+static void
+confbuild_listeners(struct confbuild *b, config_setting_t *list, struct conf *c)
+{
+	config_setting_t	*g;
+	size_t			 i, n;
+
+	n = config_setting_length(list);
+	if (n == 0) {
+		conferr_setting(b->e, list, "\"listeners\" must not be empty");
+		return;
+	}
+	c->listeners = calloc(n, sizeof(*c->listeners));
+	b->lfile = calloc(n, sizeof(*b->lfile));
+	b->lflags = calloc(n, sizeof(*b->lflags));
+	if (c->listeners == NULL || b->lfile == NULL || b->lflags == NULL) {
+		b->e->nomem = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		g = config_setting_get_elem(list, i);
+		c->nlisteners++;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			conferr_setting(b->e, g, "each listener must be a "
+			    "group ({ ... })");
+			continue;
+		}
+		confbuild_listener(b, g, c, i);
+	}
+}
+
+/* Check the whole parsed tree into c. */
+static void
+confbuild_tree(struct confbuild *b, config_t *cfg, struct conf *c)
+{
+	struct confkeys_val	 vals[K_COUNT], tvals[K_COUNT];
+
+	confkeys_walk(b->e, b->cf, config_root_setting(cfg), CTX_TOP, vals);
+
+	c->log_level = confkeys_int(vals, K_LOG_LEVEL);
+	c->log_connections = confkeys_int(vals, K_LOG_CONNECTIONS);
+	c->log_rate = confkeys_int(vals, K_LOG_RATE);
+	c->workers = confkeys_int(vals, K_WORKERS);
+	snprintf(c->event_method, sizeof(c->event_method), "%s",
+	    confkeys_choice(K_EVENT_METHOD,
+	    confkeys_int(vals, K_EVENT_METHOD)));
+	c->max_connections = confkeys_int(vals, K_MAX_CONNECTIONS);
+	c->max_line = confkeys_int(vals, K_MAX_LINE);
+
+	/* Defaults first, so an absent or broken group still has them. */
+	memset(tvals, 0, sizeof(tvals));
+	if (vals[K_TIMEOUTS].ok)
+		confkeys_walk(b->e, b->cf, vals[K_TIMEOUTS].s, CTX_TIMEOUTS,
+		    tvals);
+	c->idle = confbuild_tv(confkeys_sec(tvals, K_IDLE));
+	c->write = confbuild_tv(confkeys_sec(tvals, K_WRITE));
+	c->shutdown = confbuild_tv(confkeys_sec(tvals, K_SHUTDOWN));
+
+	if (vals[K_LISTENERS].s == NULL)
+		conferr_add(b->e, 0, "\"listeners\" is required");
+	else if (vals[K_LISTENERS].ok)
+		confbuild_listeners(b, vals[K_LISTENERS].s, c);
+}
+
+/* Check the whole tree into c. */
+void
+confbuild_top(struct conferr *e, const struct conffile *cf, config_t *cfg,
+    struct conf *c)
+{
+	struct confbuild	 b = { e, cf, NULL, NULL };
+
+	confbuild_tree(&b, cfg, c);
+	free(b.lfile);
+	free(b.lflags);
+}

@@ -1,0 +1,364 @@
+/*
+ * confkeys.c: every key of echod.conf(5), described once, and the check
+ * of a group's settings against them.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <libconfig.h>
+
+#include "conferr.h"
+#include "conffile.h"
+#include "config.h"
+#include "confkeys.h"
+#include "framing.h"
+#include "log.h"
+#include "strip.h"
+
+/* Limits of echod.conf(5) that are not in config.h. */
+#define CONF_COUNT_MAX		1000000
+#define CONF_IDLE_MAX		31536000	/* one year */
+#define CONF_SHUTDOWN_MAX	3600
+#define CONF_DATAGRAM_MAX	65507		/* largest UDP payload */
+#define CONF_STRING_ANY		LLONG_MAX
+
+static const char *const ctx_where[] = {
+	"at the top level",
+	"in the global \"timeouts\"",
+	"in a listener",
+	"in a listener's \"timeouts\"",
+	"in a strip rule"
+};
+
+enum key_type {
+	KT_INT,			/* INT or INT64 in [min, max] */
+	KT_DURATION,		/* INT, INT64 or FLOAT in [0, max] */
+	KT_BOOL,
+	KT_CHOICE,		/* one of choices[]; the value is its index */
+	KT_LEVEL,		/* a log level (log.h); the value: priority */
+	KT_STRING,		/* length in [min, max] */
+	KT_GROUP,
+	KT_LIST			/* a list of groups */
+};
+
+struct key {
+	const char		*name;
+	enum confkeys_ctx	 ctx;
+	enum key_type		 type;
+	long long		 min;	/* integers; string length */
+	long long		 max;	/* and durations */
+	double			 def;	/* numbers, bools, choices */
+	const char		*sdef;	/* strings */
+	const char *const	*choices;
+	int			 flags;
+};
+
+static const char *const event_methods[] = {
+	"auto", "epoll", "poll", "select", NULL
+};
+static const char *const protocols[] = { "tcp", "udp", NULL };
+static const char *const framings[] = { "raw", "line", NULL };
+
+/*
+ * Every key of echod.conf(5).  A name may appear in several contexts with
+ * different defaults (a listener's max_connections has none: no own
+ * limit; a listener's idle has none: it inherits the global one), so each
+ * row is one (name, context) pair.  echod.conf.5 documents this table.
+ */
+static const struct key keys[K_COUNT] = {
+	[K_LOG_LEVEL] = { "log_level", CTX_TOP, KT_LEVEL,
+	    .def = LOG_INFO },
+	[K_LOG_CONNECTIONS] = { "log_connections", CTX_TOP, KT_BOOL,
+	    .def = 1 },
+	[K_LOG_RATE] = { "log_rate", CTX_TOP, KT_INT,
+	    1, CONF_COUNT_MAX, .def = 100 },
+	[K_WORKERS] = { "workers", CTX_TOP, KT_INT,
+	    0, CONF_WORKERS_MAX, .def = 0 },
+	[K_EVENT_METHOD] = { "event_method", CTX_TOP, KT_CHOICE,
+	    .def = 0, .choices = event_methods },
+	[K_MAX_CONNECTIONS] = { "max_connections", CTX_TOP, KT_INT,
+	    1, CONF_COUNT_MAX, .def = 10000 },
+	[K_MAX_LINE] = { "max_line", CTX_TOP, KT_INT,
+	    CONF_MAX_LINE_MIN, CONF_MAX_LINE_MAX, .def = 65536 },
+	[K_TIMEOUTS] = { "timeouts", CTX_TOP, KT_GROUP },
+	[K_LISTENERS] = { "listeners", CTX_TOP, KT_LIST,
+	    .flags = KF_REQUIRED },
+
+	[K_IDLE] = { "idle", CTX_TIMEOUTS, KT_DURATION,
+	    0, CONF_IDLE_MAX, .def = 300 },
+	[K_WRITE] = { "write", CTX_TIMEOUTS, KT_DURATION,
+	    0, CONF_IDLE_MAX, .def = 30 },
+	[K_SHUTDOWN] = { "shutdown", CTX_TIMEOUTS, KT_DURATION,
+	    0, CONF_SHUTDOWN_MAX, .def = 5 },
+
+	[K_L_NAME] = { "name", CTX_LISTENER, KT_STRING,
+	    0, CONF_STRING_ANY, .flags = KF_REQUIRED },
+	[K_L_PORT] = { "port", CTX_LISTENER, KT_INT,
+	    1, 65535, .flags = KF_REQUIRED },
+	[K_L_ADDRESS] = { "address", CTX_LISTENER, KT_STRING,
+	    0, CONF_STRING_ANY, .sdef = "::" },
+	[K_L_PROTOCOL] = { "protocol", CTX_LISTENER, KT_CHOICE,
+	    .def = CONF_TCP, .choices = protocols },
+	[K_L_FRAMING] = { "framing", CTX_LISTENER, KT_CHOICE,
+	    .def = FRAMING_RAW, .choices = framings, .flags = KF_TCP },
+	[K_L_STRIP] = { "strip", CTX_LISTENER, KT_LIST },
+	[K_L_TIMEOUTS] = { "timeouts", CTX_LISTENER, KT_GROUP,
+	    .flags = KF_TCP },
+	[K_L_MAX_CONNECTIONS] = { "max_connections", CTX_LISTENER, KT_INT,
+	    1, CONF_COUNT_MAX, .def = 0, .flags = KF_TCP },
+	[K_L_UDP_RATE] = { "udp_rate", CTX_LISTENER, KT_INT,
+	    1, CONF_COUNT_MAX, .def = CONF_UDP_RATE_DEFAULT,
+	    .flags = KF_UDP },
+	[K_L_UDP_BURST] = { "udp_burst", CTX_LISTENER, KT_INT,
+	    1, CONF_COUNT_MAX, .def = CONF_UDP_BURST_DEFAULT,
+	    .flags = KF_UDP },
+	[K_L_MAX_DATAGRAM] = { "max_datagram", CTX_LISTENER, KT_INT,
+	    1, CONF_DATAGRAM_MAX, .def = CONF_UDP_DATAGRAM_DEFAULT,
+	    .flags = KF_UDP },
+
+	[K_LT_IDLE] = { "idle", CTX_LTIMEOUTS, KT_DURATION,
+	    0, CONF_IDLE_MAX },
+	[K_LT_WRITE] = { "write", CTX_LTIMEOUTS, KT_DURATION,
+	    0, CONF_IDLE_MAX },
+
+	[K_S_BYTES] = { "bytes", CTX_STRIP, KT_INT,
+	    1, STRIP_BYTES_MAX },
+	[K_S_PREFIX] = { "prefix", CTX_STRIP, KT_STRING,
+	    1, STRIP_PREFIX_MAX },
+	[K_S_REGEX] = { "regex", CTX_STRIP, KT_STRING,
+	    1, CONF_STRING_ANY },
+};
+
+/* Whether libconfig's INT setting s was wrapped from a bigger literal. */
+static bool
+confkeys_wrapped(const struct conffile *cf, config_setting_t *s)
+{
+	const char	*name = config_setting_name(s);
+
+	return (name != NULL && conffile_wrapped(cf,
+	    config_setting_source_line(s), name, config_setting_get_int(s)));
+}
+
+/* Check one setting against its key and store it in v. */
+static void
+confkeys_value(struct conferr *e, const struct conffile *cf,
+    const struct key *k, config_setting_t *s, struct confkeys_val *v)
+{
+	int		 type = config_setting_type(s);
+	const char	*name;
+	char		*list = NULL, *n;
+	size_t		 i, len;
+
+	v->s = s;
+	switch (k->type) {
+	case KT_INT:
+		if ((type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) ||
+		    (type == CONFIG_TYPE_INT && confkeys_wrapped(cf, s)))
+			break;
+		v->i = config_setting_get_int64(s);
+		if (v->i < k->min || v->i > k->max)
+			break;
+		v->ok = true;
+		return;
+	case KT_DURATION:
+		if (type == CONFIG_TYPE_INT && confkeys_wrapped(cf, s))
+			break;
+		if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) {
+			long long	 ll = config_setting_get_int64(s);
+
+			if (ll < 0 || ll > k->max)
+				break;
+			v->d = ll;
+		} else if (type == CONFIG_TYPE_FLOAT) {
+			v->d = config_setting_get_float(s);
+			if (!isfinite(v->d) || v->d < 0 || v->d > k->max)
+				break;
+		} else
+			break;
+		v->ok = true;
+		return;
+	case KT_BOOL:
+		if (type != CONFIG_TYPE_BOOL)
+			break;
+		v->i = config_setting_get_bool(s);
+		v->ok = true;
+		return;
+	case KT_CHOICE:
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		v->str = config_setting_get_string(s);
+		for (i = 0; k->choices[i] != NULL; i++) {
+			if (strcmp(v->str, k->choices[i]) == 0) {
+				v->i = i;
+				v->ok = true;
+				return;
+			}
+		}
+		break;
+	case KT_LEVEL:
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		v->str = config_setting_get_string(s);
+		if ((v->i = log_level_parse(v->str)) == -1)
+			break;
+		v->ok = true;
+		return;
+	case KT_STRING:
+		if (type != CONFIG_TYPE_STRING) {
+			conferr_setting(e, s, "\"%s\" must be a string",
+			    k->name);
+			return;
+		}
+		v->str = config_setting_get_string(s);
+		len = strlen(v->str);
+		if ((long long)len >= k->min && (long long)len <= k->max) {
+			v->ok = true;
+			return;
+		}
+		if (k->max == CONF_STRING_ANY)
+			conferr_setting(e, s, "\"%s\" must not be empty",
+			    k->name);
+		else
+			conferr_setting(e, s, "\"%s\" must be a string of %lld "
+			    "to %lld bytes", k->name, k->min, k->max);
+		return;
+	case KT_GROUP:
+		if (type != CONFIG_TYPE_GROUP)
+			break;
+		v->ok = true;
+		return;
+	case KT_LIST:
+		/* "()" and "[]" are both an empty list to the reader. */
+		if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY &&
+		    config_setting_length(s) == 0))
+			break;
+		v->ok = true;
+		return;
+	}
+
+	/* Wrong type or out of range: say what is expected. */
+	switch (k->type) {
+	case KT_INT:
+		conferr_setting(e, s, "\"%s\" must be an integer from %lld to "
+		    "%lld", k->name, k->min, k->max);
+		break;
+	case KT_DURATION:
+		conferr_setting(e, s, "\"%s\" must be a number of seconds from "
+		    "0 to %lld", k->name, k->max);
+		break;
+	case KT_BOOL:
+		conferr_setting(e, s, "\"%s\" must be true or false", k->name);
+		break;
+	case KT_CHOICE:
+	case KT_LEVEL:
+		/* Log levels by log.c's names, the most verbose first. */
+		for (i = 0; ; i++) {
+			name = k->type == KT_CHOICE ? k->choices[i] :
+			    i <= LOG_DEBUG - LOG_ERR ?
+			    log_level_name(LOG_DEBUG - (int)i) : NULL;
+			if (name == NULL)
+				break;
+			if (asprintf(&n, "%s%s\"%s\"", list == NULL ? "" : list,
+			    i == 0 ? "" : ", ", name) == -1) {
+				free(list);
+				e->nomem = true;
+				return;
+			}
+			free(list);
+			list = n;
+		}
+		conferr_setting(e, s, "\"%s\" must be one of %s", k->name,
+		    list);
+		free(list);
+		break;
+	case KT_GROUP:
+		conferr_setting(e, s, "\"%s\" must be a group ({ ... })",
+		    k->name);
+		break;
+	case KT_LIST:
+		conferr_setting(e, s, "\"%s\" must be a list of groups (( ... "
+		    "))", k->name);
+		break;
+	case KT_STRING:
+		break;
+	}
+}
+
+/* Check every key of group g against the keys of ctx; fill vals. */
+void
+confkeys_walk(struct conferr *e, const struct conffile *cf,
+    config_setting_t *g, enum confkeys_ctx ctx, struct confkeys_val *vals)
+{
+	config_setting_t	*s;
+	const char		*name;
+	int			 i, n, k, other;
+
+	memset(vals, 0, K_COUNT * sizeof(*vals));
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(g, i);
+		name = config_setting_name(s);
+		other = -1;
+		for (k = 0; k < K_COUNT; k++) {
+			if (strcmp(keys[k].name, name) != 0)
+				continue;
+			if (keys[k].ctx == ctx)
+				break;
+			other = k;
+		}
+		if (k < K_COUNT)
+			confkeys_value(e, cf, &keys[k], s, &vals[k]);
+		else if (other != -1)
+			conferr_setting(e, s, "\"%s\" is not allowed %s", name,
+			    ctx_where[ctx]);
+		else
+			conferr_setting(e, s, "unknown key \"%s\"", name);
+	}
+}
+
+/* An integer key's value, or its default when absent or invalid. */
+long long
+confkeys_int(const struct confkeys_val *vals, enum confkeys_id k)
+{
+	return (vals[k].ok ? vals[k].i : (long long)keys[k].def);
+}
+
+/* A duration key's value, or its default when absent or invalid. */
+double
+confkeys_sec(const struct confkeys_val *vals, enum confkeys_id k)
+{
+	return (vals[k].ok ? vals[k].d : keys[k].def);
+}
+
+
+/* A string key's value, or its default. */
+const char *
+confkeys_str(const struct confkeys_val *vals, enum confkeys_id k)
+{
+	return (vals[k].ok ? vals[k].str : keys[k].sdef);
+}
+
+/* The name of key k, as the file writes it. */
+const char *
+confkeys_name(enum confkeys_id k)
+{
+	return (keys[k].name);
+}
+
+/* KF_REQUIRED, KF_TCP, KF_UDP. */
+int
+confkeys_flags(enum confkeys_id k)
+{
+	return (keys[k].flags);
+}
+
+/* The name of choice i of key k ("epoll", "udp"). */
+const char *
+confkeys_choice(enum confkeys_id k, long long i)
+{
+	return (keys[k].choices[i]);
+}
