@@ -24,7 +24,7 @@
 #include "echod.h"
 #include "listener.h"
 #include "log.h"
-#include "sd.h"
+#include "systemd.h"
 #include "timer.h"
 #include "udp.h"
 #include "worker.h"
@@ -119,7 +119,7 @@ main_tick(void *arg)
 		    listeners_open());
 	else
 		main_status(status, sizeof(status));
-	sd_status(status);
+	systemd_status(status);
 }
 
 /* Apply log_level and log_rate; -v keeps debug. */
@@ -141,7 +141,7 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 
 	if (echod.stopping)
 		return;
-	sd_reloading();
+	systemd_reloading();
 	if ((next = main_load(main_state.path, false, &why)) == NULL ||
 	    listeners_apply(echod.base, next, &diff, &why) == -1) {
 		log_entry(LOG_ERR, LOG_MSGID_RELOAD, &result, 1,
@@ -164,7 +164,7 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	/* Also after a rejection, or systemd waits in "reloading". */
 	main_status(status, sizeof(status));
-	sd_ready(status);
+	systemd_ready(status);
 }
 
 /* The graceful stop's time is up: close what is left.  Each worker
@@ -199,7 +199,7 @@ main_stop(evutil_socket_t sig, short what, void *arg)
 	main_state.stopping_sessions = (int)listeners_open();
 	snprintf(status, sizeof(status), "Stopping: %u sessions left",
 	    listeners_open());
-	sd_stopping(status);
+	systemd_stopping(status);
 	listeners_close(main_state.drained);
 	if (listeners_open() == 0)
 		return;
@@ -258,7 +258,7 @@ main_ready(void)
 	    event_base_get_method(echod.base), workers_count(),
 	    workers_count() == 1 ? "" : "s");
 	main_status(status, sizeof(status));
-	sd_ready(status);
+	systemd_ready(status);
 }
 
 /* Free everything, so leak checkers see a clean exit; also after a
@@ -283,7 +283,7 @@ main_teardown(bool stopped)
 			event_free(*ev[i]);
 			*ev[i] = NULL;
 		}
-	sd_free();
+	systemd_free();
 	if (echod.timers != NULL) {
 		timer_del(echod.timers, &main_state.tick);
 		timers_free(echod.timers);
@@ -300,7 +300,7 @@ main_fail(char *cause)
 {
 	log_entry(LOG_ERR, NULL, NULL, 0, "%s", cause != NULL ? cause :
 	    "out of memory");
-	sd_status(cause != NULL ? cause : "out of memory");
+	systemd_status(cause != NULL ? cause : "out of memory");
 	free(cause);
 	main_teardown(false);
 	return EXIT_NOSERVE;
@@ -396,7 +396,7 @@ main(int argc, char *argv[])
 	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1)
 		return main_fail(cause);
 	main_events();
-	if (sd_watchdog(echod.timers) == -1)
+	if (systemd_watchdog(echod.timers) == -1)
 		log_warnx("cannot arm the watchdog");
 	main_ready();
 

@@ -25,7 +25,7 @@
 #include "echod.h"
 #include "listener.h"
 #include "log.h"
-#include "sd.h"
+#include "systemd.h"
 #include "session.h"
 #include "udp.h"
 #include "util.h"
@@ -59,7 +59,7 @@ struct listener {
 	struct evconnlistener	*evl;		/* TCP */
 	struct udp		*udp;		/* UDP: datagram echo */
 	int			 fd;
-	const struct sd_socket	*activated;	/* NULL: our own socket */
+	const struct systemd_socket	*activated;	/* NULL: our own socket */
 	struct conf		*conf;		/* settings for new sessions */
 	const struct listener_conf *lc;		/* inside conf */
 	const struct listener_conf *next;	/* lc once a reload commits */
@@ -176,7 +176,7 @@ sockaddr_same_host(const struct sockaddr_storage *a,
  * protocol and port, and its address unless either side is a wildcard.
  */
 static const struct listener_conf *
-listener_match(const struct conf *conf, const struct sd_socket *s)
+listener_match(const struct conf *conf, const struct systemd_socket *s)
 {
 	const struct listener_conf	*lc;
 	enum conf_proto			 proto;
@@ -201,7 +201,7 @@ listener_match(const struct conf *conf, const struct sd_socket *s)
 /* The listener already serving a passed socket, or one for our own
  * listener with the same endpoint, so a reload keeps its socket. */
 static struct listener *
-listener_find(const struct sd_socket *s, const struct listener_conf *lc)
+listener_find(const struct systemd_socket *s, const struct listener_conf *lc)
 {
 	struct listener	*l;
 
@@ -256,7 +256,7 @@ fail:
 /* A new, not yet accepting listener on fd (ours or passed), a
  * datagram one if dgram. */
 static struct listener *
-listener_new(struct event_base *base, int fd, const struct sd_socket *s,
+listener_new(struct event_base *base, int fd, const struct systemd_socket *s,
     bool dgram, char **cause)
 {
 	struct listener	*l;
@@ -429,7 +429,7 @@ listeners_apply(struct event_base *base, struct conf *conf,
 	struct listener_list	 next = TAILQ_HEAD_INITIALIZER(next);
 	struct listener_list	 moved = TAILQ_HEAD_INITIALIZER(moved);
 	struct listener		*l, *tmp;
-	struct sd_socket	*socks;
+	struct systemd_socket	*socks;
 	const struct listener_conf *lc, **match, **deferred;
 	size_t			 nsocks, i, j, ndeferred = 0;
 	bool			*activated;
@@ -437,7 +437,7 @@ listeners_apply(struct event_base *base, struct conf *conf,
 
 	memset(diff, 0, sizeof(*diff));
 	*cause = NULL;
-	nsocks = sd_sockets(&socks);
+	nsocks = systemd_sockets(&socks);
 	match = calloc(nsocks + 1, sizeof(*match));
 	activated = calloc(conf->nlisteners + 1, sizeof(*activated));
 	deferred = calloc(conf->nlisteners + 1, sizeof(*deferred));

@@ -1,5 +1,5 @@
 /*
- * sd.c: readiness, status, watchdog and socket activation (sd_notify(3),
+ * systemd.c: readiness, status, watchdog and socket activation (sd_notify(3),
  * sd_listen_fds(3)).
  */
 #include <sys/socket.h>
@@ -17,19 +17,19 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "sd.h"
+#include "systemd.h"
 #include "timer.h"
 #include "util.h"
 
 static struct {
 	bool			 taken;
-	struct sd_socket	*sockets;
+	struct systemd_socket	*sockets;
 	size_t			 nsockets;
 	struct timers		*timers;	/* the watchdog's, if armed */
 	struct timer		 watchdog;
 	uint64_t		 interval;	/* half of WATCHDOG_USEC */
 	char			 status[256];
-} sd_state;
+} systemd_state;
 
 /*
  * Take the passed sockets.  Called once: LISTEN_FDS stays in the
@@ -37,26 +37,26 @@ static struct {
  * look would find the same descriptors, already ours.
  */
 size_t
-sd_sockets(struct sd_socket **out)
+systemd_sockets(struct systemd_socket **out)
 {
-	struct sd_socket *s;
+	struct systemd_socket *s;
 	char		**names = NULL;
 	int		  n, i, fd, type;
 	socklen_t	  len;
 	size_t		  k = 0;
 
-	if (sd_state.taken) {
-		*out = sd_state.sockets;
-		return sd_state.nsockets;
+	if (systemd_state.taken) {
+		*out = systemd_state.sockets;
+		return systemd_state.nsockets;
 	}
-	sd_state.taken = true;
+	systemd_state.taken = true;
 	if ((n = sd_listen_fds_with_names(0, &names)) < 0) {
 		log_warnx("cannot take sockets from systemd: %s",
 		    strerror(-n));
 		n = 0;
 	}
-	if (n > 0 && (sd_state.sockets = calloc((size_t)n,
-	    sizeof(*sd_state.sockets))) == NULL)
+	if (n > 0 && (systemd_state.sockets = calloc((size_t)n,
+	    sizeof(*systemd_state.sockets))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < n; i++) {
 		fd = SD_LISTEN_FDS_START + i;
@@ -71,7 +71,7 @@ sd_sockets(struct sd_socket **out)
 			close(fd);
 			continue;
 		}
-		s = &sd_state.sockets[k];
+		s = &systemd_state.sockets[k];
 		s->fd = fd;
 		s->type = type;
 		s->name = strdup(names != NULL ? names[i] : "unknown");
@@ -95,16 +95,16 @@ sd_sockets(struct sd_socket **out)
 			free(names[i]);
 		free(names);
 	}
-	sd_state.nsockets = k;
-	*out = sd_state.sockets;
+	systemd_state.nsockets = k;
+	*out = systemd_state.sockets;
 	return k;
 }
 
 /* READY=1: every listener is open (start, and after each reload). */
 void
-sd_ready(const char *status)
+systemd_ready(const char *status)
 {
-	snprintf(sd_state.status, sizeof(sd_state.status), "%s", status);
+	snprintf(systemd_state.status, sizeof(systemd_state.status), "%s", status);
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
@@ -113,7 +113,7 @@ sd_ready(const char *status)
  * Type=notify-reload (253+), so the unit can move there unchanged.
  */
 void
-sd_reloading(void)
+systemd_reloading(void)
 {
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64
 	    "\nSTATUS=Reloading configuration", now_usec());
@@ -121,35 +121,35 @@ sd_reloading(void)
 
 /* STOPPING=1, first thing on SIGTERM. */
 void
-sd_stopping(const char *status)
+systemd_stopping(const char *status)
 {
 	sd_notifyf(0, "STOPPING=1\nSTATUS=%s", status);
 }
 
 /* STATUS=, sent only when it changed: each one is a datagram to PID 1. */
 void
-sd_status(const char *status)
+systemd_status(const char *status)
 {
-	if (strcmp(status, sd_state.status) == 0)
+	if (strcmp(status, systemd_state.status) == 0)
 		return;
-	snprintf(sd_state.status, sizeof(sd_state.status), "%s", status);
+	snprintf(systemd_state.status, sizeof(systemd_state.status), "%s", status);
 	sd_notifyf(0, "STATUS=%s", status);
 }
 
 /* The watchdog ping; from the loop, so it proves the loop is alive. */
 static void
-sd_watchdog_cb(void *arg)
+systemd_watchdog_cb(void *arg)
 {
 	(void)arg;
 	sd_notify(0, "WATCHDOG=1");
-	if (timer_in(sd_state.timers, &sd_state.watchdog,
-	    sd_state.interval) == -1)
+	if (timer_in(systemd_state.timers, &systemd_state.watchdog,
+	    systemd_state.interval) == -1)
 		log_warnx("cannot arm the watchdog");
 }
 
 /* Arm the watchdog ping at half of WATCHDOG_USEC (sd_watchdog_enabled(3)). */
 int
-sd_watchdog(struct timers *timers)
+systemd_watchdog(struct timers *timers)
 {
 	uint64_t	usec;
 	int		r;
@@ -161,10 +161,10 @@ sd_watchdog(struct timers *timers)
 		return 0;
 	}
 	usec /= 2;
-	sd_state.interval = usec;
-	sd_state.timers = timers;
-	timer_init(&sd_state.watchdog, sd_watchdog_cb, NULL);
-	if (timer_in(timers, &sd_state.watchdog, usec) == -1)
+	systemd_state.interval = usec;
+	systemd_state.timers = timers;
+	timer_init(&systemd_state.watchdog, systemd_watchdog_cb, NULL);
+	if (timer_in(timers, &systemd_state.watchdog, usec) == -1)
 		return -1;
 	sd_notify(0, "WATCHDOG=1");
 	log_debug("watchdog ping every %.3f s", (double)usec / 1e6);
@@ -173,18 +173,18 @@ sd_watchdog(struct timers *timers)
 
 /* Close the passed sockets and the watchdog. */
 void
-sd_free(void)
+systemd_free(void)
 {
 	size_t	i;
 
-	if (sd_state.timers != NULL)
-		timer_del(sd_state.timers, &sd_state.watchdog);
-	sd_state.timers = NULL;
-	for (i = 0; i < sd_state.nsockets; i++) {
-		close(sd_state.sockets[i].fd);
-		free(sd_state.sockets[i].name);
+	if (systemd_state.timers != NULL)
+		timer_del(systemd_state.timers, &systemd_state.watchdog);
+	systemd_state.timers = NULL;
+	for (i = 0; i < systemd_state.nsockets; i++) {
+		close(systemd_state.sockets[i].fd);
+		free(systemd_state.sockets[i].name);
 	}
-	free(sd_state.sockets);
-	sd_state.sockets = NULL;
-	sd_state.nsockets = 0;
+	free(systemd_state.sockets);
+	systemd_state.sockets = NULL;
+	systemd_state.nsockets = 0;
 }
