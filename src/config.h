@@ -102,7 +102,7 @@ const struct listener_conf *
 void		 config_listener_endpoint(const struct listener_conf *, char *,
 		    size_t);
 /* Whether two addresses overlap: equal, or one is a wildcard covering
- * the other (SPEC §3, §4). */
+ * the other (echod.conf(5), LISTENERS). */
 bool		 config_addr_overlap(const struct listener_conf *,
 		    const struct listener_conf *);
 

@@ -130,7 +130,7 @@ main_log_settings(const struct conf *conf)
 	log_conn_setrate(conf->log_rate);
 }
 
-/* SIGHUP: reload transactionally (SPEC §5). */
+/* SIGHUP: reload transactionally (echod(8), SIGNALS). */
 static void
 main_reload(evutil_socket_t sig, short what, void *arg)
 {
@@ -243,7 +243,7 @@ main_events(void)
 		fatalx("cannot set up the event loop");
 }
 
-/* The start entry (SPEC §6) and READY=1. */
+/* The start entry (echod(8), JOURNAL ENTRIES) and READY=1. */
 static void
 main_ready(void)
 {

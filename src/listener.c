@@ -171,7 +171,8 @@ sockaddr_same_host(const struct sockaddr_storage *a,
 }
 
 /*
- * The listener of conf that a passed socket serves (SPEC §4): the one
+ * The listener of conf that a passed socket serves (echod(8),
+ * SOCKET ACTIVATION): the one
  * named like the socket (FileDescriptorName=), else the one with its
  * protocol and port, and its address unless either side is a wildcard.
  */

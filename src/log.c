@@ -218,7 +218,7 @@ log_vwrite(int prio, const char *msgid, const struct log_field *fields,
 		log_stderr(prio, iov, n);
 }
 
-/* One entry with a MESSAGE_ID and fields (SPEC §6). */
+/* One entry with a MESSAGE_ID and fields (echod(8), JOURNAL ENTRIES). */
 void
 log_entry(int prio, const char *msgid, const struct log_field *fields,
     size_t nfields, const char *fmt, ...)

@@ -6,7 +6,7 @@
  * is chosen at start: the journal (sd_journal_sendv, with structured fields)
  * or stderr (one human-readable line per entry, "LEVEL: message").
  *
- * The entries operators search for (SPEC §6) carry a fixed MESSAGE_ID and
+ * The entries operators search for (echod(8)) carry a fixed MESSAGE_ID and
  * ECHOD_* fields; they are written with log_entry().
  */
 #ifndef ECHOD_LOG_H
@@ -85,7 +85,7 @@ void		 log_entry(int prio, const char *msgid,
 		    __attribute__((__format__(printf, 5, 6)));
 
 /*
- * The per-connection budget (log_rate, SPEC §6).  Ask before writing an
+ * The per-connection budget (log_rate, echod.conf(5)).  Ask before writing an
  * open or close entry; past the budget the entry is counted instead, and
  * log_conn_tick(), called once a second, writes one summary for them.
  */

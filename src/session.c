@@ -162,7 +162,7 @@ struct session_names {
 	char	remote[INET6_ADDRSTRLEN + 8];	/* "a:p" or "[a]:p" */
 };
 
-/* The fields every entry about a session carries (SPEC §6). */
+/* The fields every entry about a session carries (echod(8)). */
 static size_t
 session_fields(const struct session *s, struct log_field *f,
     struct session_names *nm)
@@ -894,7 +894,7 @@ session_create(struct worker *w, evutil_socket_t fd,
 
 /*
  * The graceful stop's deadline: one last attempt to send what each
- * session owes, then close it; a lingering one too (SPEC §5: every
+ * session owes, then close it; a lingering one too (echod(8), SIGNALS: every
  * session left is closed as "shutdown").
  */
 void

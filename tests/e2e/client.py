@@ -16,8 +16,8 @@ check holds, 1 when it does not (with the reason on stderr).
                              journal have MSGID (and the fields), print the
                              newest as JSON
   jcount MSGID [F=V..]       print how many entries match
-  jsessions MARKER IN OUT    the open and close entries carry every SPEC §6
-                             field, one close entry on listener "echo" has
+  jsessions MARKER IN OUT    the open and close entries carry every field of
+                             echod(8), one close entry on listener "echo" has
                              IN bytes in and OUT out, and no entry holds
                              MARKER (client payload)
 """

@@ -2,7 +2,7 @@
  * fuzz_config.c: libFuzzer target for the configuration loader.
  *
  * Each input, cut at its first NUL, is the text of an echod.conf(5) given
- * to config_parse().  A valid result must satisfy what SPEC §3 promises of
+ * to config_parse().  A valid result must satisfy what echod.conf(5) promises of
  * every loaded configuration (at least one listener, unique valid names,
  * ports 1-65535, no line framing on UDP, no regex with TCP raw framing,
  * no two listeners on one protocol and port whose addresses overlap,
@@ -65,7 +65,7 @@ fz_fail(const char *what, int line)
 	abort();
 }
 
-/* Whether a listener name is what SPEC §3 allows: 1-64 of [A-Za-z0-9_.-]. */
+/* Whether a listener name is what echod.conf(5) allows: 1-64 of [A-Za-z0-9_.-]. */
 static bool
 fz_name_ok(const char *name)
 {

@@ -4,7 +4,7 @@
  * Each input is decoded into a rule set, a framing, max_line, a chunking
  * pattern and a payload.  The payload goes through framing_process() in
  * those chunks, then eof.  After every call the output so far, the bytes
- * still held and the status are compared with a reference model of SPEC §3
+ * still held and the status are compared with a reference model of echod.conf(5)
  * written below (split on LF, "\r\n" or "\n" sent back after the stripped
  * content, a line longer than max_line ends the session after the lines
  * before it; raw: the rules eat the start of the stream once), and every
@@ -239,7 +239,7 @@ fz_decode(struct fz_case *fc, const uint8_t *p, size_t len)
 /*
  * The model of one regex rule: the pattern as written, matched anywhere,
  * counts only if the leftmost match starts at the message's first byte
- * (SPEC: "anchored at the start").  strip.c compiles "^(ERE)" instead.
+ * (echod.conf(5): "anchored at the start").  strip.c compiles "^(ERE)" instead.
  */
 static size_t
 fz_model_regex(const struct fz_rule *r, const uint8_t *msg, size_t len)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The command line (SPEC §2): -t, exit statuses 1 and 2, -V, -h."""
+"""The command line (echod(8): OPTIONS, EXIT STATUS): -t, exit statuses 1 and 2, -V, -h."""
 
 import os
 import re

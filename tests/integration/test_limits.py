@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Limits and bad input (SPEC §7): timeouts, max_line, clients that never
-read, max_connections, and that payload stays out of the log."""
+"""Limits and bad input (echod.conf(5), TIMEOUTS AND SLOW CLIENTS):
+timeouts, max_line, clients that never read, max_connections, and that
+payload stays out of the log."""
 
 import os
 import re
@@ -187,7 +188,7 @@ def test_linger_is_bounded():
 
 def test_stop_cuts_a_linger_short():
     """The graceful stop's deadline ends a linger like any session left
-    (reason "shutdown", SPEC §5): it does not hold the stop up."""
+    (reason "shutdown", echod(8)): it does not hold the stop up."""
     port = free_port()
     text = conf(listener("lines", port, address="127.0.0.1",
                          framing="line"),

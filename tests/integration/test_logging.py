@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""What echod writes about connections (SPEC §6): the log_rate budget and
+"""What echod writes about connections (echod(8), JOURNAL ENTRIES): the log_rate budget and
 its summary, and client bytes only at debug level, escaped and cut."""
 
 import tap

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reload on SIGHUP (SPEC §5): transactional, and never closes a session."""
+"""Reload on SIGHUP (echod(8), SIGNALS): transactional, and never closes a session."""
 
 import re
 import signal

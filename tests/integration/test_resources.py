@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Exhausted resources and hostile clients (SPEC §7, issue 7): running out
+"""Exhausted resources and hostile clients (echod.conf(5), issue 7): running out
 of file descriptors, slow-drip clients, and a soak of many connections with
 random sizes and chunking while the configuration is reloaded."""
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Strip rules (SPEC §3): line framing, raw framing, rule kinds and order."""
+"""Strip rules (echod.conf(5), STRIP RULES): line framing, raw framing, rule kinds and order."""
 
 import select
 import socket

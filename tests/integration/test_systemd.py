@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""systemd integration (SPEC §4, §5): sd_notify readiness, STATUS=,
+"""systemd integration (echod(8): SIGNALS, SOCKET ACTIVATION): sd_notify readiness, STATUS=,
 watchdog, socket activation and the graceful stop."""
 
 import os

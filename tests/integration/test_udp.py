@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""UDP echo (SPEC §3, §4, §7; issue 6): echo, strip, the reflection guard,
+"""UDP echo (echod.conf(5), UDP; issue 6): echo, strip, the reflection guard,
 the per-source rate limit, size limits, IPv6, the reply's source address,
 socket activation and reload."""
 
