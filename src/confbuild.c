@@ -5,9 +5,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +14,7 @@
 
 #include <libconfig.h>
 
+#include "addr.h"
 #include "confbuild.h"
 #include "conferr.h"
 #include "conffile.h"
@@ -76,22 +74,9 @@ confbuild_name_valid(const char *name)
 static int
 confbuild_sockaddr(struct listener_conf *l, const char *addr)
 {
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&l->ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->ss;
-
-	memset(&l->ss, 0, sizeof(l->ss));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(l->port);
-		l->sslen = sizeof(*sin);
-		l->wildcard = sin->sin_addr.s_addr == htonl(INADDR_ANY);
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(l->port);
-		l->sslen = sizeof(*sin6);
-		l->wildcard = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
-	} else
+	if (addr_parse(addr, l->port, &l->ss, &l->sslen) == -1)
 		return (-1);
+	l->wildcard = addr_is_wildcard(&l->ss);
 	/* Every literal inet_pton() accepts is shorter than this. */
 	snprintf(l->address, sizeof(l->address), "%s", addr);
 	return (0);

@@ -10,17 +10,13 @@
  * queries listener.c asks of it.  Nothing of libconfig survives: the
  * result owns copies.
  */
-#include <sys/socket.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libconfig.h>
 
+#include "addr.h"
 #include "confbuild.h"
 #include "conferr.h"
 #include "conffile.h"
@@ -216,67 +212,24 @@ void
 config_listener_endpoint(const struct listener_conf *l, char *buf,
     size_t len)
 {
-	const struct sockaddr_in	*sin = (const void *)&l->ss;
-	const struct sockaddr_in6	*sin6 = (const void *)&l->ss;
-	char				 a[INET6_ADDRSTRLEN];
-	const char			*proto;
+	char		 ep[ADDR_ENDPOINT_MAX];
+	const char	*proto;
 
 	proto = l->protocol == CONF_UDP ? "udp" : "tcp";
-	if (l->ss.ss_family == AF_INET6 &&
-	    inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a)) != NULL)
-		snprintf(buf, len, "%s [%s]:%u", proto, a, l->port);
-	else if (l->ss.ss_family == AF_INET &&
-	    inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a)) != NULL)
-		snprintf(buf, len, "%s %s:%u", proto, a, l->port);
+	addr_endpoint(&l->ss, ep, sizeof(ep));
+	if (ep[0] != '\0')
+		snprintf(buf, len, "%s %s", proto, ep);
 	else
 		snprintf(buf, len, "%s %s:%u", proto, l->address, l->port);
 }
 
-/* The IPv4 address an AF_INET or v4-mapped AF_INET6 sockaddr holds. */
-static int
-config_addr_v4(const struct sockaddr_storage *ss, struct in_addr *in)
-{
-	const struct sockaddr_in	*sin = (const void *)ss;
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
-
-	if (ss->ss_family == AF_INET) {
-		*in = sin->sin_addr;
-		return (1);
-	}
-	if (ss->ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		memcpy(&in->s_addr, &sin6->sin6_addr.s6_addr[12], 4);
-		return (1);
-	}
-	return (0);
-}
-
 /*
  * Only the addresses: whether both have the same protocol and port is the
- * caller's business.  "::" covers everything (echod binds it dual-stack),
- * "0.0.0.0" every IPv4 address; a v4-mapped IPv6 address is its IPv4 one.
+ * caller's business.
  */
 bool
 config_addr_overlap(const struct listener_conf *a,
     const struct listener_conf *b)
 {
-	const struct sockaddr_in6	*a6 = (const void *)&a->ss;
-	const struct sockaddr_in6	*b6 = (const void *)&b->ss;
-	struct in_addr			 a4, b4;
-	int				 isa4, isb4;
-
-	if ((a->ss.ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr)) ||
-	    (b->ss.ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr)))
-		return (true);
-	isa4 = config_addr_v4(&a->ss, &a4);
-	isb4 = config_addr_v4(&b->ss, &b4);
-	if (isa4 && isb4)
-		return (a4.s_addr == htonl(INADDR_ANY) ||
-		    b4.s_addr == htonl(INADDR_ANY) || a4.s_addr == b4.s_addr);
-	if (isa4 || isb4)
-		return (false);
-	return (a->ss.ss_family == AF_INET6 && b->ss.ss_family == AF_INET6 &&
-	    IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr));
+	return (addr_overlap(&a->ss, &b->ss));
 }

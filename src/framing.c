@@ -8,7 +8,7 @@
  * caller's read buffer.
  */
 
-#include <sys/uio.h>
+/* removed */
 
 #include <stdint.h>
 #include <string.h>

@@ -21,12 +21,11 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "addr.h"
 #include "config.h"
-#include "echod.h"
 #include "listener.h"
 #include "log.h"
 #include "systemd.h"
-#include "session.h"
 #include "udp.h"
 #include "util.h"
 #include "worker.h"
@@ -124,57 +123,11 @@ listener_shut(struct listener *l)
 	l->resume = NULL;
 }
 
-/* Whether a socket address is the wildcard of its family. */
-static bool
-sockaddr_is_any(const struct sockaddr_storage *ss)
-{
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
-	const struct sockaddr_in	*sin = (const void *)ss;
-
-	if (ss->ss_family == AF_INET6)
-		return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
-	return sin->sin_addr.s_addr == htonl(INADDR_ANY);
-}
-
-/* The port of a socket address. */
-static uint16_t
-sockaddr_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-}
-
-/* Same address, with IPv4-mapped IPv6 seen as IPv4. */
-static bool
-sockaddr_same_host(const struct sockaddr_storage *a,
-    const struct sockaddr_storage *b)
-{
-	struct in_addr		 va, vb;
-	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
-
-	if (a->ss_family == AF_INET6 && b->ss_family == AF_INET6)
-		return IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
-	if (a->ss_family == AF_INET6) {
-		if (!IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-			return false;
-		memcpy(&va, &a6->sin6_addr.s6_addr[12], sizeof(va));
-	} else
-		va = ((const struct sockaddr_in *)a)->sin_addr;
-	if (b->ss_family == AF_INET6) {
-		if (!IN6_IS_ADDR_V4MAPPED(&b6->sin6_addr))
-			return false;
-		memcpy(&vb, &b6->sin6_addr.s6_addr[12], sizeof(vb));
-	} else
-		vb = ((const struct sockaddr_in *)b)->sin_addr;
-	return va.s_addr == vb.s_addr;
-}
-
 /*
- * The listener of conf that a passed socket serves (echod(8),
- * SOCKET ACTIVATION): the one
- * named like the socket (FileDescriptorName=), else the one with its
- * protocol and port, and its address unless either side is a wildcard.
+ * The listener of conf that a passed socket serves (echod(8), SOCKET
+ * ACTIVATION): the one named like the socket (FileDescriptorName=), else
+ * the one with its protocol and port, and its address unless either side
+ * is a wildcard.
  */
 static const struct listener_conf *
 listener_match(const struct conf *conf, const struct systemd_socket *s)
@@ -190,10 +143,10 @@ listener_match(const struct conf *conf, const struct systemd_socket *s)
 	for (i = 0; i < conf->nlisteners; i++) {
 		lc = &conf->listeners[i];
 		if (lc->protocol != proto ||
-		    lc->port != sockaddr_port(&s->ss))
+		    lc->port != addr_port(&s->ss))
 			continue;
-		if (lc->wildcard || sockaddr_is_any(&s->ss) ||
-		    sockaddr_same_host(&lc->ss, &s->ss))
+		if (lc->wildcard || addr_is_wildcard(&s->ss) ||
+		    addr_same_host(&lc->ss, &s->ss))
 			return lc;
 	}
 	return NULL;
@@ -319,8 +272,8 @@ listener_configure(struct listener *l, struct conf *conf,
 		plain.max_datagram = CONF_UDP_DATAGRAM_DEFAULT;
 		plain.ss = l->activated->ss;
 		plain.sslen = l->activated->sslen;
-		plain.port = sockaddr_port(&l->activated->ss);
-		plain.wildcard = sockaddr_is_any(&l->activated->ss);
+		plain.port = addr_port(&l->activated->ss);
+		plain.wildcard = addr_is_wildcard(&l->activated->ss);
 		plain.framing = FRAMING_RAW;
 		plain.idle = conf->idle;
 		plain.write = conf->write;

@@ -15,7 +15,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+/* removed */
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>

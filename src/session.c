@@ -67,6 +67,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "addr.h"
 #include "config.h"
 #include "framing.h"
 #include "listener.h"

@@ -6,7 +6,7 @@
  * allocates once the set is built; the callers own the bytes.
  */
 
-#include <sys/types.h>
+/* removed */
 
 #include <assert.h>
 #include <limits.h>

@@ -9,7 +9,7 @@
  */
 #include <sys/timerfd.h>
 
-#include <errno.h>
+/* removed */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -19,9 +19,6 @@
 	    (var) = (tvar))
 #endif
 
-/* "127.0.0.1" / "::1" and the port, IPv4-mapped addresses unmapped. */
-void		 addr_format(const struct sockaddr *, char *, size_t,
-		    uint16_t *);
 /* Microseconds of CLOCK_MONOTONIC. */
 uint64_t	 now_usec(void);
 uint64_t	 coarse_usec(void);
