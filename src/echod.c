@@ -234,8 +234,8 @@ main_events(void)
 	    NULL);
 	main_state.sigint = evsignal_new(echod.base, SIGINT, main_stop, NULL);
 	main_state.drained = event_new(echod.base, -1, 0, main_drained, NULL);
-	if (main_state.drained == NULL || main_state.sighup == NULL || main_state.sigterm == NULL ||
-	    main_state.sigint == NULL ||
+	if (main_state.drained == NULL || main_state.sighup == NULL ||
+	    main_state.sigterm == NULL || main_state.sigint == NULL ||
 	    evsignal_add(main_state.sighup, NULL) == -1 ||
 	    evsignal_add(main_state.sigterm, NULL) == -1 ||
 	    evsignal_add(main_state.sigint, NULL) == -1 ||

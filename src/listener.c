@@ -139,7 +139,7 @@ listener_match(const struct conf *conf, const struct systemd_socket *s)
 	proto = s->type == SOCK_DGRAM ? CONF_UDP : CONF_TCP;
 	if ((lc = config_listener(conf, s->name)) != NULL &&
 	    lc->protocol == proto)
-		return lc;
+		return (lc);
 	for (i = 0; i < conf->nlisteners; i++) {
 		lc = &conf->listeners[i];
 		if (lc->protocol != proto ||
@@ -147,9 +147,9 @@ listener_match(const struct conf *conf, const struct systemd_socket *s)
 			continue;
 		if (lc->wildcard || addr_is_wildcard(&s->ss) ||
 		    addr_same_host(&lc->ss, &s->ss))
-			return lc;
+			return (lc);
 	}
-	return NULL;
+	return (NULL);
 }
 
 /* The listener already serving a passed socket, or one for our own
@@ -162,15 +162,15 @@ listener_find(const struct systemd_socket *s, const struct listener_conf *lc)
 	TAILQ_FOREACH(l, &listeners, entry) {
 		if (s != NULL) {
 			if (l->activated == s)
-				return l;
+				return (l);
 			continue;
 		}
 		if (l->activated == NULL && l->lc->protocol == lc->protocol &&
 		    l->lc->sslen == lc->sslen &&
 		    memcmp(&l->lc->ss, &lc->ss, lc->sslen) == 0)
-			return l;
+			return (l);
 	}
-	return NULL;
+	return (NULL);
 }
 
 /* Bind our own socket for lc; -1 with errno on failure. */
@@ -182,7 +182,7 @@ listener_bind(const struct listener_conf *lc)
 	fd = socket(lc->ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
-		return -1;
+		return (-1);
 	/*
 	 * Not for UDP: there is no TIME_WAIT to step over, and on Linux it
 	 * would let two datagram sockets share the port, so a second echod
@@ -199,12 +199,12 @@ listener_bind(const struct listener_conf *lc)
 		goto fail;
 	if (!udp && listen(fd, LISTENER_BACKLOG) == -1)
 		goto fail;
-	return fd;
+	return (fd);
 fail:
 	saved = errno;
 	close(fd);
 	errno = saved;
-	return -1;
+	return (-1);
 }
 
 /* A new, not yet accepting listener on fd (ours or passed), a
@@ -224,9 +224,9 @@ listener_new(struct event_base *base, int fd, const struct systemd_socket *s,
 	if (dgram) {
 		if ((l->udp = udp_new(base, fd, cause)) == NULL) {
 			free(l);
-			return NULL;
+			return (NULL);
 		}
-		return l;
+		return (l);
 	}
 	l->nodelay = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
 	    sizeof(on)) == 0 ? NODELAY_UNKNOWN : NODELAY_EACH;
@@ -236,13 +236,13 @@ listener_new(struct event_base *base, int fd, const struct systemd_socket *s,
 	if (l->evl == NULL)
 		goto fail;
 	evconnlistener_set_error_cb(l->evl, listener_error);
-	return l;
+	return (l);
 fail:
 	if (asprintf(cause, "cannot serve socket %d: %s", fd,
 	    strerror(errno)) == -1)
 		*cause = NULL;
 	free(l);
-	return NULL;
+	return (NULL);
 }
 
 /*
@@ -280,7 +280,8 @@ listener_configure(struct listener *l, struct conf *conf,
 		if ((next = config_fallback(conf, &plain)) == NULL) {
 			/* At start (no settings yet) this is fatal. */
 			if (l->lc == NULL)
-				fatal("passed socket \"%s\"", l->activated->name);
+				fatal("passed socket \"%s\"",
+				    l->activated->name);
 			log_warn("keeping the settings of passed socket \"%s\"",
 			    l->activated->name);
 			return;
@@ -305,8 +306,8 @@ listener_cause(const struct listener_conf *lc, int err)
 	config_listener_endpoint(lc, endpoint, sizeof(endpoint));
 	if (asprintf(&cause, "cannot listen on %s (%s): %s", lc->name,
 	    endpoint, strerror(err)) == -1)
-		return NULL;
-	return cause;
+		return (NULL);
+	return (cause);
 }
 
 /* Our own socket for lc, not yet accepting; NULL with *err and *cause. */
@@ -320,14 +321,14 @@ listener_open(struct event_base *base, const struct listener_conf *lc,
 	if ((fd = listener_bind(lc)) == -1) {
 		*err = errno;
 		*cause = listener_cause(lc, *err);
-		return NULL;
+		return (NULL);
 	}
 	if ((l = listener_new(base, fd, NULL, lc->protocol == CONF_UDP,
 	    cause)) == NULL) {
 		*err = errno;
 		close(fd);
 	}
-	return l;
+	return (l);
 }
 
 /*
@@ -344,8 +345,8 @@ listener_conflict(const struct listener_conf *lc)
 	TAILQ_FOREACH(l, &listeners, entry)
 		if (l->activated == NULL && l->lc->protocol == lc->protocol &&
 		    l->lc->port == lc->port && config_addr_overlap(l->lc, lc))
-			return l;
-	return NULL;
+			return (l);
+	return (NULL);
 }
 
 /* Open l's endpoint again after a failed reload closed it for another. */
@@ -400,7 +401,7 @@ listeners_apply(struct event_base *base, struct conf *conf,
 		free(activated);
 		free(deferred);
 		*cause = strdup("out of memory");
-		return -1;
+		return (-1);
 	}
 
 	/* Sockets from systemd: always served, matched anew each time. */
@@ -491,7 +492,7 @@ listeners_apply(struct event_base *base, struct conf *conf,
 	free(match);
 	free(activated);
 	free(deferred);
-	return 0;
+	return (0);
 
 fail:
 	/* Close only what this attempt opened; kept ones go back. */
@@ -514,7 +515,7 @@ fail:
 	free(deferred);
 	if (*cause == NULL)
 		*cause = strdup("cannot open listeners");
-	return -1;
+	return (-1);
 }
 
 /* Stop accepting and close every listener: the start of a graceful stop. */
@@ -542,7 +543,7 @@ listeners_close(struct event *drained)
 unsigned int
 listeners_open(void)
 {
-	return atomic_load(&listener_conns);
+	return (atomic_load(&listener_conns));
 }
 
 /* Listeners serving now. */
@@ -554,7 +555,7 @@ listeners_count(void)
 
 	TAILQ_FOREACH(l, &listeners, entry)
 		n++;
-	return n;
+	return (n);
 }
 
 /* "echo tcp [::]:7, strip tcp [::]:9999". */

@@ -63,8 +63,8 @@ log_target_parse(const char *s, enum log_target *target)
 	else if (strcmp(s, "stderr") == 0)
 		*target = LOG_TARGET_STDERR;
 	else
-		return -1;
-	return 0;
+		return (-1);
+	return (0);
 }
 
 /* Whether stderr is the journal's stream: systemd.exec(5) $JOURNAL_STREAM. */
@@ -76,12 +76,12 @@ log_stderr_is_journal(void)
 	unsigned long long	 dev, ino;
 
 	if ((env = getenv("JOURNAL_STREAM")) == NULL)
-		return false;
+		return (false);
 	if (sscanf(env, "%llu:%llu", &dev, &ino) != 2)
-		return false;
+		return (false);
 	if (fstat(STDERR_FILENO, &st) == -1)
-		return false;
-	return st.st_dev == dev && st.st_ino == ino;
+		return (false);
+	return (st.st_dev == dev && st.st_ino == ino);
 }
 
 /* Choose the backend and the level. */
@@ -106,7 +106,7 @@ log_init(enum log_target target, int level)
 bool
 log_is_journal(void)
 {
-	return log_state.journal;
+	return (log_state.journal);
 }
 
 /* Change the level (log_level on reload, -v). */
@@ -120,7 +120,7 @@ log_setlevel(int level)
 int
 log_getlevel(void)
 {
-	return atomic_load_explicit(&log_state.level, memory_order_relaxed);
+	return (atomic_load_explicit(&log_state.level, memory_order_relaxed));
 }
 
 /* "info" to LOG_INFO; -1 for a name echod.conf does not accept. */
@@ -131,8 +131,8 @@ log_level_parse(const char *s)
 
 	for (i = LOG_ERR; i <= LOG_DEBUG; i++)
 		if (strcmp(s, log_levels[i]) == 0)
-			return i;
-	return -1;
+			return (i);
+	return (-1);
 }
 
 /* LOG_INFO to "info". */
@@ -140,8 +140,8 @@ const char *
 log_level_name(int level)
 {
 	if (level < LOG_EMERG || level > LOG_DEBUG)
-		return "unknown";
-	return log_levels[level];
+		return ("unknown");
+	return (log_levels[level]);
 }
 
 /* Replace the backend; NULL restores the chosen one. */
@@ -348,7 +348,7 @@ log_conn_second(void)
 	struct timespec	ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (long)ts.tv_sec;
+	return ((long)ts.tv_sec);
 }
 
 /*
@@ -366,9 +366,9 @@ log_conn_permit(bool opened)
 	    atomic_compare_exchange_strong(&log_state.second, &cur, sec))
 		atomic_store(&log_state.spent, 0);
 	if (atomic_fetch_add(&log_state.spent, 1) < atomic_load(&log_state.rate))
-		return true;
+		return (true);
 	atomic_fetch_add(opened ? &log_state.opened : &log_state.closed, 1);
-	return false;
+	return (false);
 }
 
 /* Once a second: one summary for the entries the budget suppressed. */
@@ -394,7 +394,7 @@ log_escape(char *dst, size_t dstlen, const void *src, size_t len)
 	size_t			 i, o = 0;
 
 	if (dstlen == 0)
-		return dst;
+		return (dst);
 	if (len > LOG_PAYLOAD_MAX)
 		len = LOG_PAYLOAD_MAX;
 	for (i = 0; i < len && o + 5 < dstlen; i++) {
@@ -405,7 +405,7 @@ log_escape(char *dst, size_t dstlen, const void *src, size_t len)
 			    p[i]);
 	}
 	dst[o] = '\0';
-	return dst;
+	return (dst);
 }
 
 /* libevent's own warnings, at the matching priority. */

@@ -38,7 +38,7 @@ ratelimit_mix(uint64_t h)
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 33;
-	return h;
+	return (h);
 }
 
 /* The set of key, keyed by the table's seed. */
@@ -51,7 +51,7 @@ ratelimit_set(const struct ratelimit *rl, const uint8_t *key)
 	memcpy(&b, key + sizeof(a), sizeof(b));
 	h = ratelimit_mix(rl->seed ^ a);
 	h = ratelimit_mix(h ^ b ^ rl->seed);
-	return (size_t)h & (rl->nsets - 1);
+	return ((size_t)h & (rl->nsets - 1));
 }
 
 /* A new, empty table; see ratelimit.h. */
@@ -64,11 +64,11 @@ ratelimit_new(size_t entries, uint64_t seed)
 	while (nsets * RATELIMIT_WAYS < entries)
 		nsets *= 2;
 	if ((rl = calloc(1, sizeof(*rl))) == NULL)
-		return NULL;
+		return (NULL);
 	rl->entries = calloc(nsets * RATELIMIT_WAYS, sizeof(*rl->entries));
 	if (rl->entries == NULL) {
 		free(rl);
-		return NULL;
+		return (NULL);
 	}
 	rl->nsets = nsets;
 	/* Not secret-grade, but unknown to whoever picks the sources. */
@@ -76,7 +76,7 @@ ratelimit_new(size_t entries, uint64_t seed)
 	    (ssize_t)sizeof(seed))
 		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	rl->seed = seed;
-	return rl;
+	return (rl);
 }
 
 /* Free a table; accepts NULL. */
@@ -97,8 +97,8 @@ ratelimit_full(const struct ratelimit_entry *e, uint64_t now, uint64_t cap,
 {
 	uint64_t	elapsed = now > e->last ? now - e->last : 0;
 
-	return e->tokens >= cap ||
-	    (rate != 0 && elapsed >= (cap - e->tokens) / rate);
+	return (e->tokens >= cap ||
+	    (rate != 0 && elapsed >= (cap - e->tokens) / rate));
 }
 
 /*
@@ -125,21 +125,21 @@ ratelimit_lookup(struct ratelimit *rl, const uint8_t *key, uint64_t now,
 			continue;
 		}
 		if (memcmp(e->key, key, RATELIMIT_KEYLEN) == 0)
-			return e;
+			return (e);
 		if (!ratelimit_full(e, now, cap, rate))
 			continue;
 		if (victim == NULL || (victim->used && e->last < victim->last))
 			victim = e;
 	}
 	if (victim == NULL)
-		return NULL;
+		return (NULL);
 	if (!victim->used)
 		rl->nused++;
 	memcpy(victim->key, key, RATELIMIT_KEYLEN);
 	victim->used = true;
 	victim->last = now;
 	victim->tokens = cap;
-	return victim;
+	return (victim);
 }
 
 /* Refill key's bucket for the time since its last request, then take
@@ -154,7 +154,7 @@ ratelimit_take(struct ratelimit *rl, const uint8_t *key, uint64_t now_usec,
 	cap = (uint64_t)burst * RATELIMIT_UNIT;
 	/* A set of busy sources has no room: refuse, never forget one. */
 	if ((e = ratelimit_lookup(rl, key, now_usec, rate, burst)) == NULL)
-		return false;
+		return (false);
 	/* A clock that steps back refills nothing. */
 	elapsed = now_usec > e->last ? now_usec - e->last : 0;
 	/* rate tokens a second is rate units a microsecond. */
@@ -166,21 +166,21 @@ ratelimit_take(struct ratelimit *rl, const uint8_t *key, uint64_t now_usec,
 		e->tokens = cap;	/* a reload lowered udp_burst */
 	e->last = now_usec;
 	if (e->tokens < RATELIMIT_UNIT)
-		return false;
+		return (false);
 	e->tokens -= RATELIMIT_UNIT;
-	return true;
+	return (true);
 }
 
 /* Entries holding an address. */
 size_t
 ratelimit_used(const struct ratelimit *rl)
 {
-	return rl->nused;
+	return (rl->nused);
 }
 
 /* Entries the table can hold. */
 size_t
 ratelimit_size(const struct ratelimit *rl)
 {
-	return rl->nsets * RATELIMIT_WAYS;
+	return (rl->nsets * RATELIMIT_WAYS);
 }

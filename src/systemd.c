@@ -47,7 +47,7 @@ systemd_sockets(struct systemd_socket **out)
 
 	if (systemd_state.taken) {
 		*out = systemd_state.sockets;
-		return systemd_state.nsockets;
+		return (systemd_state.nsockets);
 	}
 	systemd_state.taken = true;
 	if ((n = sd_listen_fds_with_names(0, &names)) < 0) {
@@ -65,8 +65,8 @@ systemd_sockets(struct systemd_socket **out)
 		else if (sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
 			type = SOCK_DGRAM;
 		else {
-			log_warnx("passed descriptor %d (%s) is not a listening "
-			    "stream or datagram socket; closing it", fd,
+			log_warnx("passed descriptor %d (%s) is not a "
+			    "listening stream or datagram socket; closing it", fd,
 			    names != NULL ? names[i] : "unnamed");
 			close(fd);
 			continue;
@@ -97,14 +97,15 @@ systemd_sockets(struct systemd_socket **out)
 	}
 	systemd_state.nsockets = k;
 	*out = systemd_state.sockets;
-	return k;
+	return (k);
 }
 
 /* READY=1: every listener is open (start, and after each reload). */
 void
 systemd_ready(const char *status)
 {
-	snprintf(systemd_state.status, sizeof(systemd_state.status), "%s", status);
+	snprintf(systemd_state.status, sizeof(systemd_state.status), "%s",
+	    status);
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
@@ -132,7 +133,8 @@ systemd_status(const char *status)
 {
 	if (strcmp(status, systemd_state.status) == 0)
 		return;
-	snprintf(systemd_state.status, sizeof(systemd_state.status), "%s", status);
+	snprintf(systemd_state.status, sizeof(systemd_state.status), "%s",
+	    status);
 	sd_notifyf(0, "STATUS=%s", status);
 }
 
@@ -158,17 +160,17 @@ systemd_watchdog(struct timers *timers)
 		if (r < 0)
 			log_warnx("ignoring the watchdog settings: %s",
 			    strerror(-r));
-		return 0;
+		return (0);
 	}
 	usec /= 2;
 	systemd_state.interval = usec;
 	systemd_state.timers = timers;
 	timer_init(&systemd_state.watchdog, systemd_watchdog_cb, NULL);
 	if (timer_in(timers, &systemd_state.watchdog, usec) == -1)
-		return -1;
+		return (-1);
 	sd_notify(0, "WATCHDOG=1");
 	log_debug("watchdog ping every %.3f s", (double)usec / 1e6);
-	return 0;
+	return (0);
 }
 
 /* Close the passed sockets and the watchdog. */

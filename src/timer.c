@@ -40,9 +40,9 @@ timers_new_detached(void)
 	struct timers	*ts;
 
 	if ((ts = calloc(1, sizeof(*ts))) == NULL)
-		return NULL;
+		return (NULL);
 	ts->fd = -1;
-	return ts;
+	return (ts);
 }
 
 /* An empty heap behind a timerfd that base watches. */
@@ -52,15 +52,15 @@ timers_new(struct event_base *base)
 	struct timers	*ts;
 
 	if ((ts = timers_new_detached()) == NULL)
-		return NULL;
+		return (NULL);
 	ts->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (ts->fd == -1 ||
 	    (ts->ev = event_new(base, ts->fd, EV_READ | EV_PERSIST,
 	    timers_fire, ts)) == NULL || event_add(ts->ev, NULL) == -1) {
 		timers_free(ts);
-		return NULL;
+		return (NULL);
 	}
-	return ts;
+	return (ts);
 }
 
 /* Free ts; its timers must be gone. */
@@ -91,7 +91,7 @@ timer_init(struct timer *t, void (*fn)(void *), void *arg)
 bool
 timer_pending(const struct timer *t)
 {
-	return t->slot != TIMER_IDLE;
+	return (t->slot != TIMER_IDLE);
 }
 
 /* Put t in slot i. */
@@ -180,13 +180,13 @@ timer_at(struct timers *ts, struct timer *t, uint64_t at)
 		timers_up(ts, t->slot);
 		timers_down(ts, t->slot);
 		timers_arm(ts);
-		return 0;
+		return (0);
 	}
 	if (ts->n == ts->size) {
 		size = ts->size == 0 ? 64 : ts->size * 2;
 		if ((heap = reallocarray(ts->heap, size,
 		    sizeof(*heap))) == NULL)
-			return -1;
+			return (-1);
 		ts->heap = heap;
 		ts->size = size;
 	}
@@ -194,14 +194,14 @@ timer_at(struct timers *ts, struct timer *t, uint64_t at)
 	timers_place(ts, ts->n++, t);
 	timers_up(ts, t->slot);
 	timers_arm(ts);
-	return 0;
+	return (0);
 }
 
 /* See timer.h. */
 int
 timer_in(struct timers *ts, struct timer *t, uint64_t usec)
 {
-	return timer_at(ts, t, now_usec() + usec);
+	return (timer_at(ts, t, now_usec() + usec));
 }
 
 /* See timer.h. */
@@ -230,10 +230,10 @@ timers_expire(struct timers *ts, uint64_t now)
 	struct timer	*t;
 
 	if (ts->n == 0 || ts->heap[0]->at > now)
-		return NULL;
+		return (NULL);
 	t = ts->heap[0];
 	timer_del(ts, t);
-	return t;
+	return (t);
 }
 
 /*

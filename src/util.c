@@ -14,7 +14,7 @@ now_usec(void)
 	struct timespec	ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 }
 
 /*
@@ -27,12 +27,12 @@ coarse_usec(void)
 	struct timespec	ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 }
 
 /* Whether a timeout is set; zero means "never". */
 int
 tv_isset(const struct timeval *tv)
 {
-	return tv->tv_sec != 0 || tv->tv_usec != 0;
+	return (tv->tv_sec != 0 || tv->tv_usec != 0);
 }
