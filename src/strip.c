@@ -9,14 +9,15 @@
 /* removed */
 
 #include <assert.h>
+#include <ctype.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "strip.h"
+#include "strip_re.h"
 
 enum strip_kind {
 	STRIP_BYTES,
@@ -28,7 +29,7 @@ struct strip_rule {
 	enum strip_kind	 kind;
 	size_t		 len;	/* bytes: count; prefix: length */
 	unsigned char	*prefix;
-	regex_t		 re;
+	struct strip_re	*re;
 };
 
 struct strip_set {
@@ -123,262 +124,223 @@ strip_add_prefix(struct strip_set *set, const void *text, size_t len,
 	return (0);
 }
 
-/* Skip a bracket expression starting at p[0] == '['; NULL if unterminated. */
-static const char *
-strip_skip_bracket(const char *p)
+/* Append c to the translation; false when it would not fit. */
+static bool
+strip_put(char *out, size_t *n, size_t size, const char *s, size_t len)
 {
-	char	 delim;
+	if (len >= size - *n)
+		return (false);
+	memcpy(out + *n, s, len);
+	*n += len;
+	out[*n] = '\0';
+	return (true);
+}
 
-	p++;
-	if (*p == '^')
-		p++;
-	/* A ']' first in the list is an ordinary member. */
-	if (*p == ']')
-		p++;
-	while (*p != '\0' && *p != ']') {
-		if (p[0] == '[' && (p[1] == ':' || p[1] == '.' ||
-		    p[1] == '=')) {
-			delim = p[1];
-			p += 2;
-			while (*p != '\0' && !(p[0] == delim && p[1] == ']'))
-				p++;
-			if (*p == '\0')
-				return (NULL);
-			p += 2;
-		} else
-			p++;
-	}
-	return (*p == ']' ? p + 1 : NULL);
+/* Append byte c as a literal, escaped if RE2 would take it otherwise. */
+static bool
+strip_put_literal(char *out, size_t *n, size_t size, unsigned char c)
+{
+	char	 esc[2] = { '\\', (char)c };
+
+	/* RE2 takes an escaped ASCII punctuation mark as itself. */
+	if (c < 0x80 && ispunct(c))
+		return (strip_put(out, n, size, esc, 2));
+	return (strip_put(out, n, size, esc + 1, 1));
 }
 
 /*
- * Whether ere keeps its meaning inside "^(" ere ")": its parentheses are
- * balanced (glibc takes an unmatched ')' as an ordinary character) and it
- * has no back-references (the extra group would renumber them).
+ * Translate the bracket expression at *pp (*pp[0] == '[') and step *pp
+ * past it.  Inside one a POSIX backslash is an ordinary character, which
+ * RE2 reads as an escape; and RE2 knows neither collating elements nor
+ * equivalence classes, which in the C locale are the one character they
+ * name ([[.-.]], [[=a=]]).  Character classes ([:alpha:]) pass as they
+ * are.  An unterminated one is copied for RE2 to refuse.
  */
-static bool
-strip_wrappable(const char *ere)
+static int
+strip_bracket(const char **pp, char *out, size_t *n, size_t size,
+    char *buf, size_t len)
+{
+	const char	*p = *pp + 1, *e;
+	char		 delim;
+
+	if (!strip_put(out, n, size, "[", 1))
+		goto toolong;
+	if (*p == '^') {
+		if (!strip_put(out, n, size, "^", 1))
+			goto toolong;
+		p++;
+	}
+	/* A ']' first in the list is an ordinary member. */
+	if (*p == ']') {
+		if (!strip_put(out, n, size, "\\]", 2))
+			goto toolong;
+		p++;
+	}
+	while (*p != '\0' && *p != ']') {
+		if (p[0] == '[' && p[1] == ':') {
+			if ((e = strstr(p + 2, ":]")) == NULL)
+				e = p + strlen(p) - 2;
+			if (!strip_put(out, n, size, p, (size_t)(e + 2 - p)))
+				goto toolong;
+			p = e + 2;
+		} else if (p[0] == '[' && (p[1] == '.' || p[1] == '=')) {
+			delim = p[1];
+			e = p + 2;
+			while (*e != '\0' && !(e[0] == delim && e[1] == ']'))
+				e++;
+			if (*e == '\0') {
+				snprintf(buf, len, "unterminated [%c in a "
+				    "bracket expression", delim);
+				return (-1);
+			}
+			if (e != p + 3) {
+				snprintf(buf, len, "%s [%c%.*s%c] names more "
+				    "than one character (not supported)",
+				    delim == '.' ? "collating element" :
+				    "equivalence class", delim,
+				    (int)(e - p - 2), p + 2, delim);
+				return (-1);
+			}
+			if (!strip_put_literal(out, n, size,
+			    (unsigned char)p[2]))
+				goto toolong;
+			p = e + 2;
+		} else if (*p == '\\' || *p == '[') {
+			if (!strip_put_literal(out, n, size, (unsigned char)*p))
+				goto toolong;
+			p++;
+		} else {
+			if (!strip_put(out, n, size, p, 1))
+				goto toolong;
+			p++;
+		}
+	}
+	if (*p == ']') {
+		if (!strip_put(out, n, size, "]", 1))
+			goto toolong;
+		p++;
+	}
+	*pp = p;
+	return (0);
+toolong:
+	snprintf(buf, len, "longer than %d bytes", STRIP_REGEX_MAX);
+	return (-1);
+}
+
+/*
+ * Translate a POSIX ERE, as glibc's regcomp() read it in the C locale,
+ * into the syntax RE2 reads with posix_syntax, keeping its meaning; or
+ * refuse, with the reason in buf, what RE2 cannot match in linear time
+ * or would read differently.  Outside brackets: a back-reference \1..\9
+ * is refused (no automaton matches one: it is what made glibc take
+ * seconds); so are GNU's \w \W \s \S \b \B \< \> \` \', which RE2 reads
+ * as errors or as literals; any other escaped letter or digit is the
+ * letter itself, as in glibc (RE2 would take \n as a newline); an
+ * unmatched ')' is an ordinary character, as in glibc; {,n} means
+ * {0,n}, as in glibc; and `.` matches any byte but NUL, as in glibc.
+ */
+static int
+strip_translate(const char *ere, char *out, size_t size, char *buf,
+    size_t len)
 {
 	const char	*p = ere;
-	size_t		 depth = 0;
+	size_t		 n = 0, depth = 0;
+	unsigned char	 c;
 
+	out[0] = '\0';
 	while (*p != '\0') {
 		switch (*p) {
 		case '\\':
-			if (p[1] >= '1' && p[1] <= '9')
-				return (false);
-			if (p[1] == '\0')
-				return (false);
+			c = (unsigned char)p[1];
+			if (c == '\0') {
+				/* RE2 refuses it as glibc did. */
+				if (!strip_put(out, &n, size, p, 1))
+					goto toolong;
+				p++;
+				break;
+			}
+			if (c >= '1' && c <= '9') {
+				snprintf(buf, len, "back-reference \\%c is not "
+				    "supported", c);
+				return (-1);
+			}
+			if (strchr("wWsSbB<>`'", c) != NULL) {
+				snprintf(buf, len, "GNU escape \\%c is not "
+				    "supported", c);
+				return (-1);
+			}
+			if (!strip_put_literal(out, &n, size, c))
+				goto toolong;
 			p += 2;
 			break;
 		case '[':
-			if ((p = strip_skip_bracket(p)) == NULL)
-				return (false);
+			if (strip_bracket(&p, out, &n, size, buf, len) == -1)
+				return (-1);
 			break;
 		case '(':
 			depth++;
-			p++;
+			if (!strip_put(out, &n, size, p++, 1))
+				goto toolong;
 			break;
 		case ')':
-			if (depth == 0)
-				return (false);
-			depth--;
+			if (depth == 0) {
+				if (!strip_put(out, &n, size, "\\)", 2))
+					goto toolong;
+			} else {
+				depth--;
+				if (!strip_put(out, &n, size, ")", 1))
+					goto toolong;
+			}
 			p++;
 			break;
-		default:
+		case '.':
+			/* glibc's `.` (RE_DOT_NOT_NULL) matches any byte but NUL. */
+			if (!strip_put(out, &n, size, "[^\\x00]", 7))
+				goto toolong;
 			p++;
-			break;
-		}
-	}
-	return (depth == 0);
-}
-
-/*
- * Compile ere into re so that regexec() only tries offset 0.  The rule
- * only applies when the leftmost match starts at offset 0, which is the
- * same as a match of "^(ere)"; and glibc tries an anchored pattern at the
- * start alone, where an unanchored one is retried at every offset, which
- * costs the square of a long line that does not match.  Patterns whose
- * meaning would change when wrapped keep their own form.
- */
-static int
-strip_compile(regex_t *re, const char *ere, char *buf, size_t len)
-{
-	char	*wrapped;
-	size_t	 n;
-	int	 error;
-
-	/* Validate and report on the pattern exactly as written. */
-	if ((error = regcomp(re, ere, REG_EXTENDED)) != 0) {
-		regerror(error, re, buf, len);
-		return (-1);
-	}
-	if (!strip_wrappable(ere))
-		return (0);
-	n = strlen(ere) + sizeof("^()");
-	if ((wrapped = malloc(n)) == NULL)
-		return (0);
-	snprintf(wrapped, n, "^(%s)", ere);
-	regfree(re);
-	error = regcomp(re, wrapped, REG_EXTENDED);
-	if (error != 0)
-		error = regcomp(re, ere, REG_EXTENDED);
-	free(wrapped);
-	if (error != 0) {
-		regerror(error, re, buf, len);
-		return (-1);
-	}
-	return (0);
-}
-
-/*
- * Whether glibc's regcomp() can be trusted with an ERE; NULL if so, else
- * why not.  Two things blow it up.  It copies a repeated subexpression
- * for each repetition, so nested repetitions and intervals multiply:
- * every atom counts 1, a *, + or ? multiplies the item before it by 4,
- * an interval {m,n} by max(m, n) + 1, a group counts what it holds, and
- * more than STRIP_REGEX_COST_MAX is refused (measured on glibc 2.36:
- * 65536 compiles in a few MiB and milliseconds; (((a+)+)...)+ 16 deep
- * took half a GiB).  And repeating what may match nothing, like (a*)+
- * or a?*, makes its epsilon closures explode under an anchor (^((((((a?)+
- * )+)+)+)+) did not finish in minutes); such a repetition adds nothing
- * to what the pattern matches, so it is refused.  A rough scan, not a
- * parser: regcomp() judges the syntax.
- */
-static const char *
-strip_regex_check(const char *ere)
-{
-	struct {
-		double	 sum;		/* cost of the group so far */
-		bool	 branch;	/* its current branch may be empty */
-		bool	 group;		/* one of its branches may be */
-	} stack[STRIP_REGEX_MAX + 1];
-	const char	*p;
-	double		 sum = 0, last = 0, f;
-	bool		 item = false;	/* there is an item to repeat */
-	bool		 empty = false;	/* ... and it may match nothing */
-	bool		 branch = true, before = true, group = false;
-	bool		 optional = false;	/* the repetition allows 0 */
-	size_t		 depth = 0;
-	char		*end;
-	long		 m, n;
-
-	for (p = ere; *p != '\0'; p++) {
-		f = 0;
-		switch (*p) {
-		case '[':
-			/* A bracket expression is one atom. */
-			if ((p = strip_skip_bracket(p)) == NULL)
-				return (NULL);
-			p--;	/* the loop steps past its ']' */
-			goto atom;
-		case '\\':
-			if (p[1] != '\0')
-				p++;
-			goto atom;
-		case '(':
-			if (depth == STRIP_REGEX_MAX)
-				return (NULL);
-			stack[depth].sum = sum;
-			stack[depth].branch = branch;
-			stack[depth++].group = group;
-			sum = last = 0;
-			branch = true;
-			group = item = false;
-			break;
-		case ')':
-			if (depth == 0)
-				goto atom;	/* glibc: an ordinary ')' */
-			empty = group || branch;
-			last = sum > 1 ? sum : 1;
-			depth--;
-			sum = stack[depth].sum + last;
-			group = stack[depth].group;
-			before = stack[depth].branch;
-			branch = before && empty;
-			item = true;
-			break;
-		case '|':
-			group = group || branch;
-			branch = true;
-			item = false;
-			break;
-		case '^':
-		case '$':
-			item = false;
 			break;
 		case '{':
-			m = strtol(p + 1, &end, 10);
-			n = *end == ',' ? strtol(end + 1, &end, 10) : 0;
-			f = (double)(m > n ? m : n) + 1;
-			/* An interval {m,} or {0,n} may leave nothing. */
-			optional = m == 0;
-			while (p[1] != '\0' && p[1] != '}')
-				p++;
-			if (p[1] == '}')
-				p++;
-			break;
-		case '*':
-		case '?':
-			f = 4;
-			optional = true;
-			break;
-		case '+':
-			f = 4;
-			optional = false;
+			if (!strip_put(out, &n, size,
+			    p[1] == ',' ? "{0" : "{", p[1] == ',' ? 2 : 1))
+				goto toolong;
+			p++;
 			break;
 		default:
-		atom:
-			last = 1;
-			sum += 1;
-			item = true;
-			empty = false;
-			before = branch;
-			branch = false;
+			if (!strip_put(out, &n, size, p++, 1))
+				goto toolong;
 			break;
 		}
-		if (f > 0 && item) {
-			if (empty)
-				return ("a repetition of what may match nothing "
-				    "(like (a*)+ or a?*) is not allowed");
-			/* The item before is now f times as costly ... */
-			sum += last * (f - 1);
-			last *= f;
-			/* ... and may be empty after * and ?. */
-			empty = optional;
-			branch = before && empty;
-		}
-		if (sum > STRIP_REGEX_COST_MAX)
-			return ("too costly to compile: repetitions of "
-			    "repetitions multiply");
 	}
-	return (NULL);
+	return (0);
+toolong:
+	snprintf(buf, len, "longer than %d bytes", STRIP_REGEX_MAX);
+	return (-1);
 }
 
 /*
- * Add a `regex` rule (POSIX ERE).  On error, -1 with regerror()'s text in
- * buf.
+ * Add a `regex` rule (POSIX ERE, see echod.conf(5) for what differs from
+ * glibc's).  On error, -1 with the reason in buf.
  */
 int
 strip_add_regex(struct strip_set *set, const char *ere, char *buf,
     size_t len)
 {
 	struct strip_rule	*r;
-	regex_t			 re;
-	const char		*why;
+	struct strip_re		*re;
+	/* Each byte of the ERE becomes at most seven (`.`). */
+	char			 out[7 * STRIP_REGEX_MAX + 1];
 
 	if (strlen(ere) > STRIP_REGEX_MAX) {
 		snprintf(buf, len, "longer than %d bytes", STRIP_REGEX_MAX);
 		return (-1);
 	}
-	if ((why = strip_regex_check(ere)) != NULL) {
-		snprintf(buf, len, "%s", why);
+	if (strip_translate(ere, out, sizeof(out), buf, len) == -1)
 		return (-1);
-	}
-	if (strip_compile(&re, ere, buf, len) != 0)
+	if ((re = strip_re_new(out, strlen(out), strcmp(out, ere) == 0, buf,
+	    len)) == NULL)
 		return (-1);
 	if ((r = strip_append(set)) == NULL) {
-		regfree(&re);
+		strip_re_free(re);
 		snprintf(buf, len, "out of memory");
 		return (-1);
 	}
@@ -399,8 +361,7 @@ strip_set_free(struct strip_set *set)
 		return;
 	for (i = 0; i < set->count; i++) {
 		free(set->rules[i].prefix);
-		if (set->rules[i].kind == STRIP_REGEX)
-			regfree(&set->rules[i].re);
+		strip_re_free(set->rules[i].re);
 	}
 	free(set->rules);
 	free(set);
@@ -427,62 +388,15 @@ strip_window(const struct strip_set *set)
 	return (set == NULL ? 0 : set->window);
 }
 
-/* gcc says __SANITIZE_ADDRESS__, clang 14 only __has_feature. */
-#if defined(__SANITIZE_ADDRESS__)
-#define STRIP_ASAN	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STRIP_ASAN	1
-#endif
-#endif
-
-#ifdef STRIP_ASAN
-/*
- * AddressSanitizer's regexec() interceptor checks strlen(string) + 1
- * bytes whatever REG_STARTEND says, and so reports a read past every
- * message that is not NUL-terminated (glibc itself reads only up to
- * rm_eo).  Sanitizer builds match on a terminated copy; others never
- * copy.
- */
-static int
-strip_regexec(const regex_t *re, const char *msg, regmatch_t *m)
-{
-	char	*copy;
-	int	 r;
-
-	if ((copy = malloc((size_t)m->rm_eo + 1)) == NULL)
-		return (REG_ESPACE);
-	memcpy(copy, msg, (size_t)m->rm_eo);
-	copy[m->rm_eo] = '\0';
-	r = regexec(re, copy, 1, m, REG_STARTEND);
-	free(copy);
-	return (r);
-}
-#else
-/* REG_STARTEND: the message may hold NUL and has no terminator. */
-static int
-strip_regexec(const regex_t *re, const char *msg, regmatch_t *m)
-{
-	return (regexec(re, msg, 1, m, REG_STARTEND));
-}
-#endif
-
 /* Length of the match of a regex rule at the start of msg, or 0. */
 static size_t
 strip_regex_match(const struct strip_rule *r, const char *msg, size_t len)
 {
-	regmatch_t	 m;
+	size_t	 end;
 
-	/* regoff_t is an int in glibc; no message gets near that. */
-	if (len > INT_MAX)
-		len = INT_MAX;
-	m.rm_so = 0;
-	m.rm_eo = (regoff_t)len;
-	if (strip_regexec(&r->re, msg, &m) != 0)
+	if (!strip_re_match(r->re, msg, len, &end))
 		return (0);
-	if (m.rm_so != 0 || m.rm_eo < 0)
-		return (0);
-	return ((size_t)m.rm_eo);
+	return (end);
 }
 
 /* Leading bytes of a complete message that the rules remove. */

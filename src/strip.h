@@ -17,12 +17,10 @@
 #define STRIP_BYTES_MAX		(16u * 1024 * 1024)
 #define STRIP_PREFIX_MAX	1024
 /*
- * A regex is at most this long and this costly to compile (see
- * strip_regex_cost() in strip.c): glibc's regcomp() copies repeated
- * subexpressions, so (((a+)+)...)+ 16 deep takes half a GiB and seconds.
+ * A regex is at most this long, and compiles to at most STRIP_RE_PROG_MAX
+ * instructions (strip_re.h): what bounds the cost of a match per byte.
  */
 #define STRIP_REGEX_MAX		1024
-#define STRIP_REGEX_COST_MAX	65536
 
 struct strip_set;		/* immutable once built; opaque */
 

@@ -531,7 +531,7 @@ test_errors(void **state)
 		  "(use framing = \"line\")" },
 		{ "listeners = (\n{ name = \"a\"; port = 1; framing = \"line\";"
 		  "\nstrip = ( { regex = \"(a\"; } ); }\n);",
-		  "t.conf:3: invalid regex \"(a\": Unmatched ( or \\(" },
+		  "t.conf:3: invalid regex \"(a\": missing ): (a" },
 		{ "listeners = (\n{ name = \"a\"; port = 1; strip = (\n"
 		  "{ bytes = 1; gap = 1; } ); }\n);",
 		  "t.conf:3: unknown key \"gap\"" },

@@ -65,6 +65,19 @@ test_regex(struct strip_set *set, const char *ere)
 	assert_int_equal(strip_add_regex(set, ere, buf, sizeof(buf)), 0);
 }
 
+/* Try to add a regex to a set of its own; its result, the reason in buf. */
+static int
+test_regex_error(const char *ere, char *buf, size_t len)
+{
+	struct strip_set	*set = test_set();
+	int			 rc;
+
+	buf[0] = '\0';
+	rc = strip_add_regex(set, ere, buf, len);
+	strip_set_free(set);
+	return (rc);
+}
+
 /* strip_message() on a C string. */
 static size_t
 test_strip_str(const struct strip_set *set, const char *msg)
@@ -139,13 +152,143 @@ test_rule_regex(void **state)
 	/* An anchor written by the user, with an unanchored alternative. */
 	assert_int_equal(test_regex_str("^a|b", "b"), 1);
 	assert_int_equal(test_regex_str("^a|b", "cb"), 0);
-	/* glibc's ordinary unmatched ')' and back-references keep meaning. */
+	/* glibc's ordinary unmatched ')' keeps its meaning. */
 	assert_int_equal(test_regex_str("a)|b", "b"), 1);
 	assert_int_equal(test_regex_str("a)|b", "a)c"), 2);
-	assert_int_equal(test_regex_str("(a)\\1", "aab"), 2);
-	assert_int_equal(test_regex_str("(a)\\1", "ab"), 0);
 	assert_int_equal(test_regex_str("[)]x", ")xy"), 2);
 	assert_int_equal(test_regex_str("[[:digit:]]+", "42a"), 2);
+}
+
+/* POSIX leftmost-longest, not Perl's leftmost-first. */
+static void
+test_regex_longest(void **state)
+{
+	assert_int_equal(test_regex_str("a|ab", "abc"), 2);
+	assert_int_equal(test_regex_str("(a|ab)(c|bcd)", "abcd"), 4);
+	assert_int_equal(test_regex_str("(a*)(ab)*b", "aabb"), 4);
+	assert_int_equal(test_regex_str("x*|y", "y"), 1);
+}
+
+/* Anchored at the start: a match later in the line removes nothing. */
+static void
+test_regex_anchored(void **state)
+{
+	struct strip_set	*set = test_set();
+	size_t			 len = 64u * 1024;
+	char			*msg;
+
+	assert_int_equal(test_regex_str("b+", "abbb"), 0);
+	assert_int_equal(test_regex_str("b|a", "cab"), 0);
+	/* ^ and $ only at the ends of the message, not around a newline. */
+	assert_int_equal(test_regex_str("a$", "a\nb"), 0);
+	assert_int_equal(test_regex_str("a\n^b", "a\nb"), 0);
+	assert_int_equal(test_regex_str("a*$", "aa"), 2);
+	msg = malloc(len);
+	assert_non_null(msg);
+	memset(msg, 'a', len);
+	msg[len - 1] = 'x';
+	test_regex(set, "x");
+	assert_int_equal(strip_message(set, msg, len), 0);
+	strip_set_free(set);
+	free(msg);
+}
+
+/*
+ * The bytes of a message as they are: NUL and bytes past ASCII are
+ * characters; `.` matches a newline (no REG_NEWLINE) but not NUL, as
+ * glibc's did.
+ */
+static void
+test_regex_bytes(void **state)
+{
+	struct strip_set	*set = test_set();
+
+	test_regex(set, "a[^b]c.*");
+	assert_int_equal(strip_message(set, "a\0cde\0f", 7), 5);
+	strip_set_free(set);
+	set = test_set();
+	test_regex(set, "\xe9+[^a]");
+	assert_int_equal(strip_message(set, "\xe9\xe9\xff", 3), 3);
+	strip_set_free(set);
+	assert_int_equal(test_regex_str("a.b", "a\nb"), 3);
+	assert_int_equal(test_regex_str(".*", "a\nb\r"), 4);
+	assert_int_equal(test_regex_str("[^x]*", "a\nb"), 3);
+}
+
+/* Bracket expressions and escapes mean what they meant to glibc. */
+static void
+test_regex_brackets(void **state)
+{
+	char	 buf[256];
+
+	assert_int_equal(test_regex_str("[[:alpha:]]+[[:digit:]]*", "ab12-"),
+	    4);
+	assert_int_equal(test_regex_str("[[:space:]]+", " \t\v\f\r\n!"), 6);
+	assert_int_equal(test_regex_str("[[:upper:][:punct:]]+", "A!b"), 2);
+	assert_int_equal(test_regex_str("[[:xdigit:]]+", "0fAg"), 3);
+	assert_int_equal(test_regex_str("[[:alpha:]]", "\xe9"), 0);
+	/* ']' first is a member, '-' last is a member. */
+	assert_int_equal(test_regex_str("[]a]+", "]a]ab"), 4);
+	assert_int_equal(test_regex_str("[^]a]+", "bc]"), 2);
+	assert_int_equal(test_regex_str("[a-]+", "-a-b"), 3);
+	/* A backslash in brackets is itself (RE2 would read an escape). */
+	assert_int_equal(test_regex_str("[\\]+", "\\\\x"), 2);
+	assert_int_equal(test_regex_str("[\\n]+", "n\\n\n"), 3);
+	/* One-character collating elements and equivalence classes. */
+	assert_int_equal(test_regex_str("[[.-.]a]+", "-a-b"), 3);
+	assert_int_equal(test_regex_str("[[=a=]]+", "aab"), 2);
+	assert_int_equal(test_regex_str("[[.].]x]+", "]x]y"), 3);
+	assert_int_equal(test_regex_error("[[.ab.]]", buf, sizeof(buf)), -1);
+	assert_non_null(strstr(buf, "collating element"));
+	/* An escaped letter is the letter, as in glibc: \n is n. */
+	assert_int_equal(test_regex_str("\\n\\t", "nt"), 2);
+	assert_int_equal(test_regex_str("\\x41", "x41"), 3);
+	assert_int_equal(test_regex_str("\\.\\*\\[", ".*[a"), 3);
+	/* {,n} is {0,n}, as in glibc. */
+	assert_int_equal(test_regex_str("a{,2}", "aaa"), 2);
+	assert_int_equal(test_regex_str("a{2,3}", "aaaa"), 3);
+}
+
+/*
+ * Refused at load, each with its reason: what no automaton can match in
+ * linear time (back-references), GNU escapes RE2 would read otherwise,
+ * and what compiles to more than RE2's or echod's bounds.
+ */
+static void
+test_regex_refused(void **state)
+{
+	static const struct {
+		const char	*ere;
+		const char	*why;
+	} t[] = {
+		{ "(a)\\1", "back-reference \\1" },
+		{ "(.*)(.*)\\2\\1", "back-reference \\2" },
+		{ "\\w+", "GNU escape \\w" },
+		{ "\\<a", "GNU escape \\<" },
+		{ "a\\b", "GNU escape \\b" },
+		{ "\\`a", "GNU escape \\`" },
+		{ "a{1001}", "invalid repetition size" },
+		{ "(a{1,255}){1,255}", "invalid repetition size" },
+		{ "[ab]{0,1000}[ab]{0,1000}[ab]{0,1000}", "too large" },
+		{ "[[=ab=]]", "equivalence class" },
+		{ "(ab", "missing )" },
+	};
+	struct strip_set	*set = test_set();
+	char			 buf[256];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		buf[0] = '\0';
+		assert_int_equal(strip_add_regex(set, t[i].ere, buf,
+		    sizeof(buf)), -1);
+		if (strstr(buf, t[i].why) == NULL)
+			fail_msg("%s: \"%s\", not \"%s\"", t[i].ere, buf,
+			    t[i].why);
+	}
+	/* Brackets hold no back-reference: [\1] is a backslash or a 1. */
+	assert_int_equal(test_regex_str("[\\1]+", "1\\2"), 2);
+	assert_int_equal(strip_count(set), 0);
+	strip_set_free(set);
 }
 
 /*
@@ -319,62 +462,80 @@ test_add_errors(void **state)
 }
 
 /*
- * Regexes whose compilation would take glibc's regcomp() exponential
- * memory or time are refused before regcomp() sees them: found by
- * fuzz_config (tests/fuzz/corpus/config/regex-repeat-oom and
- * regex-empty-repeat-hang).
+ * A 64 KiB line of 'a' with one regex: how many bytes it removes.
+ * The answer, not the time, is asserted (bench/regex measures that).
  */
-static void
-test_regex_compile_bounded(void **state)
+static size_t
+test_regex_64k(const char *ere, char last)
 {
 	struct strip_set	*set = test_set();
-	char			 buf[256], pat[STRIP_REGEX_MAX + 2];
-	int			 i;
+	size_t			 len = 64u * 1024, n;
+	char			*msg;
 
-	/* Eight levels (4^8) are fine, nine are not, however spelt. */
-	assert_int_equal(strip_add_regex(set, "a++++++++", buf,
-	    sizeof(buf)), 0);
-	assert_int_equal(strip_add_regex(set, "a+++++++++", buf,
-	    sizeof(buf)), -1);
-	assert_non_null(strstr(buf, "too costly"));
-	/* Repeating what may match nothing: refused at any depth. */
-	assert_int_equal(strip_add_regex(set, "a**", buf, sizeof(buf)), -1);
-	assert_non_null(strstr(buf, "may match nothing"));
-	assert_int_equal(strip_add_regex(set, "(a*)+", buf, sizeof(buf)), -1);
-	assert_int_equal(strip_add_regex(set, "x(b|c?)*", buf, sizeof(buf)),
-	    -1);
-	assert_int_equal(strip_add_regex(set, "(|a)+", buf, sizeof(buf)), -1);
-	assert_int_equal(strip_add_regex(set, "a{0,5}*", buf, sizeof(buf)),
-	    -1);
-	assert_int_equal(strip_add_regex(set, "a+*+++++framin++*shutdown+",
-	    buf, sizeof(buf)), -1);
-	assert_int_equal(strip_add_regex(set, "((((((((a)+)+)+)+)+)+)+)+",
-	    buf, sizeof(buf)), 0);
-	assert_int_equal(strip_add_regex(set, "(((((((((a)+)+)+)+)+)+)+)+)+",
-	    buf, sizeof(buf)), -1);
-	assert_int_equal(strip_add_regex(set, "(a{2}){3}x?(b|c+)*y{1,2}+",
-	    buf, sizeof(buf)), 0);
-	/* Intervals multiply too: 201 x 201 is fine, 1001 x 1001 not. */
-	assert_int_equal(strip_add_regex(set, "(a{200}){200}", buf,
-	    sizeof(buf)), 0);
-	assert_int_equal(strip_add_regex(set, "(a{1000}){1000}", buf,
-	    sizeof(buf)), -1);
-	assert_int_equal(strip_add_regex(set, "((a{2,9}){1,40}){200}", buf,
-	    sizeof(buf)), -1);
-	/* Quantifiers in brackets and escaped ones are not repetitions. */
-	assert_int_equal(strip_add_regex(set, "[*+?{]+\\*\\+\\?\\{+[[:alpha:]*]*",
-	    buf, sizeof(buf)), 0);
-	/* Side by side, repetitions do not nest. */
+	msg = malloc(len);
+	assert_non_null(msg);
+	memset(msg, 'a', len);
+	msg[len - 1] = last;
+	test_regex(set, ere);
+	n = strip_message(set, msg, len);
+	strip_set_free(set);
+	free(msg);
+	return (n);
+}
+
+/*
+ * Shapes that glibc could not be trusted with, and that echod refused by
+ * a cost heuristic (tests/fuzz/corpus/config/regex-repeat-oom and
+ * regex-empty-repeat-hang) or took seconds on: RE2 takes them in time
+ * linear in the line, so they are accepted and must match correctly.
+ */
+static void
+test_regex_adversarial(void **state)
+{
+	char	 buf[256], pat[STRIP_REGEX_MAX + 2];
+	int	 i;
+
+	/* Once refused as "too costly" or "may match nothing". */
+	assert_int_equal(test_regex_str("a+++++++++", "aaab"), 3);
+	assert_int_equal(test_regex_str("a**", "aab"), 2);
+	assert_int_equal(test_regex_str("(a*)+", "aab"), 2);
+	assert_int_equal(test_regex_str("x(b|c?)*", "xbcbcd"), 5);
+	assert_int_equal(test_regex_str("(|a)+", "aab"), 2);
+	assert_int_equal(test_regex_str("a{0,5}*", "aaaaaaab"), 7);
+	assert_int_equal(test_regex_str("a+*+++++framin++*shutdown+",
+	    "aaaframinnshutdownn!"), 19);
+	assert_int_equal(test_regex_str("(((((((((a)+)+)+)+)+)+)+)+)+",
+	    "aaab"), 3);
+	assert_int_equal(test_regex_str("(a{2}){3}x?(b|c+)*y{1,2}+",
+	    "aaaaaabccyyy"), 12);
+	assert_int_equal(test_regex_str("[*+?{]+\\*\\+\\?\\{+[[:alpha:]*]*",
+	    "{*+?{{ab*"), 9);
+	/* The shapes of issue 12, within RE2's repetition bound of 1000. */
+	assert_int_equal(test_regex_64k("(a{1,30}){1,30}", 'a'), 900);
+	assert_int_equal(test_regex_64k("(a{1,30}){1,30}b", 'a'), 0);
+	assert_int_equal(test_regex_64k("(.*)(.*)x", 'a'), 0);
+	assert_int_equal(test_regex_64k("(.*)(.*)x", 'x'), 64u * 1024);
+	assert_int_equal(test_regex_64k("(a|aa)*b", 'a'), 0);
+	assert_int_equal(test_regex_64k("(a|aa)*b", 'b'), 64u * 1024);
+	assert_int_equal(test_regex_64k("(a*)*b", 'a'), 0);
+	assert_int_equal(test_regex_64k("((a+)+)+b", 'a'), 0);
+	assert_int_equal(test_regex_64k("(((((((((a)+)+)+)+)+)+)+)+)+", 'a'),
+	    64u * 1024);
+	assert_int_equal(test_regex_64k("((((((a?)+)+)+)+)+)", 'b'),
+	    64u * 1024 - 1);
+	assert_int_equal(test_regex_64k("(a|b)*a(a|b){20}", 'a'), 64u * 1024);
+	assert_int_equal(test_regex_64k("[ab]*a[ab]{1000}", 'b'), 64u * 1024);
+	assert_int_equal(test_regex_64k("(.?){1000}x", 'x'), 0);
+	assert_int_equal(test_regex_64k("[[:alpha:]]*x", 'x'), 64u * 1024);
+	/* Side by side, repetitions do not multiply. */
 	for (i = 0; i < 50; i++)
 		memcpy(pat + 2 * i, "a+", 2);
 	pat[100] = '\0';
-	assert_int_equal(strip_add_regex(set, pat, buf, sizeof(buf)), 0);
+	assert_int_equal(test_regex_64k(pat, 'a'), 64u * 1024);
 	memset(pat, 'a', sizeof(pat) - 1);
 	pat[sizeof(pat) - 1] = '\0';
-	assert_int_equal(strip_add_regex(set, pat, buf, sizeof(buf)), -1);
+	assert_int_equal(test_regex_error(pat, buf, sizeof(buf)), -1);
 	assert_non_null(strstr(buf, "longer"));
-	assert_int_equal(strip_count(set), 6);
-	strip_set_free(set);
 }
 
 /* bytes = 3 fed one byte at a time drops each as it comes. */
@@ -554,7 +715,12 @@ main(void)
 		cmocka_unit_test(test_trailing_cr),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_add_errors),
-		cmocka_unit_test(test_regex_compile_bounded),
+		cmocka_unit_test(test_regex_longest),
+		cmocka_unit_test(test_regex_anchored),
+		cmocka_unit_test(test_regex_bytes),
+		cmocka_unit_test(test_regex_brackets),
+		cmocka_unit_test(test_regex_refused),
+		cmocka_unit_test(test_regex_adversarial),
 		cmocka_unit_test(test_stream_bytes),
 		cmocka_unit_test(test_stream_prefix),
 		cmocka_unit_test(test_stream_eof),

@@ -1,0 +1,133 @@
+/*
+ * regex.c: what a strip-rule regex costs on a hostile 64 KiB line.
+ *
+ *	regex [-n BYTES] [PATTERN FILL ...]
+ *
+ * For each pattern (a built-in list of the worst ones found, issue 12,
+ * or the PATTERN FILL pairs given), compiles it with strip_add_regex()
+ * and times strip_message() on a line of BYTES (default 65536) made of
+ * FILL: "a" repeats one byte, "ab" draws each byte from those given (a
+ * fixed seed).  Prints compile time, the best of three match times and
+ * how many bytes the rule removed, and whether the match stayed under
+ * the 10 ms target.  A measurement, not a test: it never fails on a
+ * number.  bench/regex builds and runs it.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "strip.h"
+
+#define TARGET_MS	10.0
+
+/* The worst accepted patterns found by hand, the tests and the fuzzer. */
+static const char *const builtin[] = {
+	"(a{1,30}){1,30}b",		"a",
+	"((a{1,10}){1,10}){1,10}b",	"a",
+	"(.*)(.*)x",			"a",
+	"(a|aa)*b",			"a",
+	"(a*)*b",			"a",
+	"(((((((((a)+)+)+)+)+)+)+)+)+b", "a",
+	"((((((a?)+)+)+)+)+)b",		"a",
+	"[[:alpha:]]*x",		"a",
+	"([[:alpha:]]+[[:alnum:]]*)*x",	"a",
+	"(.?){1000}x",			"a",
+	"a{1,1000}b",			"a",
+	"[ab]{0,1000}[ab]{0,1000}c",	"ab",
+	"(.*a){20}x",			"ab",
+	"([ab]*a){500}c",		"ab",
+	"(a|b)*a(a|b){20}",		"ab",
+	"[ab]*a[ab]{10}",		"ab",
+	"[ab]*a[ab]{100}",		"ab",
+	"[ab]*a[ab]{1000}",		"ab",
+	"[ab]*a[ab]{1000}[ab]{1000}",	"ab",
+	NULL
+};
+
+/* Monotonic milliseconds. */
+static double
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
+}
+
+/* Fill the line from the bytes of fill, with a fixed seed. */
+static void
+fill_line(char *line, size_t len, const char *fill)
+{
+	size_t		 i, n = strlen(fill);
+	unsigned int	 s = 1;
+
+	for (i = 0; i < len; i++) {
+		s = s * 1103515245u + 12345u;
+		line[i] = fill[n > 1 ? (s >> 16) % n : 0];
+	}
+}
+
+/* Measure one pattern; 1 if it missed the target. */
+static int
+measure(const char *ere, const char *fill, char *line, size_t len)
+{
+	struct strip_set	*set;
+	char			 why[256];
+	double			 t0, t1, best = 0, t;
+	size_t			 drop = 0;
+	int			 i;
+
+	if ((set = strip_set_new()) == NULL)
+		abort();
+	fill_line(line, len, fill);
+	t0 = now_ms();
+	if (strip_add_regex(set, ere, why, sizeof(why)) == -1) {
+		printf("%-32s %-3s %9s %10s  refused: %s\n", ere, fill, "-", "-",
+		    why);
+		strip_set_free(set);
+		return (0);
+	}
+	t1 = now_ms();
+	for (i = 0; i < 3; i++) {
+		t = now_ms();
+		drop = strip_message(set, line, len);
+		t = now_ms() - t;
+		if (i == 0 || t < best)
+			best = t;
+	}
+	printf("%-32s %-3s %9.3f %10.3f  %zu removed%s\n", ere, fill, t1 - t0,
+	    best, drop, best < TARGET_MS ? "" : "  OVER TARGET");
+	strip_set_free(set);
+	return (best >= TARGET_MS);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t		 len = 65536;
+	char		*line;
+	int		 i, over = 0, n = 0;
+
+	if (argc > 2 && strcmp(argv[1], "-n") == 0) {
+		len = strtoul(argv[2], NULL, 10);
+		argc -= 2;
+		argv += 2;
+	}
+	if ((line = malloc(len)) == NULL)
+		abort();
+	printf("%-32s %-3s %9s %10s  (line of %zu bytes, target %.0f ms)\n",
+	    "pattern", "on", "compile", "match ms", len, TARGET_MS);
+	if (argc > 2) {
+		for (i = 1; i + 1 < argc; i += 2, n++)
+			over += measure(argv[i], argv[i + 1], line, len);
+	} else {
+		for (i = 0; builtin[i] != NULL; i += 2, n++)
+			over += measure(builtin[i], builtin[i + 1], line, len);
+	}
+	printf("%d of %d patterns over the %.0f ms target\n", over, n,
+	    TARGET_MS);
+	free(line);
+	return (0);
+}
