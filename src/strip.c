@@ -388,13 +388,17 @@ strip_window(const struct strip_set *set)
 	return (set == NULL ? 0 : set->window);
 }
 
-/* Length of the match of a regex rule at the start of msg, or 0. */
+/*
+ * Length of the match of a regex rule at the start of msg, or 0; within
+ * the first STRIP_REGEX_WINDOW bytes, where a `$` matches only if the
+ * message ends there.
+ */
 static size_t
 strip_regex_match(const struct strip_rule *r, const char *msg, size_t len)
 {
 	size_t	 end;
 
-	if (!strip_re_match(r->re, msg, len, &end))
+	if (!strip_re_match(r->re, msg, len, STRIP_REGEX_WINDOW, &end))
 		return (0);
 	return (end);
 }

@@ -125,12 +125,14 @@ strip_re_new(const char *pattern, size_t len, bool verbatim, char *buf,
 /* The longest match at the start of msg, if any. */
 bool
 strip_re_match(const struct strip_re *sr, const void *msg, size_t len,
-    size_t *end)
+    size_t most, size_t *end)
 {
 	re2::StringPiece	 text(static_cast<const char *>(msg), len), m;
 
+	/* RE2 searches text[0, endpos) with the rest as context for `$`. */
 	try {
-		if (!sr->re->Match(text, 0, len, RE2::ANCHOR_START, &m, 1))
+		if (!sr->re->Match(text, 0, len < most ? len : most,
+		    RE2::ANCHOR_START, &m, 1))
 			return (false);
 	} catch (const std::bad_alloc &) {
 		return (false);

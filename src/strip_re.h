@@ -34,11 +34,13 @@ struct strip_re;		/* immutable once built; opaque */
 struct strip_re	*strip_re_new(const char *, size_t, bool, char *, size_t);
 /*
  * Whether the pattern matches at the start of the len bytes at msg (any
- * bytes, NUL included); if so, *end is the length of the longest match.
- * Safe to call from several threads at once on one object.
+ * bytes, NUL included), ending within the first most of them; if so,
+ * *end is the length of the longest such match.  `$` matches only at the
+ * end of all len bytes.  Safe to call from several threads at once on
+ * one object.
  */
 bool		 strip_re_match(const struct strip_re *, const void *, size_t,
-		    size_t *);
+		    size_t most, size_t *);
 /* Free a compiled pattern; NULL is fine. */
 void		 strip_re_free(struct strip_re *);
 
