@@ -81,6 +81,7 @@ enum key_id {
 	K_EVENT_METHOD,
 	K_MAX_CONNECTIONS,
 	K_MAX_LINE,
+	K_MAX_MEMORY,
 	K_TIMEOUTS,
 	K_LISTENERS,
 	K_IDLE,
@@ -150,6 +151,9 @@ static const struct key keys[K_COUNT] = {
 	    1, CONF_COUNT_MAX, .def = 10000 },
 	[K_MAX_LINE] = { "max_line", CTX_TOP, KT_INT,
 	    CONF_MAX_LINE_MIN, CONF_MAX_LINE_MAX, .def = 65536 },
+	[K_MAX_MEMORY] = { "max_memory", CTX_TOP, KT_INT,
+	    CONF_MAX_MEMORY_MIN, CONF_MAX_MEMORY_MAX,
+	    .def = CONF_MAX_MEMORY_DEFAULT },
 	[K_TIMEOUTS] = { "timeouts", CTX_TOP, KT_GROUP },
 	[K_LISTENERS] = { "listeners", CTX_TOP, KT_LIST,
 	    .flags = KF_REQUIRED },
@@ -1103,6 +1107,7 @@ conf_top(struct parse *p, config_t *cfg, struct conf *c)
 	    event_methods[conf_int(vals, K_EVENT_METHOD)]);
 	c->max_connections = conf_int(vals, K_MAX_CONNECTIONS);
 	c->max_line = conf_int(vals, K_MAX_LINE);
+	c->max_memory = conf_int(vals, K_MAX_MEMORY);
 
 	/* Defaults first, so an absent or broken group still has them. */
 	memset(tvals, 0, sizeof(tvals));
