@@ -24,7 +24,7 @@
 
 /* The worst accepted patterns found by hand, the tests and the fuzzer. */
 static const char *const builtin[] = {
-	"(a{1,30}){1,30}b",		"a",
+	"(a{1,20}){1,20}b",		"a",
 	"((a{1,10}){1,10}){1,10}b",	"a",
 	"(.*)(.*)x",			"a",
 	"(a|aa)*b",			"a",
@@ -33,7 +33,7 @@ static const char *const builtin[] = {
 	"((((((a?)+)+)+)+)+)b",		"a",
 	"[[:alpha:]]*x",		"a",
 	"([[:alpha:]]+[[:alnum:]]*)*x",	"a",
-	"(.?){1000}x",			"a",
+	"(.?){300}x",			"a",
 	"a{1,1000}b",			"a",
 	"[ab]{0,1000}[ab]{0,1000}c",	"ab",
 	"(.*a){20}x",			"ab",
@@ -43,6 +43,10 @@ static const char *const builtin[] = {
 	"[ab]*a[ab]{100}",		"ab",
 	"[ab]*a[ab]{1000}",		"ab",
 	"[ab]*a[ab]{1000}[ab]{1000}",	"ab",
+	"[ab]*a[ab]{500}[ab]{490}",	"ab",
+	"[ab]*a[ab]{990}",		"ab",
+	"[a-z]*a[a-z]{1000}",		"abcdefghijklmnopqrstuvwxyz",
+	"(.*a){100}x",			"ab",
 	NULL
 };
 

@@ -341,6 +341,7 @@ confbuild_tree(struct confbuild *b, config_t *cfg, struct conf *c)
 	    confkeys_int(vals, K_EVENT_METHOD)));
 	c->max_connections = confkeys_int(vals, K_MAX_CONNECTIONS);
 	c->max_line = confkeys_int(vals, K_MAX_LINE);
+	c->max_memory = confkeys_int(vals, K_MAX_MEMORY);
 
 	/* Defaults first, so an absent or broken group still has them. */
 	memset(tvals, 0, sizeof(tvals));

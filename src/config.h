@@ -28,6 +28,10 @@
 #define CONF_MAX_LINE_MIN	64
 #define CONF_MAX_LINE_MAX	(16u * 1024 * 1024)
 #define CONF_WORKERS_MAX	256
+/* max_memory: the bytes all sessions may hold together (session.c). */
+#define CONF_MAX_MEMORY_MIN	(1ull << 20)		/* 1 MiB */
+#define CONF_MAX_MEMORY_MAX	(1ull << 40)		/* 1 TiB */
+#define CONF_MAX_MEMORY_DEFAULT	(256ull << 20)		/* 256 MiB */
 /* UDP listeners' safety defaults, also those of a passed datagram socket
  * that no listener claims. */
 #define CONF_UDP_RATE_DEFAULT		50
@@ -70,6 +74,7 @@ struct conf {
 	char			 event_method[8];	/* "auto", "epoll", ... */
 	unsigned int		 max_connections;
 	size_t			 max_line;
+	size_t			 max_memory;	/* bytes all sessions hold */
 	struct timeval		 idle;
 	struct timeval		 write;
 	struct timeval		 shutdown;

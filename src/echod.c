@@ -36,6 +36,8 @@ static struct {
 	bool		 verbose;
 	int		 stopping_sessions;	/* open when the stop began */
 	uint64_t	 released;	/* workers_released() at the last tick */
+	uint64_t	 closed;	/* workers_closed() at the last tick */
+	bool		 over;		/* workers_over() at the last tick */
 	struct event	*sighup, *sigterm, *sigint;
 	struct timer	 tick;		/* once a second: status, budgets */
 	struct event	*deadline;	/* end of the graceful stop */
@@ -95,6 +97,37 @@ main_status(char *buf, size_t len)
 		    (unsigned long long)udp_dropped());
 }
 
+/*
+ * Once a second: say when the memory budget is reached and when the
+ * sessions may read again (at most one entry a second each way), and
+ * give free pages back to the system when sessions closed or quiet ones
+ * gave their buffers back, or RSS stays where the busiest second left it.
+ * malloc_trim(0) walks every arena (glibc 2.36), the worker threads' too.
+ */
+static void
+main_memory_tick(void)
+{
+	bool		 over = workers_over();
+	uint64_t	 closed = workers_closed(), released = workers_released();
+
+	if (over != main_state.over) {
+		main_state.over = over;
+		if (over)
+			log_warnx("max_memory reached (%llu bytes held): "
+			    "sessions holding bytes stop reading",
+			    (unsigned long long)workers_held());
+		else
+			log_notice("memory back under max_memory (%llu bytes "
+			    "held): sessions read again",
+			    (unsigned long long)workers_held());
+	}
+	if (closed != main_state.closed || released != main_state.released) {
+		main_state.closed = closed;
+		main_state.released = released;
+		malloc_trim(0);
+	}
+}
+
 /* Once a second: STATUS=, the log budget's summary, refusal warnings. */
 static void
 main_tick(void *arg)
@@ -110,10 +143,8 @@ main_tick(void *arg)
 	 * Quiet sessions gave buffers back: return the free pages to the
 	 * system, or RSS stays where the busiest second left it.
 	 */
-	if (workers_released() != main_state.released) {
-		main_state.released = workers_released();
-		malloc_trim(0);
-	}
+	workers_memory_tick();
+	main_memory_tick();
 	if (echod.stopping)
 		snprintf(status, sizeof(status), "Stopping: %u sessions left",
 		    listeners_open());
@@ -156,6 +187,7 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 		config_unref(echod.conf);
 		echod.conf = next;
 		main_log_settings(next);
+		workers_budget(next->max_memory);
 		result.value = "ok";
 		log_entry(LOG_INFO, LOG_MSGID_RELOAD, &result, 1,
 		    "configuration reloaded: %u listeners (%u added, "

@@ -55,6 +55,8 @@
 
 #include <netinet/in.h>
 
+#include <linux/sock_diag.h>
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <inttypes.h>
@@ -110,9 +112,16 @@
  */
 #define SESSION_LINGER_USEC	(2 * 1000000)
 #define SESSION_LINGER_BYTES	(4 * 1024 * 1024)
+/*
+ * Back under the memory budget, a worker lets this many waiting sessions
+ * read, then looks again after their reads: not every session at once on
+ * every byte freed (see session_wake()).
+ */
+#define SESSION_WAKE_BATCH	16
 
 struct session {
 	TAILQ_ENTRY(session)	 entry;
+	TAILQ_ENTRY(session)	 wentry;	/* waiting for memory */
 	uint64_t		 id;
 	struct bufferevent	*bev;		/* NULL until bytes are kept */
 	struct event		*rd;		/* reading */
@@ -125,10 +134,12 @@ struct session {
 	struct framing		 framing;
 	const char		*closing;	/* reason, once only flushing */
 	bool			 paused;	/* not reading: replies wait */
+	bool			 waiting;	/* not reading: memory */
 	bool			 rdhup;		/* the client half-closed */
 	bool			 ended;		/* a read found the end of input */
 	bool			 lingering;	/* closing, reading to discard */
 	size_t			 linger_left;	/* bytes it may still discard */
+	size_t			 held;		/* bytes in the bufferevent */
 	size_t			 rdsize;	/* bytes to read next time */
 	unsigned int		 small;		/* reads in a row under 1/4 */
 	uint64_t		 bytes_in;
@@ -150,6 +161,10 @@ static void	session_tick(void *);
 static void	session_arm(struct session *);
 static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
+static void	session_read_framed(struct session *, size_t);
+static short	session_read_flags(struct event_base *);
+static void	session_held(struct evbuffer *, const struct evbuffer_cb_info *,
+		    void *);
 
 /*
  * What the entries about a session say of it, formatted only when one is
@@ -184,6 +199,22 @@ session_fields(const struct session *s, struct log_field *f,
 }
 
 /*
+ * Free the bufferevent, and no longer count what it held: freeing it
+ * runs no evbuffer callback.
+ */
+static void
+session_free_buffers(struct session *s)
+{
+	evbuffer_remove_cb(bufferevent_get_input(s->bev), session_held, s);
+	evbuffer_remove_cb(bufferevent_get_output(s->bev), session_held, s);
+	if (s->held > 0)
+		worker_hold(s->worker, -(int64_t)s->held);
+	s->held = 0;
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+}
+
+/*
  * The one way a session ends: the close entry, the counters, the slot on
  * its listener, the configuration it held.  s is gone afterwards.
  */
@@ -204,12 +235,17 @@ session_close(struct session *s, const char *reason)
 	 * written: whoever reads "closed" may count on both.
 	 */
 	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
+	if (s->waiting)
+		TAILQ_REMOVE(worker_waiting(s->worker), s, wentry);
 	listener_release(s->listener);
 	event_free(s->rd);
 	timer_del(worker_timers(s->worker), &s->timer);
 	if (s->bev != NULL)
-		bufferevent_free(s->bev);
+		session_free_buffers(s);
 	close(s->fd);
+	/* The main loop gives the free pages back (malloc_trim). */
+	atomic_fetch_add_explicit(&worker_stats(s->worker)->closed, 1,
+	    memory_order_relaxed);
 	if (s->conf->log_connections && log_conn_permit(false)) {
 		n = session_fields(s, f, &nm);
 		snprintf(in, sizeof(in), "%" PRIu64, s->bytes_in);
@@ -332,10 +368,8 @@ session_end(struct session *s)
 	s->lingering = true;
 	s->linger_left = SESSION_LINGER_BYTES;
 	/* Nothing waits in the output, and the input is thrown away. */
-	if (s->bev != NULL) {
-		bufferevent_free(s->bev);
-		s->bev = NULL;
-	}
+	if (s->bev != NULL)
+		session_free_buffers(s);
 	if (idle != 0 && idle < linger)
 		linger = idle;
 	if (event_add(s->rd, NULL) == -1 ||
@@ -457,6 +491,14 @@ session_buffers(struct session *s)
 	if (s->bev == NULL)
 		return -1;
 	bufferevent_setcb(s->bev, NULL, session_write, session_event, s);
+	/* Every change of what it holds, the bufferevent's writes too. */
+	if (evbuffer_add_cb(bufferevent_get_input(s->bev), session_held,
+	    s) == NULL || evbuffer_add_cb(bufferevent_get_output(s->bev),
+	    session_held, s) == NULL) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+		return -1;
+	}
 	bufferevent_set_timeouts(s->bev, NULL, tv_isset(wr) ? wr : NULL);
 	/* Steady state: nothing queued, no write event (it starts enabled). */
 	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
@@ -477,8 +519,7 @@ session_release(struct session *s)
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) != 0)
 		return;
-	bufferevent_free(s->bev);
-	s->bev = NULL;
+	session_free_buffers(s);
 	s->rdsize = SESSION_READ_MIN;
 	s->small = 0;
 	atomic_fetch_add_explicit(&worker_stats(s->worker)->released, 1,
@@ -538,7 +579,7 @@ session_tick(void *arg)
 	 * input); if so, read them now and look again in a second.
 	 */
 	if ((idle_due || quiet >= SESSION_RELEASE_USEC) && !s->paused &&
-	    s->closing == NULL &&
+	    !s->waiting && s->closing == NULL &&
 	    recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != -1) {
 		event_active(s->rd, EV_READ, 1);
 		if (timer_in(worker_timers(s->worker), &s->timer,
@@ -701,7 +742,7 @@ session_direct(struct session *s, size_t held)
  * frame and answer what the framing allows, right away.
  */
 static void
-session_read_framed(struct session *s)
+session_read_framed(struct session *s, size_t most)
 {
 	struct evbuffer		*in;
 	struct evbuffer_iovec	 v[2];
@@ -719,9 +760,13 @@ session_read_framed(struct session *s)
 		session_oom(s);
 		return;
 	}
-	r = readv(s->fd, (struct iovec *)v, n);
-	for (i = 0, room = 0; i < n; i++)
+	/* most: no more than that (0: as much as reserved). */
+	for (i = 0, room = 0; i < n; i++) {
+		if (most != 0 && room + v[i].iov_len > most)
+			v[i].iov_len = most - room;
 		room += v[i].iov_len;
+	}
+	r = readv(s->fd, (struct iovec *)v, n);
 	session_more(s, r, room);
 	if (r <= 0) {
 		evbuffer_commit_space(in, v, 0);
@@ -735,7 +780,8 @@ session_read_framed(struct session *s)
 	}
 	session_received(s, v[0].iov_base, v[0].iov_len, (size_t)r);
 	evbuffer_commit_space(in, v, n);
-	session_adapt(s, (size_t)r, room);
+	if (most == 0)
+		session_adapt(s, (size_t)r, room);
 	session_frame(s, false);
 }
 
@@ -764,6 +810,263 @@ session_discard(struct session *s)
 	session_close(s, s->closing);
 }
 
+/*
+ * Past the memory budget: read no more until session_wake().  While it
+ * waits, the read event only watches for the end of the client's input
+ * (EV_CLOSED, where the backend can): a session whose client is done is
+ * read at once, as what it holds is then on its way out (see
+ * session_read()).  The idle timeout goes on (from the last byte taken):
+ * a session that waits that long is closed as idle.
+ */
+static void
+session_wait(struct session *s)
+{
+	struct event_base	*base = worker_base(s->worker);
+
+	if (s->waiting)
+		return;
+	event_del(s->rd);
+	TAILQ_INSERT_TAIL(worker_waiting(s->worker), s, wentry);
+	s->waiting = true;
+	if (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) {
+		event_assign(s->rd, base, s->fd, EV_CLOSED | EV_PERSIST |
+		    (session_read_flags(base) & EV_ET), session_read, s);
+		event_add(s->rd, NULL);
+	}
+}
+
+/* No longer waiting for memory: the read event reads again. */
+static int
+session_unwait(struct session *s)
+{
+	struct event_base	*base = worker_base(s->worker);
+
+	TAILQ_REMOVE(worker_waiting(s->worker), s, wentry);
+	s->waiting = false;
+	event_del(s->rd);
+	event_assign(s->rd, base, s->fd, session_read_flags(base),
+	    session_read, s);
+	return event_add(s->rd, NULL);
+}
+
+/* See session.h. */
+bool
+session_wake(struct worker *w)
+{
+	struct session_list	*q = worker_waiting(w);
+	struct session		*s;
+	int			 n;
+
+	for (n = 0; n < SESSION_WAKE_BATCH && (s = TAILQ_FIRST(q)) != NULL;
+	    n++) {
+		if (session_unwait(s) == -1) {
+			session_fail(s, "event_add");
+			continue;
+		}
+		/* Bytes may be waiting, with no new edge to tell of them. */
+		event_active(s->rd, EV_READ, 1);
+	}
+	return TAILQ_FIRST(q) != NULL;
+}
+
+/*
+ * The bufferevent's input or output changed: count what the session
+ * holds, for the budget.
+ */
+static void
+session_held(struct evbuffer *b, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct session	*s = arg;
+	int64_t		 delta;
+
+	(void)b;
+	delta = (int64_t)info->n_added - (int64_t)info->n_deleted;
+	if (delta == 0)
+		return;
+	s->held += (size_t)delta;
+	worker_hold(s->worker, delta);
+}
+
+/*
+ * How much a send() on the socket takes now, at least: half of what its
+ * send buffer has left (the kernel counts each packet's overhead too).
+ * Asked only past the memory budget; 0 when it cannot tell.
+ */
+static size_t
+session_sendroom(struct session *s)
+{
+	uint32_t	 mi[SK_MEMINFO_VARS];
+	socklen_t	 len = sizeof(mi);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == -1 ||
+	    len < sizeof(mi[0]) * (SK_MEMINFO_WMEM_QUEUED + 1) ||
+	    mi[SK_MEMINFO_WMEM_QUEUED] >= mi[SK_MEMINFO_SNDBUF])
+		return 0;
+	return (mi[SK_MEMINFO_SNDBUF] - mi[SK_MEMINFO_WMEM_QUEUED]) / 2;
+}
+
+/*
+ * Past the memory budget, a session that holds nothing is still served,
+ * but must not start to hold: it looks at what waits in the socket with
+ * MSG_PEEK, no more than its send buffer has room for, sends the replies
+ * to the complete lines (line framing) or to the bytes (raw) in view,
+ * and then takes from the socket only what the replies sent answer.  A
+ * partial line, and lines whose replies the socket did not take, stay in
+ * the kernel's buffers, which are not echod's memory.  Only a line whose
+ * reply the socket took a part of is taken whole, and the rest of its
+ * reply kept (the session then holds bytes, and waits for its client to
+ * read them as any other).  Four system calls where the direct path has
+ * two, but only past the budget.
+ */
+static void
+session_peek(struct session *s)
+{
+	char			*buf = worker_buffer(s->worker), *p, *lf;
+	struct iovec		 iov[SESSION_IOV];
+	struct evbuffer		*out;
+	enum framing_status	 st;
+	size_t			 room, n, used, i, total = 0, take, keep = 0;
+	ssize_t			 r, w, sent;
+
+	if ((room = session_sendroom(s)) > WORKER_BUFFER)
+		room = WORKER_BUFFER;
+	if (room == 0) {
+		/* The client does not read: nothing can be answered. */
+		session_wait(s);
+		return;
+	}
+	r = recv(s->fd, buf, room, MSG_PEEK);
+	if (r <= 0) {
+		session_more(s, r, room);
+		session_read_none(s, r);
+		return;
+	}
+	n = SESSION_IOV;
+	st = framing_direct(&s->framing, buf, (size_t)r, iov, &n, &used);
+	if (used == 0 && st == FRAMING_OK) {
+		/*
+		 * No complete line in view.  A line longer than the view can
+		 * only wait for memory; a shorter one, for its next bytes
+		 * (a new edge).  The framing now knows a partial line without
+		 * an LF: the same bytes the next read gets first.
+		 */
+		if ((size_t)r == room)
+			session_wait(s);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	w = 0;
+	if (total > 0) {
+		w = n == 1 ? send(s->fd, iov[0].iov_base, total, 0) :
+		    writev(s->fd, iov, (int)n);
+		if (w == -1 && errno != EAGAIN && errno != EINTR) {
+			session_fail(s, "write");
+			return;
+		}
+		if (w == -1)
+			w = 0;
+	}
+	/* What the replies sent answer: take that much, keep the rest. */
+	take = used;
+	sent = w;
+	if ((size_t)w < total) {
+		for (i = 0; (size_t)w >= iov[i].iov_len; i++)
+			w -= (ssize_t)iov[i].iov_len;
+		p = (char *)iov[i].iov_base + w;
+		if (s->framing.kind == FRAMING_RAW)
+			take = (size_t)(p - buf);
+		else if (w == 0)
+			/* Replies end with their line's LF. */
+			take = i == 0 ? 0 : (size_t)((char *)iov[i - 1].iov_base +
+			    iov[i - 1].iov_len - buf);
+		else {
+			/* The line p is in ends at the next LF. */
+			lf = memchr(p, '\n', (size_t)(buf + used - p));
+			take = (size_t)(lf + 1 - buf);
+			keep = (size_t)(lf + 1 - p);
+		}
+		total = (size_t)sent + keep;
+		st = FRAMING_OK;
+	}
+	if (take > 0 && recv(s->fd, buf, take, MSG_TRUNC) != (ssize_t)take) {
+		session_fail(s, "recv");
+		return;
+	}
+	if (take > 0)
+		session_received(s, buf, take, take);
+	if (keep > 0) {
+		if (s->bev == NULL && session_buffers(s) == -1) {
+			session_oom(s);
+			return;
+		}
+		out = bufferevent_get_output(s->bev);
+		if (evbuffer_add(out, p, keep) == -1) {
+			session_oom(s);
+			return;
+		}
+		session_count(s, total);
+		session_backlog(s);
+		return;
+	}
+	session_count(s, total);
+	if (st == FRAMING_LINE_TOO_LONG) {
+		session_finish(s, "line-too-long");
+		return;
+	}
+	if (take < used) {
+		/* The socket is full: wait, holding nothing. */
+		session_wait(s);
+		return;
+	}
+	/* More may wait: the rest of the view, or beyond it. */
+	if (take < (size_t)r || (size_t)r == room || s->rdhup)
+		event_active(s->rd, EV_READ, 1);
+}
+
+/*
+ * Past the memory budget, a session holding a partial line may still
+ * take the rest of it, up to its LF, which gives back what it holds;
+ * with no LF in view it waits (for a new edge, or for memory when the
+ * view is full).  Any other session that holds bytes waits.
+ */
+static void
+session_complete(struct session *s)
+{
+	char	*buf = worker_buffer(s->worker), *lf;
+	ssize_t	 r;
+
+	if (s->framing.kind != FRAMING_LINE ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
+		session_wait(s);
+		return;
+	}
+	r = recv(s->fd, buf, WORKER_BUFFER, MSG_PEEK);
+	if (r <= 0) {
+		session_more(s, r, WORKER_BUFFER);
+		session_read_none(s, r);
+		return;
+	}
+	if ((lf = memchr(buf, '\n', (size_t)r)) != NULL)
+		session_read_framed(s, (size_t)(lf + 1 - buf));
+	else if (r == WORKER_BUFFER)
+		session_wait(s);
+}
+
+/* Past the memory budget: see session_complete() and session_peek(). */
+static void
+session_read_over(struct session *s)
+{
+	if (s->held > 0)
+		session_complete(s);
+	else if (framing_direct_ok(&s->framing))
+		session_peek(s);
+	else
+		/* Raw, rules undecided: they keep at most their window. */
+		session_read_framed(s, 0);
+}
+
 /* The socket is readable. */
 static void
 session_read(evutil_socket_t fd, short what, void *arg)
@@ -778,11 +1081,25 @@ session_read(evutil_socket_t fd, short what, void *arg)
 		session_discard(s);
 		return;
 	}
+	/* Waiting for memory, the client ended its input: read it now. */
+	if (s->waiting && session_unwait(s) == -1) {
+		session_fail(s, "event_add");
+		return;
+	}
+	/*
+	 * The only cost of the budget under it: one load.  A session whose
+	 * client ended its input is read past it: what it holds then goes
+	 * out, and it ends.
+	 */
+	if (workers_over() && !s->rdhup) {
+		session_read_over(s);
+		return;
+	}
 	if (s->bev != NULL) {
 		/* Not while replies wait (see session_backlog()); but if so,
 		 * the framed path queues behind them. */
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
-			session_read_framed(s);
+			session_read_framed(s, 0);
 			return;
 		}
 		held = evbuffer_get_length(bufferevent_get_input(s->bev));
@@ -790,7 +1107,7 @@ session_read(evutil_socket_t fd, short what, void *arg)
 	if (framing_direct_ok(&s->framing) && held <= SESSION_CARRY_MAX)
 		session_direct(s, held);
 	else
-		session_read_framed(s);
+		session_read_framed(s, 0);
 }
 
 /* The bufferevent wrote everything that waited. */
@@ -813,7 +1130,9 @@ session_write(struct bufferevent *bev, void *arg)
 		s->paused = false;
 		/* Time waiting for the client to read is not idle time. */
 		s->quiet = coarse_usec();
-		event_add(s->rd, NULL);
+		/* Waiting for memory too: session_wake() adds it. */
+		if (!s->waiting)
+			event_add(s->rd, NULL);
 		session_arm(s);
 	}
 }

@@ -10,6 +10,8 @@
 
 #include <sys/socket.h>
 
+#include <stdbool.h>
+
 #include <event2/util.h>
 
 struct conf;
@@ -28,5 +30,10 @@ void		 session_create(struct worker *, evutil_socket_t,
 		    const struct listener_conf *, struct listener *);
 /* End of a graceful stop: send what is owed, close every session of w. */
 void		 session_close_all(struct worker *, const char *reason);
+/*
+ * Under the memory budget again: let the first few sessions of w that
+ * wait for memory read again.  Returns whether more are waiting.
+ */
+bool		 session_wake(struct worker *);
 
 #endif

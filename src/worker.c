@@ -45,12 +45,14 @@ struct worker {
 	struct event		*wake;		/* drains the queue */
 	struct event		*closer;	/* closes every session */
 	struct event		*stop;		/* ends the loop */
+	struct event		*memwake;	/* wakes sessions (memory) */
 	pthread_mutex_t		 lock;		/* protects queue */
 	STAILQ_HEAD(, handoff)	 queue;
 	const char		*close_reason;
 	struct evbuffer		*scratch;	/* replies on their way out */
 	char			*buf;		/* WORKER_BUFFER bytes, reads */
 	struct session_list	 sessions;
+	struct session_list	 waiting;	/* for memory, oldest first */
 	struct worker_stats	 stats;
 };
 
@@ -58,6 +60,8 @@ static struct {
 	struct worker	*v;
 	unsigned int	 n;
 	unsigned int	 next;		/* round robin */
+	atomic_uint_fast64_t budget;	/* max_memory */
+	atomic_bool	 over;		/* past it, not yet drained */
 } workers;
 
 /*
@@ -141,6 +145,20 @@ worker_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+/*
+ * Memory drained below the budget: wake the sessions waiting for it, a
+ * few at a time (session_wake()), and come back after the reads of those
+ * woken, which are active now, to see whether there is room for more.
+ */
+static void
+worker_memwake(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	if (!workers_over() && session_wake(w))
+		event_active(w->memwake, 0, 0);
+}
+
 /* A worker thread: its loop runs until workers_stop() ends it. */
 static void *
 worker_main(void *arg)
@@ -161,15 +179,17 @@ worker_init(struct worker *w, unsigned int id, struct event_base *base,
 	w->timers = timers;
 	w->thread = thread;
 	TAILQ_INIT(&w->sessions);
+	TAILQ_INIT(&w->waiting);
 	STAILQ_INIT(&w->queue);
 	pthread_mutex_init(&w->lock, NULL);
 	w->wake = event_new(base, -1, 0, worker_wake, w);
 	w->closer = event_new(base, -1, 0, worker_closer, w);
 	w->stop = event_new(base, -1, 0, worker_stop, w);
+	w->memwake = event_new(base, -1, 0, worker_memwake, w);
 	w->scratch = evbuffer_new();
 	w->buf = malloc(WORKER_BUFFER);
 	return w->timers != NULL && w->wake != NULL && w->closer != NULL &&
-	    w->stop != NULL && w->scratch != NULL && w->buf != NULL ? 0 : -1;
+	    w->stop != NULL && w->memwake != NULL && w->scratch != NULL && w->buf != NULL ? 0 : -1;
 }
 
 /*
@@ -185,6 +205,8 @@ worker_fini(struct worker *w)
 		event_free(w->closer);
 	if (w->stop != NULL)
 		event_free(w->stop);
+	if (w->memwake != NULL)
+		event_free(w->memwake);
 	if (w->scratch != NULL)
 		evbuffer_free(w->scratch);
 	free(w->buf);
@@ -208,6 +230,7 @@ workers_start(struct event_base *main, struct timers *main_timers,
 
 	if ((workers.v = calloc(n, sizeof(*workers.v))) == NULL)
 		goto fail;
+	atomic_store(&workers.budget, conf->max_memory);
 	if (n == 1) {
 		if (worker_init(&workers.v[0], 0, main, main_timers,
 		    false) == -1) {
@@ -320,6 +343,97 @@ workers_released(void)
 	return workers_sum(offsetof(struct worker_stats, released));
 }
 
+/* Sessions ended over all workers. */
+uint64_t
+workers_closed(void)
+{
+	return workers_sum(offsetof(struct worker_stats, closed));
+}
+
+/* Bytes all sessions hold now. */
+uint64_t
+workers_held(void)
+{
+	return workers_sum(offsetof(struct worker_stats, held));
+}
+
+/* Whether past the memory budget. */
+bool
+workers_over(void)
+{
+	return atomic_load_explicit(&workers.over, memory_order_relaxed);
+}
+
+/*
+ * Compare the total with the budget: over past it, and back under only
+ * at 7/8 of it, so that a total hovering at the budget does not wake
+ * and stop the waiting sessions on every byte; when back under, every
+ * worker wakes its waiting sessions.
+ */
+static void
+workers_memory_check(void)
+{
+	uint64_t	 held = workers_held(), budget;
+	unsigned int	 i;
+
+	budget = atomic_load_explicit(&workers.budget, memory_order_relaxed);
+	if (!workers_over()) {
+		if (held > budget)
+			atomic_store_explicit(&workers.over, true,
+			    memory_order_relaxed);
+		return;
+	}
+	if (held > budget - budget / 8)
+		return;
+	atomic_store_explicit(&workers.over, false, memory_order_relaxed);
+	for (i = 0; i < workers.n; i++)
+		/* At the end of workers_stop(), some are gone. */
+		if (workers.v[i].memwake != NULL)
+			event_active(workers.v[i].memwake, 0, 0);
+}
+
+/* Set the memory budget, and apply it. */
+void
+workers_budget(uint64_t budget)
+{
+	atomic_store_explicit(&workers.budget, budget, memory_order_relaxed);
+	workers_memory_check();
+}
+
+/*
+ * Once a second, on the main loop: two workers that cross the budget at
+ * the same moment may leave it "over" although it drained, and a wake-up
+ * may miss a session that began to wait at that moment; look again.
+ */
+void
+workers_memory_tick(void)
+{
+	unsigned int	i;
+
+	workers_memory_check();
+	if (!workers_over())
+		for (i = 0; i < workers.n; i++)
+			if (workers.v[i].memwake != NULL)
+				event_active(workers.v[i].memwake, 0, 0);
+}
+
+/*
+ * A session of w holds delta bytes more: count it on w (only w's thread
+ * writes w's counter, so a load and a store, no locked add), and look at
+ * the total when it grows while under the budget or shrinks while over.
+ */
+void
+worker_hold(struct worker *w, int64_t delta)
+{
+	uint64_t	 held;
+
+	held = atomic_load_explicit(&w->stats.held, memory_order_relaxed);
+	atomic_store_explicit(&w->stats.held, held + (uint64_t)delta,
+	    memory_order_relaxed);
+	if ((delta > 0) != workers_over())
+		workers_memory_check();
+}
+
 /* Close every session, each on its own worker's thread. */
 void
 workers_close_all(const char *reason)
@@ -343,12 +457,19 @@ workers_stop(void)
 	unsigned int	 i;
 	struct worker	*w;
 
+	/*
+	 * Every thread first: a session that closes on one may wake
+	 * another's waiting sessions (workers_memory_check()).
+	 */
 	for (i = 0; i < workers.n; i++) {
 		w = &workers.v[i];
 		if (w->thread) {
 			event_active(w->stop, 0, 0);
 			pthread_join(w->tid, NULL);
 		}
+	}
+	for (i = 0; i < workers.n; i++) {
+		w = &workers.v[i];
 		/* Connections still queued were never served. */
 		while ((h = STAILQ_FIRST(&w->queue)) != NULL) {
 			STAILQ_REMOVE_HEAD(&w->queue, entry);
@@ -398,6 +519,13 @@ char *
 worker_buffer(struct worker *w)
 {
 	return w->buf;
+}
+
+/* The sessions of w waiting for memory. */
+struct session_list *
+worker_waiting(struct worker *w)
+{
+	return &w->waiting;
 }
 
 /* The counters of w. */

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <event2/util.h>
@@ -34,6 +35,8 @@ struct worker_stats {
 	atomic_uint_fast64_t	accepted;
 	atomic_uint_fast64_t	bytes;		/* echoed back */
 	atomic_uint_fast64_t	released;	/* buffers of quiet sessions */
+	atomic_uint_fast64_t	closed;		/* sessions ended */
+	atomic_uint_fast64_t	held;		/* bytes its sessions hold now */
 };
 
 /* A base configured as conf says (event_method); NULL on failure. */
@@ -54,6 +57,21 @@ void			 workers_dispatch(evutil_socket_t,
 uint64_t		 workers_accepted(void);
 uint64_t		 workers_bytes(void);
 uint64_t		 workers_released(void);
+uint64_t		 workers_closed(void);
+/*
+ * The memory budget (max_memory, session.c): the bytes all sessions hold
+ * together, summed over the workers' held counters.  Past the budget the
+ * workers are "over" until the total drains to 7/8 of it; then each
+ * worker wakes the sessions that wait for memory.  workers_budget() sets
+ * it (at start and at each reload) and looks again, as does
+ * workers_memory_tick() once a second, which also wakes what a race
+ * between two workers may have left waiting.
+ */
+uint64_t		 workers_held(void);
+void			 workers_budget(uint64_t);
+void			 workers_memory_tick(void);
+/* Whether past the budget; one relaxed load, the read path's only cost. */
+bool			 workers_over(void);
 /* Ask every worker to close its sessions with reason (graceful stop). */
 void			 workers_close_all(const char *reason);
 /* Stop the worker threads and free them; sessions must be gone. */
@@ -64,6 +82,10 @@ struct event_base	*worker_base(struct worker *);
 struct timers		*worker_timers(struct worker *);
 struct session_list	*worker_sessions(struct worker *);
 struct worker_stats	*worker_stats(struct worker *);
+/* The sessions of w that wait for memory, oldest first. */
+struct session_list	*worker_waiting(struct worker *);
+/* A session of w now holds delta more bytes (or fewer): count, compare. */
+void			 worker_hold(struct worker *, int64_t delta);
 /* A buffer the session code of w's thread may use and must leave empty. */
 struct evbuffer		*worker_scratch(struct worker *);
 /*

@@ -284,9 +284,15 @@ fz_model_regex(const struct fz_rule *r, const uint8_t *msg, size_t len)
 		abort();
 	memcpy(copy, msg, len);
 	copy[len] = '\0';
+	/*
+	 * echod.conf(5): a regex looks at the first STRIP_REGEX_WINDOW bytes;
+	 * past them the message goes on, so `$` cannot match at the cut.
+	 */
 	m.rm_so = 0;
-	m.rm_eo = (regoff_t)len;
-	rc = regexec(&r->re, copy, 1, &m, REG_STARTEND);
+	m.rm_eo = (regoff_t)(len > STRIP_REGEX_WINDOW ? STRIP_REGEX_WINDOW :
+	    len);
+	rc = regexec(&r->re, copy, 1, &m, REG_STARTEND |
+	    (len > STRIP_REGEX_WINDOW ? REG_NOTEOL : 0));
 	free(copy);
 	if (rc != 0)
 		return (0);

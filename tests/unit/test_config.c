@@ -95,6 +95,7 @@ test_defaults(void **state)
 	assert_string_equal(c->event_method, "auto");
 	assert_int_equal(c->max_connections, 10000);
 	assert_int_equal(c->max_line, 65536);
+	assert_int_equal(c->max_memory, 256 * 1024 * 1024);
 	assert_tv(c->idle, 300, 0);
 	assert_tv(c->write, 30, 0);
 	assert_tv(c->shutdown, 5, 0);
@@ -146,6 +147,7 @@ test_every_key(void **state)
 	    "event_method = \"epoll\";\n"
 	    "max_connections = 1;\n"
 	    "max_line = 16777216;\n"
+	    "max_memory = 1099511627776L;\n"
 	    "timeouts = { idle = 0.5; write = 0; shutdown = 3600; };\n"
 	    "listeners = (\n"
 	    "  { name = \"A-z_0.9\"; port = 65535; address = \"127.0.0.1\";\n"
@@ -165,6 +167,7 @@ test_every_key(void **state)
 	assert_string_equal(c->event_method, "epoll");
 	assert_int_equal(c->max_connections, 1);
 	assert_int_equal(c->max_line, 16777216);
+	assert_true(c->max_memory == 1099511627776ull);
 	assert_tv(c->idle, 0, 500000);
 	assert_tv(c->write, 0, 0);
 	assert_tv(c->shutdown, 3600, 0);
@@ -180,7 +183,7 @@ test_every_key(void **state)
 	assert_int_equal(l->max_connections, 1000000);
 	assert_tv(l->idle, 31536000, 0);
 	assert_tv(l->write, 1, 250000);
-	assert_int_equal(l->line, 10);
+	assert_int_equal(l->line, 11);
 	assert_int_equal(strip_count(l->strip), 3);
 	assert_true(strip_has_regex(l->strip));
 	/* The rules are the ones written, in order: "12" "ab" "345 ". */
@@ -193,7 +196,7 @@ test_every_key(void **state)
 	assert_int_equal(l->udp_rate, 1);
 	assert_int_equal(l->udp_burst, 1000000);
 	assert_int_equal(l->max_datagram, 65507);
-	assert_int_equal(l->line, 16);
+	assert_int_equal(l->line, 17);
 	config_unref(c);
 
 	for (i = 0; i < 5; i++) {
@@ -406,6 +409,18 @@ test_errors(void **state)
 		{ L1 "max_line = 63;",
 		  "t.conf:2: \"max_line\" must be an integer from 64 to "
 		  "16777216" },
+		{ L1 "max_memory = 1048575;",
+		  "t.conf:2: \"max_memory\" must be an integer from 1048576 "
+		  "to 1099511627776" },
+		{ L1 "max_memory = 1099511627777L;",
+		  "t.conf:2: \"max_memory\" must be an integer from 1048576 "
+		  "to 1099511627776" },
+		{ L1 "max_memory = 4294967296;",
+		  "t.conf:2: \"max_memory\" must be an integer from 1048576 "
+		  "to 1099511627776" },
+		{ L1 "max_memory = 64.5;",
+		  "t.conf:2: \"max_memory\" must be an integer from 1048576 "
+		  "to 1099511627776" },
 		{ L1 "log_connections = 1;",
 		  "t.conf:2: \"log_connections\" must be true or false" },
 		{ L1 "log_level = \"verbose\";",

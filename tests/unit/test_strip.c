@@ -313,8 +313,44 @@ test_regex_long_line(void **state)
 	start = clock();
 	assert_int_equal(strip_message(set, msg, len), 0);
 	assert_true(clock() - start < CLOCKS_PER_SEC / 2);
+	/* A regex looks at the first STRIP_REGEX_WINDOW bytes only. */
 	msg[len - 1] = ':';
-	assert_int_equal(strip_message(set, msg, len), len);
+	assert_int_equal(strip_message(set, msg, len), 0);
+	msg[STRIP_REGEX_WINDOW - 1] = ':';
+	assert_int_equal(strip_message(set, msg, len), STRIP_REGEX_WINDOW);
+	strip_set_free(set);
+	free(msg);
+}
+
+/*
+ * The window cuts what a regex may match, not the message: a `$` past it
+ * is not at the window's end, and a match ends within the window.
+ */
+static void
+test_regex_window(void **state)
+{
+	struct strip_set	*set = test_set();
+	size_t			 len = 64u * 1024;
+	char			*msg;
+
+	msg = malloc(len);
+	assert_non_null(msg);
+	memset(msg, 'a', len);
+	test_regex(set, "a*$");
+	assert_int_equal(strip_message(set, msg, len), 0);
+	assert_int_equal(strip_message(set, msg, STRIP_REGEX_WINDOW),
+	    STRIP_REGEX_WINDOW);
+	assert_int_equal(strip_message(set, msg, STRIP_REGEX_WINDOW + 1), 0);
+	strip_set_free(set);
+	set = test_set();
+	test_regex(set, "a*");
+	assert_int_equal(strip_message(set, msg, len), STRIP_REGEX_WINDOW);
+	strip_set_free(set);
+	/* After a bytes rule, the window starts where the regex does. */
+	set = test_set();
+	assert_int_equal(strip_add_bytes(set, 10, &(const char *){ NULL }), 0);
+	test_regex(set, "a*");
+	assert_int_equal(strip_message(set, msg, len), 10 + STRIP_REGEX_WINDOW);
 	strip_set_free(set);
 	free(msg);
 }
@@ -511,27 +547,34 @@ test_regex_adversarial(void **state)
 	assert_int_equal(test_regex_str("[*+?{]+\\*\\+\\?\\{+[[:alpha:]*]*",
 	    "{*+?{{ab*"), 9);
 	/* The shapes of issue 12, within RE2's repetition bound of 1000. */
-	assert_int_equal(test_regex_64k("(a{1,30}){1,30}", 'a'), 900);
-	assert_int_equal(test_regex_64k("(a{1,30}){1,30}b", 'a'), 0);
+	assert_int_equal(test_regex_64k("(a{1,20}){1,20}", 'a'), 400);
+	assert_int_equal(test_regex_64k("(a{1,20}){1,20}b", 'a'), 0);
+	assert_int_equal(test_regex_error("(a{1,30}){1,30}", buf, sizeof(buf)),
+	    -1);
 	assert_int_equal(test_regex_64k("(.*)(.*)x", 'a'), 0);
-	assert_int_equal(test_regex_64k("(.*)(.*)x", 'x'), 64u * 1024);
+	assert_int_equal(test_regex_64k("(.*)(.*)x", 'x'), 0);
 	assert_int_equal(test_regex_64k("(a|aa)*b", 'a'), 0);
-	assert_int_equal(test_regex_64k("(a|aa)*b", 'b'), 64u * 1024);
+	assert_int_equal(test_regex_64k("(a|aa)*b", 'b'), 0);
 	assert_int_equal(test_regex_64k("(a*)*b", 'a'), 0);
 	assert_int_equal(test_regex_64k("((a+)+)+b", 'a'), 0);
 	assert_int_equal(test_regex_64k("(((((((((a)+)+)+)+)+)+)+)+)+", 'a'),
-	    64u * 1024);
+	    STRIP_REGEX_WINDOW);
 	assert_int_equal(test_regex_64k("((((((a?)+)+)+)+)+)", 'b'),
-	    64u * 1024 - 1);
-	assert_int_equal(test_regex_64k("(a|b)*a(a|b){20}", 'a'), 64u * 1024);
-	assert_int_equal(test_regex_64k("[ab]*a[ab]{1000}", 'b'), 64u * 1024);
-	assert_int_equal(test_regex_64k("(.?){1000}x", 'x'), 0);
-	assert_int_equal(test_regex_64k("[[:alpha:]]*x", 'x'), 64u * 1024);
+	    STRIP_REGEX_WINDOW);
+	assert_int_equal(test_regex_64k("(a|b)*a(a|b){20}", 'a'),
+	    STRIP_REGEX_WINDOW);
+	assert_int_equal(test_regex_64k("[ab]*a[ab]{1000}", 'b'),
+	    STRIP_REGEX_WINDOW);
+	assert_int_equal(test_regex_64k("(.?){300}x", 'x'), 0);
+	/* Past STRIP_RE_PROG_MAX instructions: the bound on a match's cost. */
+	assert_int_equal(test_regex_error("(.?){1000}x", buf, sizeof(buf)), -1);
+	assert_non_null(strstr(buf, "too large"));
+	assert_int_equal(test_regex_64k("[[:alpha:]]*x", 'x'), 0);
 	/* Side by side, repetitions do not multiply. */
 	for (i = 0; i < 50; i++)
 		memcpy(pat + 2 * i, "a+", 2);
 	pat[100] = '\0';
-	assert_int_equal(test_regex_64k(pat, 'a'), 64u * 1024);
+	assert_int_equal(test_regex_64k(pat, 'a'), STRIP_REGEX_WINDOW);
 	memset(pat, 'a', sizeof(pat) - 1);
 	pat[sizeof(pat) - 1] = '\0';
 	assert_int_equal(test_regex_error(pat, buf, sizeof(buf)), -1);
@@ -709,6 +752,7 @@ main(void)
 		cmocka_unit_test(test_rule_prefix),
 		cmocka_unit_test(test_rule_regex),
 		cmocka_unit_test(test_regex_long_line),
+		cmocka_unit_test(test_regex_window),
 		cmocka_unit_test(test_rule_order),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_binary),
