@@ -37,6 +37,7 @@ static struct {
 	int		 stopping_sessions;	/* open when the stop began */
 	uint64_t	 released;	/* workers_released() at the last tick */
 	uint64_t	 closed;	/* workers_closed() at the last tick */
+	bool		 trim_again;	/* trim on the next quiet tick too */
 	bool		 over;		/* workers_over() at the last tick */
 	struct event	*sighup, *sigterm, *sigint;
 	struct timer	 tick;		/* once a second: status, budgets */
@@ -121,9 +122,17 @@ main_memory_tick(void)
 			    "held): sessions read again",
 			    (unsigned long long)workers_held());
 	}
+	/*
+	 * Once more on the tick after the counts stop moving: a worker may
+	 * still have been freeing when the last trim ran.
+	 */
 	if (closed != main_state.closed || released != main_state.released) {
 		main_state.closed = closed;
 		main_state.released = released;
+		main_state.trim_again = true;
+		malloc_trim(0);
+	} else if (main_state.trim_again) {
+		main_state.trim_again = false;
 		malloc_trim(0);
 	}
 }

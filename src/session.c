@@ -221,6 +221,7 @@ session_free_buffers(struct session *s)
 static void
 session_close(struct session *s, const char *reason)
 {
+	struct worker_stats	*stats;
 	struct log_field	 f[8];
 	struct session_names	 nm;
 	char			 in[24], out[24], usec[24];
@@ -243,9 +244,6 @@ session_close(struct session *s, const char *reason)
 	if (s->bev != NULL)
 		session_free_buffers(s);
 	close(s->fd);
-	/* The main loop gives the free pages back (malloc_trim). */
-	atomic_fetch_add_explicit(&worker_stats(s->worker)->closed, 1,
-	    memory_order_relaxed);
 	if (s->conf->log_connections && log_conn_permit(false)) {
 		n = session_fields(s, f, &nm);
 		snprintf(in, sizeof(in), "%" PRIu64, s->bytes_in);
@@ -261,8 +259,11 @@ session_close(struct session *s, const char *reason)
 		    nm.remote, s->lc->name, reason, s->bytes_in, sent,
 		    (double)dur / 1e6);
 	}
+	stats = worker_stats(s->worker);
 	config_unref(s->conf);
 	free(s);
+	/* Counted once freed: the main loop then gives the pages back. */
+	atomic_fetch_add_explicit(&stats->closed, 1, memory_order_relaxed);
 }
 
 /* Out of memory for a session's buffers: it cannot go on. */
