@@ -34,6 +34,7 @@
 #endif
 
 #ifdef FZ_ASAN
+#include <sanitizer/common_interface_defs.h>
 #include <sanitizer/lsan_interface.h>
 
 /*
@@ -46,6 +47,33 @@ const char *
 __lsan_default_suppressions(void)
 {
 	return ("leak:strbuf_append\nleak:libconfig_yylex\n");
+}
+
+/*
+ * The suppressions match function names, which the sanitizer knows only
+ * through a symbolizer: clang's runtime runs llvm-symbolizer (package
+ * llvm-14, which clang does not depend on; found under that name on PATH
+ * or at ASAN_SYMBOLIZER_PATH).  Without one they never match and
+ * libconfig's leak fails the run as if it were echod's, so refuse to run
+ * and say why.  Suppressing by module (libconfig.so) would need no
+ * symbols, but would also hide echod's own leaks of libconfig objects,
+ * which are allocated inside libconfig too.
+ */
+__attribute__((constructor)) static void
+fz_need_symbolizer(void)
+{
+	char	name[64] = "";
+
+	/* A return address, as the sanitizer expects: inside the function. */
+	__sanitizer_symbolize_pc((void *)((uintptr_t)fz_need_symbolizer + 1),
+	    "%f", name, sizeof(name));
+	if (strcmp(name, "fz_need_symbolizer") != 0) {
+		fprintf(stderr, "fuzz_config: the sanitizer cannot name "
+		    "functions (got \"%s\"), so the libconfig leak "
+		    "suppressions cannot match: install llvm-14 or set "
+		    "ASAN_SYMBOLIZER_PATH to llvm-symbolizer\n", name);
+		exit(1);
+	}
 }
 #endif
 

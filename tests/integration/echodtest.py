@@ -117,6 +117,23 @@ def free_ports(n):
     return [free_port() for _ in range(n)]
 
 
+def need_descriptors(n):
+    """Make room for n more open files in this process and in the echod
+    it starts (a child inherits the limit): raise the soft RLIMIT_NOFILE,
+    up to the hard limit, to n above what is open now.  A fresh Debian
+    12 gives a login shell or a service a soft limit of 1024, with a hard
+    limit far above.  tap.Skip if the hard limit leaves no room."""
+    import resource
+    import tap
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = len(os.listdir("/proc/self/fd")) + n
+    if soft != resource.RLIM_INFINITY and soft < want:
+        if hard != resource.RLIM_INFINITY and hard < want:
+            tap.skip("%d open files needed, the hard limit is %d"
+                     % (want, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def occupy(port, host="127.0.0.1"):
     """A listening socket of ours on port, so that echod cannot bind it."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET

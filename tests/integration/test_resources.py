@@ -12,7 +12,7 @@ import time
 
 import tap
 from echodtest import (Echod, conf, connect, diag, free_port, listener,
-                       recv_exact, roundtrip, wait_until)
+                       need_descriptors, recv_exact, roundtrip, wait_until)
 
 
 def cpu_seconds(pid):
@@ -92,6 +92,9 @@ def test_quiet_sessions_give_their_buffers_back():
         tap.skip("memory is the instrumentation's, not echod's")
     port = free_port()
     n = 2000
+    # n client sockets here and n accepted ones in echod, with room for
+    # what each has open besides (listeners, pipes, the log threads).
+    need_descriptors(n + 64)
     with Echod(conf(listener("echo", port, address="127.0.0.1"),
                     log_connections=False, workers=1)) as d:
         before = d.rss_kib()
