@@ -115,6 +115,8 @@ pool_map(struct pool *p)
 	munmap((char *)start + POOL_SLAB, a + 2 * POOL_SLAB -
 	    (start + POOL_SLAB));
 	sl = (struct pool_slab *)start;
+	/* The sanitizer's marks outlive munmap(): clear those of the place. */
+	POOL_UNPOISON(sl, POOL_SLAB);
 	/* The lowest index on top, so objects are handed out in order. */
 	sl->nfree = p->per_slab;
 	for (i = 0; i < p->per_slab; i++)
@@ -177,6 +179,7 @@ pool_put(struct pool *p, void *o)
 	if (sl->nfree == p->per_slab && (TAILQ_FIRST(&p->room) != sl ||
 	    TAILQ_NEXT(sl, entry) != NULL)) {
 		TAILQ_REMOVE(&p->room, sl, entry);
+		POOL_UNPOISON(sl, POOL_SLAB);
 		munmap(sl, POOL_SLAB);
 		p->slabs--;
 	}
@@ -206,6 +209,7 @@ pool_free(struct pool *p)
 		return;
 	while ((sl = TAILQ_FIRST(&p->room)) != NULL) {
 		TAILQ_REMOVE(&p->room, sl, entry);
+		POOL_UNPOISON(sl, POOL_SLAB);
 		munmap(sl, POOL_SLAB);
 	}
 #ifdef POOL_VALGRIND
