@@ -20,6 +20,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "budget.h"
 #include "config.h"
 #include "echod.h"
 #include "listener.h"
@@ -38,7 +39,7 @@ static struct {
 	uint64_t	 released;	/* workers_released() at the last tick */
 	uint64_t	 closed;	/* workers_closed() at the last tick */
 	bool		 trim_again;	/* trim on the next quiet tick too */
-	bool		 over;		/* workers_over() at the last tick */
+	bool		 over;		/* budget_over() at the last tick */
 	struct event	*sighup, *sigterm, *sigint;
 	struct timer	 tick;		/* once a second: status, budgets */
 	struct event	*deadline;	/* end of the graceful stop */
@@ -108,7 +109,7 @@ main_status(char *buf, size_t len)
 static void
 main_memory_tick(void)
 {
-	bool		 over = workers_over();
+	bool		 over = budget_over();
 	uint64_t	 closed = workers_closed(), released = workers_released();
 
 	if (over != main_state.over) {
@@ -116,11 +117,11 @@ main_memory_tick(void)
 		if (over)
 			log_warnx("max_memory reached (%llu bytes held): "
 			    "sessions holding bytes stop reading",
-			    (unsigned long long)workers_held());
+			    (unsigned long long)budget_held());
 		else
 			log_notice("memory back under max_memory (%llu bytes "
 			    "held): sessions read again",
-			    (unsigned long long)workers_held());
+			    (unsigned long long)budget_held());
 	}
 	/*
 	 * Once more on the tick after the counts stop moving: a worker may
@@ -152,7 +153,7 @@ main_tick(void *arg)
 	 * Quiet sessions gave buffers back: return the free pages to the
 	 * system, or RSS stays where the busiest second left it.
 	 */
-	workers_memory_tick();
+	budget_tick();
 	main_memory_tick();
 	if (echod.stopping)
 		snprintf(status, sizeof(status), "Stopping: %u sessions left",
@@ -196,7 +197,7 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 		config_unref(echod.conf);
 		echod.conf = next;
 		main_log_settings(next);
-		workers_budget(next->max_memory);
+		budget_set(next->max_memory);
 		result.value = "ok";
 		log_entry(LOG_INFO, LOG_MSGID_RELOAD, &result, 1,
 		    "configuration reloaded: %u listeners (%u added, "

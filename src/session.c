@@ -70,14 +70,15 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "budget.h"
 #include "config.h"
 #include "framing.h"
 #include "listener.h"
 #include "log.h"
+#include "pool.h"
 #include "session.h"
 #include "timer.h"
 #include "util.h"
-#include "worker.h"
 
 /*
  * The framed path reads into the bufferevent's input, one read per
@@ -87,7 +88,7 @@
  * a small chain, not 64 KiB.  Sizes are a little under powers of two so
  * that with evbuffer's chain header a chain is exactly 4 or 64 KiB, below
  * malloc's mmap threshold.  (The direct path reads into the worker's
- * buffer, WORKER_BUFFER bytes.)
+ * buffer, SESSIONS_BUFFER bytes.)
  */
 #define SESSION_READ_MIN	(4 * 1024 - 128)
 #define SESSION_READ_MAX	(64 * 1024 - 128)
@@ -119,18 +120,38 @@
  */
 #define SESSION_WAKE_BATCH	16
 
+/*
+ * The sessions of one loop, and what they share: the loop and its
+ * timers, the read buffer and scratch evbuffer (empty between two
+ * callbacks), the counters the main loop sums, the loop's share of the
+ * memory budget, and the pool the sessions come from, each with its read
+ * event in the same object (pool.h: so that their pages go back to the
+ * system when they close).
+ */
+struct sessions {
+	struct event_base	*base;
+	struct timers		*timers;
+	struct budget_share	*share;
+	struct pool		*pool;
+	TAILQ_HEAD(, session)	 list;
+	TAILQ_HEAD(, session)	 waiting;	/* for memory, oldest first */
+	struct evbuffer		*scratch;
+	char			*buf;		/* SESSIONS_BUFFER bytes */
+	struct sessions_stats	 stats;
+};
+
 struct session {
 	TAILQ_ENTRY(session)	 entry;
 	TAILQ_ENTRY(session)	 wentry;	/* waiting for memory */
 	uint64_t		 id;
 	struct bufferevent	*bev;		/* NULL until bytes are kept */
-	struct event		*rd;		/* reading */
+	struct event		*rd;		/* reading; after the session */
 	struct timer		 timer;		/* idle timeout, release */
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
 	struct listener		*listener;
-	struct worker		*worker;	/* its loop, list, counters */
+	struct sessions		*set;		/* its loop's sessions */
 	struct framing		 framing;
 	const char		*closing;	/* reason, once only flushing */
 	bool			 paused;	/* not reading: replies wait */
@@ -208,7 +229,7 @@ session_free_buffers(struct session *s)
 	evbuffer_remove_cb(bufferevent_get_input(s->bev), session_held, s);
 	evbuffer_remove_cb(bufferevent_get_output(s->bev), session_held, s);
 	if (s->held > 0)
-		worker_hold(s->worker, -(int64_t)s->held);
+		budget_hold(s->set->share, -(int64_t)s->held);
 	s->held = 0;
 	bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -221,7 +242,7 @@ session_free_buffers(struct session *s)
 static void
 session_close(struct session *s, const char *reason)
 {
-	struct worker_stats	*stats;
+	struct sessions_stats	*stats;
 	struct log_field	 f[8];
 	struct session_names	 nm;
 	char			 in[24], out[24], usec[24];
@@ -235,12 +256,12 @@ session_close(struct session *s, const char *reason)
 	 * Give the slot back and close the socket before the entry is
 	 * written: whoever reads "closed" may count on both.
 	 */
-	TAILQ_REMOVE(worker_sessions(s->worker), s, entry);
+	TAILQ_REMOVE(&s->set->list, s, entry);
 	if (s->waiting)
-		TAILQ_REMOVE(worker_waiting(s->worker), s, wentry);
+		TAILQ_REMOVE(&s->set->waiting, s, wentry);
 	listener_release(s->listener);
-	event_free(s->rd);
-	timer_del(worker_timers(s->worker), &s->timer);
+	event_del(s->rd);
+	timer_del(s->set->timers, &s->timer);
 	if (s->bev != NULL)
 		session_free_buffers(s);
 	close(s->fd);
@@ -259,9 +280,9 @@ session_close(struct session *s, const char *reason)
 		    nm.remote, s->lc->name, reason, s->bytes_in, sent,
 		    (double)dur / 1e6);
 	}
-	stats = worker_stats(s->worker);
+	stats = &s->set->stats;
 	config_unref(s->conf);
-	free(s);
+	pool_put(s->set->pool, s);
 	/* Counted once freed: the main loop then gives the pages back. */
 	atomic_fetch_add_explicit(&stats->closed, 1, memory_order_relaxed);
 }
@@ -291,7 +312,7 @@ static void
 session_count(struct session *s, size_t len)
 {
 	s->queued += len;
-	atomic_fetch_add_explicit(&worker_stats(s->worker)->bytes, len,
+	atomic_fetch_add_explicit(&s->set->stats.bytes, len,
 	    memory_order_relaxed);
 }
 
@@ -305,7 +326,7 @@ session_backlog(struct session *s)
 	if (!s->paused) {
 		/* No idle timeout while paused: the write timeout rules. */
 		event_del(s->rd);
-		timer_del(worker_timers(s->worker), &s->timer);
+		timer_del(s->set->timers, &s->timer);
 		s->paused = true;
 	}
 	bufferevent_enable(s->bev, EV_WRITE);
@@ -374,7 +395,7 @@ session_end(struct session *s)
 	if (idle != 0 && idle < linger)
 		linger = idle;
 	if (event_add(s->rd, NULL) == -1 ||
-	    timer_in(worker_timers(s->worker), &s->timer, linger) == -1) {
+	    timer_in(s->set->timers, &s->timer, linger) == -1) {
 		session_close(s, s->closing);
 		return;
 	}
@@ -391,7 +412,7 @@ session_finish(struct session *s, const char *reason)
 {
 	s->closing = reason;
 	event_del(s->rd);
-	timer_del(worker_timers(s->worker), &s->timer);
+	timer_del(s->set->timers, &s->timer);
 	if (s->bev != NULL) {
 		if (session_flush(s) == -1)
 			return;
@@ -419,7 +440,7 @@ session_frame(struct session *s, bool eof)
 	 * only when the socket does not take a whole reply.
 	 */
 	if (evbuffer_get_length(out) == 0)
-		to = worker_scratch(s->worker);
+		to = s->set->scratch;
 	before = evbuffer_get_length(to);
 	st = framing_process(&s->framing, in, to, eof);
 	added = evbuffer_get_length(to) - before;
@@ -488,7 +509,7 @@ session_buffers(struct session *s)
 	const struct timeval	*wr = &s->lc->write;
 
 	/* Not BEV_OPT_CLOSE_ON_FREE: the session outlives its buffers. */
-	s->bev = bufferevent_socket_new(worker_base(s->worker), s->fd, 0);
+	s->bev = bufferevent_socket_new(s->set->base, s->fd, 0);
 	if (s->bev == NULL)
 		return -1;
 	bufferevent_setcb(s->bev, NULL, session_write, session_event, s);
@@ -523,7 +544,7 @@ session_release(struct session *s)
 	session_free_buffers(s);
 	s->rdsize = SESSION_READ_MIN;
 	s->small = 0;
-	atomic_fetch_add_explicit(&worker_stats(s->worker)->released, 1,
+	atomic_fetch_add_explicit(&s->set->stats.released, 1,
 	    memory_order_relaxed);
 }
 
@@ -536,7 +557,7 @@ session_release(struct session *s)
 static void
 session_arm(struct session *s)
 {
-	struct timers	*ts = worker_timers(s->worker);
+	struct timers	*ts = s->set->timers;
 	uint64_t	 idle = session_idle_usec(s), at = UINT64_MAX, rel;
 
 	if (idle != 0)
@@ -583,7 +604,7 @@ session_tick(void *arg)
 	    !s->waiting && s->closing == NULL &&
 	    recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != -1) {
 		event_active(s->rd, EV_READ, 1);
-		if (timer_in(worker_timers(s->worker), &s->timer,
+		if (timer_in(s->set->timers, &s->timer,
 		    1000000) == -1)
 			log_warnx("session %" PRIu64 ": no timer", s->id);
 		return;
@@ -697,7 +718,7 @@ oom:
 static void
 session_direct(struct session *s, size_t held)
 {
-	char			*buf = worker_buffer(s->worker);
+	char			*buf = s->set->buf;
 	struct evbuffer		*in = NULL;
 	struct iovec		 iov[SESSION_IOV];
 	enum framing_status	 st = FRAMING_OK;
@@ -708,8 +729,8 @@ session_direct(struct session *s, size_t held)
 		in = bufferevent_get_input(s->bev);
 		evbuffer_copyout(in, buf, held);
 	}
-	r = recv(s->fd, buf + held, WORKER_BUFFER - held, 0);
-	session_more(s, r, WORKER_BUFFER - held);
+	r = recv(s->fd, buf + held, SESSIONS_BUFFER - held, 0);
+	session_more(s, r, SESSIONS_BUFFER - held);
 	if (r <= 0) {
 		session_read_none(s, r);
 		return;
@@ -796,9 +817,9 @@ session_discard(struct session *s)
 	size_t	 room = s->linger_left;
 	ssize_t	 r;
 
-	if (room > WORKER_BUFFER)
-		room = WORKER_BUFFER;
-	r = recv(s->fd, worker_buffer(s->worker), room, 0);
+	if (room > SESSIONS_BUFFER)
+		room = SESSIONS_BUFFER;
+	r = recv(s->fd, s->set->buf, room, 0);
 	session_more(s, r, room);
 	if (r == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -822,12 +843,12 @@ session_discard(struct session *s)
 static void
 session_wait(struct session *s)
 {
-	struct event_base	*base = worker_base(s->worker);
+	struct event_base	*base = s->set->base;
 
 	if (s->waiting)
 		return;
 	event_del(s->rd);
-	TAILQ_INSERT_TAIL(worker_waiting(s->worker), s, wentry);
+	TAILQ_INSERT_TAIL(&s->set->waiting, s, wentry);
 	s->waiting = true;
 	if (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) {
 		event_assign(s->rd, base, s->fd, EV_CLOSED | EV_PERSIST |
@@ -840,9 +861,9 @@ session_wait(struct session *s)
 static int
 session_unwait(struct session *s)
 {
-	struct event_base	*base = worker_base(s->worker);
+	struct event_base	*base = s->set->base;
 
-	TAILQ_REMOVE(worker_waiting(s->worker), s, wentry);
+	TAILQ_REMOVE(&s->set->waiting, s, wentry);
 	s->waiting = false;
 	event_del(s->rd);
 	event_assign(s->rd, base, s->fd, session_read_flags(base),
@@ -852,14 +873,13 @@ session_unwait(struct session *s)
 
 /* See session.h. */
 bool
-session_wake(struct worker *w)
+sessions_wake(struct sessions *ss)
 {
-	struct session_list	*q = worker_waiting(w);
-	struct session		*s;
-	int			 n;
+	struct session	*s;
+	int		 n;
 
-	for (n = 0; n < SESSION_WAKE_BATCH && (s = TAILQ_FIRST(q)) != NULL;
-	    n++) {
+	for (n = 0; n < SESSION_WAKE_BATCH &&
+	    (s = TAILQ_FIRST(&ss->waiting)) != NULL; n++) {
 		if (session_unwait(s) == -1) {
 			session_fail(s, "event_add");
 			continue;
@@ -867,7 +887,7 @@ session_wake(struct worker *w)
 		/* Bytes may be waiting, with no new edge to tell of them. */
 		event_active(s->rd, EV_READ, 1);
 	}
-	return TAILQ_FIRST(q) != NULL;
+	return TAILQ_FIRST(&ss->waiting) != NULL;
 }
 
 /*
@@ -886,7 +906,7 @@ session_held(struct evbuffer *b, const struct evbuffer_cb_info *info,
 	if (delta == 0)
 		return;
 	s->held += (size_t)delta;
-	worker_hold(s->worker, delta);
+	budget_hold(s->set->share, delta);
 }
 
 /*
@@ -923,15 +943,15 @@ session_sendroom(struct session *s)
 static void
 session_peek(struct session *s)
 {
-	char			*buf = worker_buffer(s->worker), *p, *lf;
+	char			*buf = s->set->buf, *p, *lf;
 	struct iovec		 iov[SESSION_IOV];
 	struct evbuffer		*out;
 	enum framing_status	 st;
 	size_t			 room, n, used, i, total = 0, take, keep = 0;
 	ssize_t			 r, w, sent;
 
-	if ((room = session_sendroom(s)) > WORKER_BUFFER)
-		room = WORKER_BUFFER;
+	if ((room = session_sendroom(s)) > SESSIONS_BUFFER)
+		room = SESSIONS_BUFFER;
 	if (room == 0) {
 		/* The client does not read: nothing can be answered. */
 		session_wait(s);
@@ -1035,7 +1055,7 @@ session_peek(struct session *s)
 static void
 session_complete(struct session *s)
 {
-	char	*buf = worker_buffer(s->worker), *lf;
+	char	*buf = s->set->buf, *lf;
 	ssize_t	 r;
 
 	if (s->framing.kind != FRAMING_LINE ||
@@ -1043,15 +1063,15 @@ session_complete(struct session *s)
 		session_wait(s);
 		return;
 	}
-	r = recv(s->fd, buf, WORKER_BUFFER, MSG_PEEK);
+	r = recv(s->fd, buf, SESSIONS_BUFFER, MSG_PEEK);
 	if (r <= 0) {
-		session_more(s, r, WORKER_BUFFER);
+		session_more(s, r, SESSIONS_BUFFER);
 		session_read_none(s, r);
 		return;
 	}
 	if ((lf = memchr(buf, '\n', (size_t)r)) != NULL)
 		session_read_framed(s, (size_t)(lf + 1 - buf));
-	else if (r == WORKER_BUFFER)
+	else if (r == SESSIONS_BUFFER)
 		session_wait(s);
 }
 
@@ -1092,7 +1112,7 @@ session_read(evutil_socket_t fd, short what, void *arg)
 	 * client ended its input is read past it: what it holds then goes
 	 * out, and it ends.
 	 */
-	if (workers_over() && !s->rdhup) {
+	if (budget_over() && !s->rdhup) {
 		session_read_over(s);
 		return;
 	}
@@ -1166,9 +1186,14 @@ session_read_flags(struct event_base *base)
 	return EV_READ | EV_PERSIST;
 }
 
+/* Where a session's read event is, in the same pool object. */
+#define SESSION_EVENT_OFF	((sizeof(struct session) + \
+				    _Alignof(max_align_t) - 1) & \
+				    ~(_Alignof(max_align_t) - 1))
+
 /* Serve an accepted connection. */
 void
-session_create(struct worker *w, evutil_socket_t fd,
+session_create(struct sessions *ss, evutil_socket_t fd,
     const struct sockaddr *sa, socklen_t salen, struct conf *conf,
     const struct listener_conf *lc, struct listener *l)
 {
@@ -1177,18 +1202,24 @@ session_create(struct worker *w, evutil_socket_t fd,
 	struct session_names	 nm;
 	size_t			 n;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->rd = event_new(worker_base(w), fd,
-	    session_read_flags(worker_base(w)), session_read, s)) == NULL) {
-		log_warn("cannot serve a connection on %s", lc->name);
-		free(s);
+	if ((s = pool_get(ss->pool)) != NULL) {
+		s->rd = (struct event *)((char *)s + SESSION_EVENT_OFF);
+		if (event_assign(s->rd, ss->base, fd,
+		    session_read_flags(ss->base), session_read, s) == -1) {
+			pool_put(ss->pool, s);
+			s = NULL;
+		}
+	}
+	if (s == NULL) {
+		log_warnx("cannot serve a connection on %s: out of memory",
+		    lc->name);
 		close(fd);
 		listener_release(l);
 		return;
 	}
 	timer_init(&s->timer, session_tick, s);
 	s->id = atomic_fetch_add(&session_next_id, 1);
-	s->worker = w;
+	s->set = ss;
 	s->fd = fd;
 	s->conf = config_ref(conf);
 	s->lc = lc;
@@ -1203,8 +1234,8 @@ session_create(struct worker *w, evutil_socket_t fd,
 	event_add(s->rd, NULL);
 	session_arm(s);
 
-	TAILQ_INSERT_TAIL(worker_sessions(w), s, entry);
-	atomic_fetch_add_explicit(&worker_stats(w)->accepted, 1,
+	TAILQ_INSERT_TAIL(&ss->list, s, entry);
+	atomic_fetch_add_explicit(&ss->stats.accepted, 1,
 	    memory_order_relaxed);
 	if (conf->log_connections && log_conn_permit(true)) {
 		n = session_fields(s, f, &nm);
@@ -1219,12 +1250,12 @@ session_create(struct worker *w, evutil_socket_t fd,
  * session left is closed as "shutdown").
  */
 void
-session_close_all(struct worker *w, const char *reason)
+sessions_close_all(struct sessions *ss, const char *reason)
 {
 	struct session	*s, *tmp;
 	struct evbuffer	*out;
 
-	TAILQ_FOREACH_SAFE(s, worker_sessions(w), entry, tmp) {
+	TAILQ_FOREACH_SAFE(s, &ss->list, entry, tmp) {
 		if (s->bev == NULL) {
 			session_close(s, reason);
 			continue;
@@ -1237,4 +1268,48 @@ session_close_all(struct worker *w, const char *reason)
 		}
 		session_close(s, reason);
 	}
+}
+
+/* The sessions of the loop base, whose timers are timers. */
+struct sessions *
+sessions_new(struct event_base *base, struct timers *timers,
+    struct budget_share *share)
+{
+	struct sessions	*ss;
+
+	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+		return (NULL);
+	ss->base = base;
+	ss->timers = timers;
+	ss->share = share;
+	TAILQ_INIT(&ss->list);
+	TAILQ_INIT(&ss->waiting);
+	ss->pool = pool_new(SESSION_EVENT_OFF + event_get_struct_event_size());
+	ss->scratch = evbuffer_new();
+	ss->buf = malloc(SESSIONS_BUFFER);
+	if (ss->pool == NULL || ss->scratch == NULL || ss->buf == NULL) {
+		sessions_free(ss);
+		return (NULL);
+	}
+	return (ss);
+}
+
+/* Free what sessions_new() made; the sessions must be gone. */
+void
+sessions_free(struct sessions *ss)
+{
+	if (ss == NULL)
+		return;
+	pool_free(ss->pool);
+	if (ss->scratch != NULL)
+		evbuffer_free(ss->scratch);
+	free(ss->buf);
+	free(ss);
+}
+
+/* The counters of ss, for the main loop to sum. */
+const struct sessions_stats *
+sessions_stats(const struct sessions *ss)
+{
+	return (&ss->stats);
 }

@@ -1,39 +1,65 @@
 /*
- * session.h: one TCP echo session.
+ * session.h: TCP echo sessions, and the sessions of one event loop.
  *
- * A session owns one accepted connection: its bufferevent, framing state,
- * backpressure, timeouts and counters.  Outside session.c only creation
- * and the forced close at the end of a graceful stop exist.
+ * A session owns one accepted connection: its framing state, the bytes it
+ * has to keep, backpressure, timeouts and counters.  The sessions of a
+ * loop (struct sessions) share its read buffer, its scratch evbuffer, its
+ * timers, counters and share of the memory budget; a worker holds one.
+ * Outside session.c only these exist: making and freeing the set, serving
+ * a connection, the forced close at the end of a graceful stop, the
+ * wake-up when memory drained, and the counters.
  */
 #ifndef ECHOD_SESSION_H
 #define ECHOD_SESSION_H
 
 #include <sys/socket.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <event2/util.h>
 
+struct budget_share;
 struct conf;
+struct event_base;
 struct listener;
 struct listener_conf;
-struct worker;
+struct sessions;
+struct timers;
 
+/* Bytes a loop's sessions read into; nothing stays there past a read. */
+#define SESSIONS_BUFFER	(64 * 1024)
+
+/* What a loop's sessions count; written by its thread, summed elsewhere. */
+struct sessions_stats {
+	atomic_uint_fast64_t	accepted;
+	atomic_uint_fast64_t	bytes;		/* echoed back */
+	atomic_uint_fast64_t	released;	/* buffers of quiet sessions */
+	atomic_uint_fast64_t	closed;		/* sessions ended */
+};
+
+/* The sessions of loop base, with its timers and budget share. */
+struct sessions	*sessions_new(struct event_base *, struct timers *,
+		    struct budget_share *);
+/* Free a set; its sessions must be gone.  NULL is fine. */
+void		 sessions_free(struct sessions *);
+const struct sessions_stats *
+		 sessions_stats(const struct sessions *);
 /*
- * Serve fd on worker w (called on w's thread), accepted by listener l
- * (whose slot the session holds until it closes), with the settings of lc
- * inside conf (a reference is taken).  On failure the connection is
+ * Serve fd on the loop of ss (called on its thread), accepted by listener
+ * l (whose slot the session holds until it closes), with the settings of
+ * lc inside conf (a reference is taken).  On failure the connection is
  * closed and the slot released.
  */
-void		 session_create(struct worker *, evutil_socket_t,
+void		 session_create(struct sessions *, evutil_socket_t,
 		    const struct sockaddr *, socklen_t, struct conf *,
 		    const struct listener_conf *, struct listener *);
-/* End of a graceful stop: send what is owed, close every session of w. */
-void		 session_close_all(struct worker *, const char *reason);
+/* End of a graceful stop: send what is owed, close every session. */
+void		 sessions_close_all(struct sessions *, const char *reason);
 /*
- * Under the memory budget again: let the first few sessions of w that
- * wait for memory read again.  Returns whether more are waiting.
+ * Under the memory budget again: let the first few sessions that wait
+ * for memory read again.  Returns whether more are waiting.
  */
-bool		 session_wake(struct worker *);
+bool		 sessions_wake(struct sessions *);
 
 #endif

@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "budget.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -49,19 +50,14 @@ struct worker {
 	pthread_mutex_t		 lock;		/* protects queue */
 	STAILQ_HEAD(, handoff)	 queue;
 	const char		*close_reason;
-	struct evbuffer		*scratch;	/* replies on their way out */
-	char			*buf;		/* WORKER_BUFFER bytes, reads */
-	struct session_list	 sessions;
-	struct session_list	 waiting;	/* for memory, oldest first */
-	struct worker_stats	 stats;
+	struct budget_share	*share;		/* of max_memory */
+	struct sessions		*sessions;
 };
 
 static struct {
 	struct worker	*v;
 	unsigned int	 n;
 	unsigned int	 next;		/* round robin */
-	atomic_uint_fast64_t budget;	/* max_memory */
-	atomic_bool	 over;		/* past it, not yet drained */
 } workers;
 
 /*
@@ -116,8 +112,8 @@ worker_wake(evutil_socket_t fd, short what, void *arg)
 		pthread_mutex_unlock(&w->lock);
 		if (h == NULL)
 			break;
-		session_create(w, h->fd, (struct sockaddr *)&h->ss, h->sslen,
-		    h->conf, h->lc, h->listener);
+		session_create(w->sessions, h->fd, (struct sockaddr *)&h->ss,
+		    h->sslen, h->conf, h->lc, h->listener);
 		config_unref(h->conf);
 		free(h);
 	}
@@ -129,7 +125,7 @@ worker_closer(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
 
-	session_close_all(w, w->close_reason);
+	sessions_close_all(w->sessions, w->close_reason);
 }
 
 /*
@@ -147,7 +143,7 @@ worker_stop(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Memory drained below the budget: wake the sessions waiting for it, a
- * few at a time (session_wake()), and come back after the reads of those
+ * few at a time (sessions_wake()), and come back after the reads of those
  * woken, which are active now, to see whether there is room for more.
  */
 static void
@@ -155,7 +151,7 @@ worker_memwake(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
 
-	if (!workers_over() && session_wake(w))
+	if (!budget_over() && sessions_wake(w->sessions))
 		event_active(w->memwake, 0, 0);
 }
 
@@ -178,18 +174,18 @@ worker_init(struct worker *w, unsigned int id, struct event_base *base,
 	w->base = base;
 	w->timers = timers;
 	w->thread = thread;
-	TAILQ_INIT(&w->sessions);
-	TAILQ_INIT(&w->waiting);
 	STAILQ_INIT(&w->queue);
 	pthread_mutex_init(&w->lock, NULL);
 	w->wake = event_new(base, -1, 0, worker_wake, w);
 	w->closer = event_new(base, -1, 0, worker_closer, w);
 	w->stop = event_new(base, -1, 0, worker_stop, w);
 	w->memwake = event_new(base, -1, 0, worker_memwake, w);
-	w->scratch = evbuffer_new();
-	w->buf = malloc(WORKER_BUFFER);
-	return w->timers != NULL && w->wake != NULL && w->closer != NULL &&
-	    w->stop != NULL && w->memwake != NULL && w->scratch != NULL && w->buf != NULL ? 0 : -1;
+	if (w->timers == NULL || w->wake == NULL || w->closer == NULL ||
+	    w->stop == NULL || w->memwake == NULL ||
+	    (w->share = budget_join(w->memwake)) == NULL)
+		return (-1);
+	w->sessions = sessions_new(base, w->timers, w->share);
+	return (w->sessions == NULL ? -1 : 0);
 }
 
 /*
@@ -205,11 +201,10 @@ worker_fini(struct worker *w)
 		event_free(w->closer);
 	if (w->stop != NULL)
 		event_free(w->stop);
+	budget_leave(w->share);
+	sessions_free(w->sessions);
 	if (w->memwake != NULL)
 		event_free(w->memwake);
-	if (w->scratch != NULL)
-		evbuffer_free(w->scratch);
-	free(w->buf);
 	pthread_mutex_destroy(&w->lock);
 	if (w->thread) {
 		timers_free(w->timers);
@@ -228,9 +223,10 @@ workers_start(struct event_base *main, struct timers *main_timers,
 	unsigned int		 i;
 	int			 r;
 
-	if ((workers.v = calloc(n, sizeof(*workers.v))) == NULL)
+	if ((workers.v = calloc(n, sizeof(*workers.v))) == NULL ||
+	    budget_init(n) == -1)
 		goto fail;
-	atomic_store(&workers.budget, conf->max_memory);
+	budget_set(conf->max_memory);
 	if (n == 1) {
 		if (worker_init(&workers.v[0], 0, main, main_timers,
 		    false) == -1) {
@@ -286,7 +282,7 @@ workers_dispatch(evutil_socket_t fd, const struct sockaddr *sa,
 	struct handoff	*h;
 
 	if (!w->thread) {
-		session_create(w, fd, sa, salen, conf, lc, l);
+		session_create(w->sessions, fd, sa, salen, conf, lc, l);
 		return;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -309,7 +305,7 @@ workers_dispatch(evutil_socket_t fd, const struct sockaddr *sa,
 	event_active(w->wake, 0, 0);
 }
 
-/* One counter of struct worker_stats, at offset off, summed. */
+/* One counter of struct sessions_stats, at offset off, summed. */
 static uint64_t
 workers_sum(size_t off)
 {
@@ -317,121 +313,38 @@ workers_sum(size_t off)
 	unsigned int	i;
 
 	for (i = 0; i < workers.n; i++)
-		n += atomic_load_explicit((atomic_uint_fast64_t *)
-		    ((char *)&workers.v[i].stats + off), memory_order_relaxed);
-	return n;
+		n += atomic_load_explicit((const atomic_uint_fast64_t *)
+		    ((const char *)sessions_stats(workers.v[i].sessions) +
+		    off), memory_order_relaxed);
+	return (n);
 }
 
 /* Sessions accepted over all workers. */
 uint64_t
 workers_accepted(void)
 {
-	return workers_sum(offsetof(struct worker_stats, accepted));
+	return (workers_sum(offsetof(struct sessions_stats, accepted)));
 }
 
 /* Bytes echoed over all workers. */
 uint64_t
 workers_bytes(void)
 {
-	return workers_sum(offsetof(struct worker_stats, bytes));
+	return (workers_sum(offsetof(struct sessions_stats, bytes)));
 }
 
 /* Buffers given back by quiet sessions over all workers. */
 uint64_t
 workers_released(void)
 {
-	return workers_sum(offsetof(struct worker_stats, released));
+	return (workers_sum(offsetof(struct sessions_stats, released)));
 }
 
 /* Sessions ended over all workers. */
 uint64_t
 workers_closed(void)
 {
-	return workers_sum(offsetof(struct worker_stats, closed));
-}
-
-/* Bytes all sessions hold now. */
-uint64_t
-workers_held(void)
-{
-	return workers_sum(offsetof(struct worker_stats, held));
-}
-
-/* Whether past the memory budget. */
-bool
-workers_over(void)
-{
-	return atomic_load_explicit(&workers.over, memory_order_relaxed);
-}
-
-/*
- * Compare the total with the budget: over past it, and back under only
- * at 7/8 of it, so that a total hovering at the budget does not wake
- * and stop the waiting sessions on every byte; when back under, every
- * worker wakes its waiting sessions.
- */
-static void
-workers_memory_check(void)
-{
-	uint64_t	 held = workers_held(), budget;
-	unsigned int	 i;
-
-	budget = atomic_load_explicit(&workers.budget, memory_order_relaxed);
-	if (!workers_over()) {
-		if (held > budget)
-			atomic_store_explicit(&workers.over, true,
-			    memory_order_relaxed);
-		return;
-	}
-	if (held > budget - budget / 8)
-		return;
-	atomic_store_explicit(&workers.over, false, memory_order_relaxed);
-	for (i = 0; i < workers.n; i++)
-		/* At the end of workers_stop(), some are gone. */
-		if (workers.v[i].memwake != NULL)
-			event_active(workers.v[i].memwake, 0, 0);
-}
-
-/* Set the memory budget, and apply it. */
-void
-workers_budget(uint64_t budget)
-{
-	atomic_store_explicit(&workers.budget, budget, memory_order_relaxed);
-	workers_memory_check();
-}
-
-/*
- * Once a second, on the main loop: two workers that cross the budget at
- * the same moment may leave it "over" although it drained, and a wake-up
- * may miss a session that began to wait at that moment; look again.
- */
-void
-workers_memory_tick(void)
-{
-	unsigned int	i;
-
-	workers_memory_check();
-	if (!workers_over())
-		for (i = 0; i < workers.n; i++)
-			if (workers.v[i].memwake != NULL)
-				event_active(workers.v[i].memwake, 0, 0);
-}
-
-/*
- * A session of w holds delta bytes more: count it on w (only w's thread
- * writes w's counter, so a load and a store, no locked add), and look at
- * the total when it grows while under the budget or shrinks while over.
- */
-void
-worker_hold(struct worker *w, int64_t delta)
-{
-	uint64_t	 held;
-
-	held = atomic_load_explicit(&w->stats.held, memory_order_relaxed);
-	atomic_store_explicit(&w->stats.held, held + (uint64_t)delta,
-	    memory_order_relaxed);
-	if ((delta > 0) != workers_over())
-		workers_memory_check();
+	return (workers_sum(offsetof(struct sessions_stats, closed)));
 }
 
 /* Close every session, each on its own worker's thread. */
@@ -445,7 +358,7 @@ workers_close_all(const char *reason)
 		if (workers.v[i].thread)
 			event_active(workers.v[i].closer, 0, 0);
 		else
-			session_close_all(&workers.v[i], reason);
+			sessions_close_all(workers.v[i].sessions, reason);
 	}
 }
 
@@ -459,7 +372,7 @@ workers_stop(void)
 
 	/*
 	 * Every thread first: a session that closes on one may wake
-	 * another's waiting sessions (workers_memory_check()).
+	 * another's waiting sessions (budget.c).
 	 */
 	for (i = 0; i < workers.n; i++) {
 		w = &workers.v[i];
@@ -478,59 +391,11 @@ workers_stop(void)
 			config_unref(h->conf);
 			free(h);
 		}
-		session_close_all(w, "shutdown");
+		sessions_close_all(w->sessions, "shutdown");
 		worker_fini(w);
 	}
 	free(workers.v);
+	budget_free();
 	workers.v = NULL;
 	workers.n = 0;
-}
-
-/* The loop of w. */
-struct event_base *
-worker_base(struct worker *w)
-{
-	return w->base;
-}
-
-/* The timers of w's loop. */
-struct timers *
-worker_timers(struct worker *w)
-{
-	return w->timers;
-}
-
-/* The sessions of w. */
-struct session_list *
-worker_sessions(struct worker *w)
-{
-	return &w->sessions;
-}
-
-/* The scratch buffer of w's thread; empty between two callbacks. */
-struct evbuffer *
-worker_scratch(struct worker *w)
-{
-	return w->scratch;
-}
-
-/* The read buffer of w's thread: WORKER_BUFFER bytes, never kept. */
-char *
-worker_buffer(struct worker *w)
-{
-	return w->buf;
-}
-
-/* The sessions of w waiting for memory. */
-struct session_list *
-worker_waiting(struct worker *w)
-{
-	return &w->waiting;
-}
-
-/* The counters of w. */
-struct worker_stats *
-worker_stats(struct worker *w)
-{
-	return &w->stats;
 }
