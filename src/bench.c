@@ -39,6 +39,7 @@
 
 #include "bench.h"
 #include "hist.h"
+#include "peer.h"
 
 #define BENCH_READSZ		65536	/* one recv per wakeup, usually */
 #define BENCH_READS_MAX		4	/* recv calls per wakeup: fairness */
@@ -314,10 +315,8 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || argc > 2)
+	if (peer_parse(argc, argv, &o->host, &o->port) == -1)
 		goto usage;
-	o->host = argv[0];
-	o->port = argc > 1 ? argv[1] : "7";
 	if (o->strip >= o->size) {
 		fprintf(stderr, "echocli bench: --strip %zu leaves nothing of "
 		    "%zu-byte messages but the newline: use a larger -s\n",
@@ -1282,13 +1281,12 @@ bench_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* One probe connection picks the address that answers. */
-	fd = echocli_connect(b.o.host, b.o.port, SOCK_STREAM, b.o.timeout,
+	fd = peer_connect(b.o.host, b.o.port, SOCK_STREAM, b.o.timeout,
 	    &b.dst, &b.dstlen);
 	if (fd == -1)
 		return (1);
 	close(fd);
-	echocli_addr((struct sockaddr *)&b.dst, b.dstlen, b.addr,
-	    sizeof(b.addr));
+	peer_addr((struct sockaddr *)&b.dst, b.dstlen, b.addr, sizeof(b.addr));
 
 	/* Spread sources over 127.0.0.0/8 when one address is too few. */
 	if (b.o.source_range || b.o.conns > bench_ports_per_source()) {

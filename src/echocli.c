@@ -1,6 +1,7 @@
 /*
  * echocli.c: the interactive echo client: stdin to the server, replies to
- * stdout; "echocli bench" is handed to bench.c.
+ * stdout; "echocli bench" is handed to bench.c.  Finding the server and
+ * connecting to it is peer.c's job, shared with the bench.
  *
  * The interactive mode uses poll(2), not libevent: stdin may be a regular
  * file, which epoll refuses (EPERM), and one socket needs no event loop.
@@ -8,11 +9,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <netinet/in.h>
-
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "peer.h"
 
 #define ECHOCLI_BUFSZ		65536
 /* The largest UDP payload over IPv4; a longer line is sent in pieces. */
@@ -106,83 +105,6 @@ echocli_write_all(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return (0);
-}
-
-/* "127.0.0.1" or "::1" for an address. */
-void
-echocli_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
-    size_t len)
-{
-	if (getnameinfo(sa, salen, buf, len, NULL, 0, NI_NUMERICHOST) != 0)
-		snprintf(buf, len, "?");
-}
-
-/* Connect to the first address of host that answers (see bench.h). */
-int
-echocli_connect(const char *host, const char *port, int type,
-    double timeout, struct sockaddr_storage *ss, socklen_t *sslen)
-{
-	struct addrinfo	 hints, *res, *ai;
-	struct pollfd	 pfd;
-	char		 addr[64];
-	double		 deadline;
-	socklen_t	 len;
-	int		 fd, error, r, saved = 0;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = type;
-	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
-		fprintf(stderr, "echocli: %s port %s: %s\n", host, port,
-		    error == EAI_SYSTEM ? strerror(errno) :
-		    gai_strerror(error));
-		return (-1);
-	}
-	addr[0] = '\0';
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		echocli_addr(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr));
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1) {
-			saved = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			goto connected;
-		if (errno != EINPROGRESS) {
-			saved = errno;
-			close(fd);
-			continue;
-		}
-		/* Wait for the handshake, then ask how it ended. */
-		deadline = echocli_now() + timeout;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		r = echocli_poll(&pfd, 1, deadline);
-		if (r == 0) {
-			saved = ETIMEDOUT;
-			close(fd);
-			continue;
-		}
-		len = sizeof(error);
-		if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error,
-		    &len) == -1)
-			error = errno;
-		if (error == 0)
-			goto connected;
-		saved = error;
-		close(fd);
-	}
-	fprintf(stderr, "echocli: connect to %s port %s: %s\n",
-	    addr[0] != '\0' ? addr : host, port, strerror(saved));
-	freeaddrinfo(res);
-	return (-1);
-
-connected:
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*sslen = ai->ai_addrlen;
-	freeaddrinfo(res);
-	return (fd);
 }
 
 /*
@@ -411,15 +333,13 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || argc > 2)
+	if (peer_parse(argc, argv, &e.host, &e.port) == -1)
 		echocli_usage(2);
-	e.host = argv[0];
-	e.port = argc > 1 ? argv[1] : "7";
 
-	e.fd = echocli_connect(e.host, e.port, udp ? SOCK_DGRAM : SOCK_STREAM,
+	e.fd = peer_connect(e.host, e.port, udp ? SOCK_DGRAM : SOCK_STREAM,
 	    e.timeout, &ss, &sslen);
 	if (e.fd == -1)
 		return (1);
-	echocli_addr((struct sockaddr *)&ss, sslen, e.addr, sizeof(e.addr));
+	peer_addr((struct sockaddr *)&ss, sslen, e.addr, sizeof(e.addr));
 	return (udp ? echocli_udp(&e) : echocli_tcp(&e));
 }
