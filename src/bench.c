@@ -1,7 +1,7 @@
 /*
  * bench.c: "echocli bench", a load generator that verifies every byte.
  *
- * Each worker (one per -T thread) owns an event_base and a share of the
+ * Each loop (one per -T thread) owns an event_base and a share of the
  * connections.  A connection is a socket with two plain events, not a
  * bufferevent: replies are checked as they stream in, against the message
  * the server owes us, so nothing is buffered on input and one shared read
@@ -43,11 +43,11 @@
 
 #define BENCH_READSZ		65536	/* one recv per wakeup, usually */
 #define BENCH_READS_MAX		4	/* recv calls per wakeup: fairness */
-#define BENCH_CONNECTING_MAX	256	/* handshakes in flight per worker */
+#define BENCH_CONNECTING_MAX	256	/* handshakes in flight per loop */
 #define BENCH_STAMP_MAX		16	/* hex digits of the sequence number */
 #define BENCH_THREADS_MAX	64
 #define BENCH_FD_SPARE		64	/* stdio, the event base, the probe */
-#define BENCH_RATE_TICK_US	1000	/* how often a rate-limited worker
+#define BENCH_RATE_TICK_US	1000	/* how often a rate-limited loop
 					   wakes up to send again */
 
 static const char bench_alphabet[] =
@@ -71,7 +71,7 @@ struct bench_opts {
 	int		 churn;
 };
 
-/* Counters of one worker, summed at the end. */
+/* Counters of one loop, summed at the end. */
 struct bench_stats {
 	uint64_t	 msgs;		/* verified replies (churn: cycles) */
 	uint64_t	 sent;
@@ -86,21 +86,21 @@ struct bench_stats {
 	int		 close_errno;	/* the first reset or error */
 };
 
-enum conn_state {
-	CONN_IDLE,
-	CONN_CONNECTING,
-	CONN_OPEN
+enum bench_conn_state {
+	BENCH_CONN_IDLE,
+	BENCH_CONN_CONNECTING,
+	BENCH_CONN_OPEN
 };
 
-struct worker;
+struct bench_loop;
 
-struct conn {
-	struct worker		*w;
+struct bench_conn {
+	struct bench_loop	*w;
 	struct event		*rev;		/* persistent EV_READ */
 	struct event		*wev;		/* connect, partial writes */
 	int			 fd;
-	unsigned		 id;		/* across all workers */
-	enum conn_state		 state;
+	unsigned		 id;		/* across all loops */
+	enum bench_conn_state	 state;
 	int			 parked;	/* waiting for the rate */
 	unsigned		 inflight;
 	unsigned		 ring_head;	/* oldest entry of sent_ns */
@@ -113,26 +113,26 @@ struct conn {
 	uint64_t		*sent_ns;	/* pipeline send times */
 	char			*out;		/* pipeline * size bytes */
 	char			*expect;	/* message recv_seq */
-	TAILQ_ENTRY(conn)	 wait_entry;
+	TAILQ_ENTRY(bench_conn)	 wait_entry;
 };
 
 struct bench;
 
-struct worker {
+struct bench_loop {
 	struct bench		*b;
 	unsigned		 idx;
 	struct event_base	*base;
-	struct conn		*conns;
+	struct bench_conn	*conns;
 	unsigned		 nconns;
 	unsigned		 next_start;	/* first never-started conn */
 	unsigned		 connecting;
 	unsigned		 open;		/* fds held */
 	uint64_t		 quota;		/* messages (churn: cycles) */
-	double			 rate;		/* per second, this worker */
+	double			 rate;		/* per second, this loop */
 	uint64_t		 rate_sent;
 	int			 stopping;
 	int			 rate_armed;
-	int			 starting;	/* in worker_start_more */
+	int			 starting;	/* in bench_loop_start_more */
 	uint64_t		 t_connected;	/* all initial conns done */
 	uint64_t		 t_last;	/* the last verified reply */
 	uint64_t		 t_end;		/* the loop ended */
@@ -140,7 +140,7 @@ struct worker {
 	struct event		*tick_ev;
 	struct event		*rate_ev;
 	struct event		*drain_ev;
-	TAILQ_HEAD(, conn)	 waitq;
+	TAILQ_HEAD(, bench_conn) waitq;
 	struct hist		*hist;
 	struct bench_stats	 st;
 	char			*pattern;	/* size + alphabet bytes */
@@ -159,10 +159,10 @@ struct bench {
 	char			 addr[64];
 	unsigned		 per_source;	/* 0: let the kernel choose */
 	uint64_t		 t_start;
-	int			 stop;		/* Ctrl-C, for every worker */
+	int			 stop;		/* Ctrl-C, for every loop */
 	int			 progress;
 	int			 reported_wrong;
-	struct worker		*workers;
+	struct bench_loop	*loops;
 	struct event		*sigint_ev;
 	struct event		*progress_ev;
 	uint64_t		 progress_msgs;
@@ -184,25 +184,25 @@ static void	bench_progress(evutil_socket_t, short, void *);
 static void	bench_json_str(const char *);
 static void	bench_fmt_ns(uint64_t, char *, size_t);
 static int	bench_report(struct bench *);
-static void	worker_start_more(struct worker *);
-static void	worker_stop(struct worker *);
-static int	worker_done(struct worker *);
-static void	worker_check_done(struct worker *);
-static int	worker_rate_ok(struct worker *);
-static void	worker_end(evutil_socket_t, short, void *);
-static void	worker_tick(evutil_socket_t, short, void *);
-static void	worker_rate(evutil_socket_t, short, void *);
-static void	worker_drain(evutil_socket_t, short, void *);
-static void	conn_start(struct conn *);
-static void	conn_close(struct conn *);
-static void	conn_park(struct conn *);
-static void	conn_fill(struct conn *);
-static void	conn_flush(struct conn *);
-static void	conn_failed(struct conn *, int);
-static void	conn_wrong(struct conn *, const char *, size_t);
-static int	conn_verify(struct conn *, const char *, size_t);
-static void	conn_writecb(evutil_socket_t, short, void *);
-static void	conn_readcb(evutil_socket_t, short, void *);
+static void	bench_loop_start_more(struct bench_loop *);
+static void	bench_loop_stop(struct bench_loop *);
+static int	bench_loop_done(struct bench_loop *);
+static void	bench_loop_check_done(struct bench_loop *);
+static int	bench_loop_rate_ok(struct bench_loop *);
+static void	bench_loop_end(evutil_socket_t, short, void *);
+static void	bench_loop_tick(evutil_socket_t, short, void *);
+static void	bench_loop_rate(evutil_socket_t, short, void *);
+static void	bench_loop_drain(evutil_socket_t, short, void *);
+static void	bench_conn_start(struct bench_conn *);
+static void	bench_conn_close(struct bench_conn *);
+static void	bench_conn_park(struct bench_conn *);
+static void	bench_conn_fill(struct bench_conn *);
+static void	bench_conn_flush(struct bench_conn *);
+static void	bench_conn_failed(struct bench_conn *, int);
+static void	bench_conn_wrong(struct bench_conn *, const char *, size_t);
+static int	bench_conn_verify(struct bench_conn *, const char *, size_t);
+static void	bench_conn_writecb(evutil_socket_t, short, void *);
+static void	bench_conn_readcb(evutil_socket_t, short, void *);
 
 /* Print the options of "echocli bench". */
 static void
@@ -421,13 +421,13 @@ bench_stamp(const struct bench *b, char *msg, uint64_t seq)
 	}
 }
 
-/* Build the workers, their connections and events. */
+/* Build the loops, their connections and events. */
 static int
 bench_setup(struct bench *b)
 {
 	struct bench_opts	*o = &b->o;
-	struct worker		*w;
-	struct conn		*c;
+	struct bench_loop	*w;
+	struct bench_conn	*c;
 	struct timeval		 tv;
 	size_t			 evsz, stride, i, k;
 	unsigned		 t, first;
@@ -436,10 +436,10 @@ bench_setup(struct bench *b)
 	evsz = (event_get_struct_event_size() + 15) & ~(size_t)15;
 	stride = 2 * evsz + ((o->pipeline * sizeof(uint64_t) +
 	    (size_t)o->pipeline * o->size + o->size + 15) & ~(size_t)15);
-	if ((b->workers = calloc(o->threads, sizeof(*w))) == NULL)
+	if ((b->loops = calloc(o->threads, sizeof(*w))) == NULL)
 		return (-1);
 	for (t = 0; t < o->threads; t++) {
-		w = &b->workers[t];
+		w = &b->loops[t];
 		w->b = b;
 		w->idx = t;
 		TAILQ_INIT(&w->waitq);
@@ -474,11 +474,11 @@ bench_setup(struct bench *b)
 			c->out = (char *)(c->sent_ns + o->pipeline);
 			c->expect = c->out + (size_t)o->pipeline * o->size;
 		}
-		w->end_ev = evtimer_new(w->base, worker_end, w);
-		w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick,
+		w->end_ev = evtimer_new(w->base, bench_loop_end, w);
+		w->tick_ev = event_new(w->base, -1, EV_PERSIST, bench_loop_tick,
 		    w);
-		w->rate_ev = evtimer_new(w->base, worker_rate, w);
-		w->drain_ev = evtimer_new(w->base, worker_drain, w);
+		w->rate_ev = evtimer_new(w->base, bench_loop_rate, w);
+		w->drain_ev = evtimer_new(w->base, bench_loop_drain, w);
 		if (w->end_ev == NULL || w->tick_ev == NULL ||
 		    w->rate_ev == NULL || w->drain_ev == NULL)
 			return (-1);
@@ -492,7 +492,7 @@ bench_setup(struct bench *b)
 		tv.tv_usec = 0;
 		event_add(w->tick_ev, &tv);
 	}
-	w = &b->workers[0];
+	w = &b->loops[0];
 	b->sigint_ev = evsignal_new(w->base, SIGINT, bench_sigint, b);
 	if (b->sigint_ev == NULL || event_add(b->sigint_ev, NULL) == -1)
 		return (-1);
@@ -510,22 +510,22 @@ bench_setup(struct bench *b)
 	return (0);
 }
 
-/* Free the workers and everything they hold; half-built is fine. */
+/* Free the loops and everything they hold; half-built is fine. */
 static void
 bench_free(struct bench *b)
 {
-	struct worker	*w;
-	unsigned	 t;
+	struct bench_loop	*w;
+	unsigned		 t;
 
 	if (b->progress_ev != NULL)
 		event_free(b->progress_ev);
 	if (b->sigint_ev != NULL)
 		event_free(b->sigint_ev);
 	hist_free(b->progress_hist);
-	if (b->workers == NULL)
+	if (b->loops == NULL)
 		return;
 	for (t = 0; t < b->o.threads; t++) {
-		w = &b->workers[t];
+		w = &b->loops[t];
 		if (w->end_ev != NULL)
 			event_free(w->end_ev);
 		if (w->tick_ev != NULL)
@@ -544,18 +544,18 @@ bench_free(struct bench *b)
 		free(w->arena);
 		pthread_mutex_destroy(&w->lock);
 	}
-	free(b->workers);
+	free(b->loops);
 }
 
-/* Run one worker's loop until its connections are done. */
+/* Run one loop until its connections are done. */
 static void *
 bench_thread(void *arg)
 {
-	struct worker	*w = arg;
+	struct bench_loop	*w = arg;
 
-	worker_start_more(w);
+	bench_loop_start_more(w);
 	/* A loopbreak before the loop starts would be forgotten. */
-	if (!worker_done(w))
+	if (!bench_loop_done(w))
 		event_base_dispatch(w->base);
 	w->t_end = bench_now();
 	return (NULL);
@@ -568,23 +568,23 @@ bench_sigint(evutil_socket_t fd, short what, void *arg)
 	struct bench	*b = arg;
 
 	__atomic_store_n(&b->stop, 1, __ATOMIC_RELAXED);
-	worker_stop(&b->workers[0]);
+	bench_loop_stop(&b->loops[0]);
 }
 
 /* Once a second on a terminal: elapsed, messages/s, p99 so far. */
 static void
 bench_progress(evutil_socket_t fd, short what, void *arg)
 {
-	struct bench	*b = arg;
-	struct worker	*w;
-	uint64_t	 now, msgs = 0;
-	unsigned	 t;
-	char		 p99[32];
+	struct bench		*b = arg;
+	struct bench_loop	*w;
+	uint64_t		 now, msgs = 0;
+	unsigned		 t;
+	char			 p99[32];
 
 	now = bench_now();
 	hist_reset(b->progress_hist);
 	for (t = 0; t < b->o.threads; t++) {
-		w = &b->workers[t];
+		w = &b->loops[t];
 		msgs += __atomic_load_n(&w->st.msgs, __ATOMIC_RELAXED);
 		if (t == 0) {
 			hist_merge(b->progress_hist, w->hist);
@@ -609,7 +609,7 @@ bench_progress(evutil_socket_t fd, short what, void *arg)
 
 /* Start handshakes until BENCH_CONNECTING_MAX are in flight. */
 static void
-worker_start_more(struct worker *w)
+bench_loop_start_more(struct bench_loop *w)
 {
 	/* A connect that fails at once calls back here: no recursion. */
 	if (w->starting)
@@ -617,7 +617,7 @@ worker_start_more(struct worker *w)
 	w->starting = 1;
 	while (!w->stopping && w->next_start < w->nconns &&
 	    w->connecting < BENCH_CONNECTING_MAX)
-		conn_start(&w->conns[w->next_start++]);
+		bench_conn_start(&w->conns[w->next_start++]);
 	w->starting = 0;
 	if (w->t_connected == 0 && w->next_start == w->nconns &&
 	    w->connecting == 0)
@@ -626,11 +626,11 @@ worker_start_more(struct worker *w)
 
 /* Stop sending; wait at most -t seconds for the replies owed. */
 static void
-worker_stop(struct worker *w)
+bench_loop_stop(struct bench_loop *w)
 {
-	struct timeval	 tv;
-	struct conn	*c;
-	unsigned	 i;
+	struct timeval		 tv;
+	struct bench_conn	*c;
+	unsigned		 i;
 
 	if (w->stopping)
 		return;
@@ -642,20 +642,20 @@ worker_stop(struct worker *w)
 		 * Handshakes cut short, connections held back by -r and
 		 * idle ones are not errors.
 		 */
-		if (c->parked || c->state == CONN_CONNECTING ||
-		    (c->state == CONN_OPEN && c->inflight == 0))
-			conn_close(c);
+		if (c->parked || c->state == BENCH_CONN_CONNECTING ||
+		    (c->state == BENCH_CONN_OPEN && c->inflight == 0))
+			bench_conn_close(c);
 	}
 	tv.tv_sec = (time_t)w->b->o.timeout;
 	tv.tv_usec = (suseconds_t)((w->b->o.timeout - (double)tv.tv_sec) *
 	    1e6);
 	evtimer_add(w->drain_ev, &tv);
-	worker_check_done(w);
+	bench_loop_check_done(w);
 }
 
 /* Whether no connection is left to run, now or later. */
 static int
-worker_done(struct worker *w)
+bench_loop_done(struct bench_loop *w)
 {
 	return (w->open == 0 && w->next_start == w->nconns &&
 	    TAILQ_EMPTY(&w->waitq));
@@ -663,15 +663,15 @@ worker_done(struct worker *w)
 
 /* Leave the loop once no connection is left to run. */
 static void
-worker_check_done(struct worker *w)
+bench_loop_check_done(struct bench_loop *w)
 {
-	if (worker_done(w))
+	if (bench_loop_done(w))
 		event_base_loopbreak(w->base);
 }
 
 /* Whether the -r rate allows one more message (churn: connection). */
 static int
-worker_rate_ok(struct worker *w)
+bench_loop_rate_ok(struct bench_loop *w)
 {
 	double	elapsed;
 
@@ -684,19 +684,19 @@ worker_rate_ok(struct worker *w)
 
 /* -d seconds have passed. */
 static void
-worker_end(evutil_socket_t fd, short what, void *arg)
+bench_loop_end(evutil_socket_t fd, short what, void *arg)
 {
-	worker_stop(arg);
+	bench_loop_stop(arg);
 }
 
 /* Once a second: see a Ctrl-C, publish the histogram for progress. */
 static void
-worker_tick(evutil_socket_t fd, short what, void *arg)
+bench_loop_tick(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker	*w = arg;
+	struct bench_loop	*w = arg;
 
 	if (__atomic_load_n(&w->b->stop, __ATOMIC_RELAXED))
-		worker_stop(w);
+		bench_loop_stop(w);
 	if (w->idx > 0 && w->b->progress) {
 		pthread_mutex_lock(&w->lock);
 		hist_reset(w->snap);
@@ -707,55 +707,55 @@ worker_tick(evutil_socket_t fd, short what, void *arg)
 
 /* Time to send again for connections held back by -r. */
 static void
-worker_rate(evutil_socket_t fd, short what, void *arg)
+bench_loop_rate(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker	*w = arg;
-	struct conn	*c;
+	struct bench_loop	*w = arg;
+	struct bench_conn	*c;
 
 	w->rate_armed = 0;
 	while ((c = TAILQ_FIRST(&w->waitq)) != NULL && !w->stopping &&
-	    worker_rate_ok(w)) {
+	    bench_loop_rate_ok(w)) {
 		TAILQ_REMOVE(&w->waitq, c, wait_entry);
 		c->parked = 0;
-		if (c->state == CONN_IDLE)
-			conn_start(c);
+		if (c->state == BENCH_CONN_IDLE)
+			bench_conn_start(c);
 		else
-			conn_fill(c);
+			bench_conn_fill(c);
 	}
 	if (c != NULL && !w->stopping)
-		conn_park(TAILQ_FIRST(&w->waitq));
+		bench_conn_park(TAILQ_FIRST(&w->waitq));
 }
 
 /* The replies owed after the stop did not all come: give up on them. */
 static void
-worker_drain(evutil_socket_t fd, short what, void *arg)
+bench_loop_drain(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker	*w = arg;
-	struct conn	*c;
-	unsigned	 i;
+	struct bench_loop	*w = arg;
+	struct bench_conn	*c;
+	unsigned		 i;
 
 	for (i = 0; i < w->nconns; i++) {
 		c = &w->conns[i];
-		if (c->state != CONN_IDLE) {
+		if (c->state != BENCH_CONN_IDLE) {
 			w->st.unanswered += c->inflight;
-			conn_close(c);
+			bench_conn_close(c);
 		}
 	}
-	worker_check_done(w);
+	bench_loop_check_done(w);
 }
 
 /* Open connection c (again, in churn mode). */
 static void
-conn_start(struct conn *c)
+bench_conn_start(struct bench_conn *c)
 {
-	struct worker		*w = c->w;
+	struct bench_loop	*w = c->w;
 	struct bench		*b = w->b;
 	struct sockaddr_in	 src;
 	struct timeval		 tv;
 	int			 one = 1, fd;
 
-	if (w->rate > 0 && b->o.churn && !worker_rate_ok(w)) {
-		conn_park(c);
+	if (w->rate > 0 && b->o.churn && !bench_loop_rate_ok(w)) {
+		bench_conn_park(c);
 		return;
 	}
 	if (b->o.churn) {
@@ -776,11 +776,11 @@ conn_start(struct conn *c)
 	fd = socket(b->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		conn_failed(c, errno);
+		bench_conn_failed(c, errno);
 		return;
 	}
 	c->fd = fd;
-	c->state = CONN_CONNECTING;
+	c->state = BENCH_CONN_CONNECTING;
 	w->open++;
 	w->connecting++;
 	/* Small messages must not wait for Nagle and delayed ACKs. */
@@ -797,18 +797,18 @@ conn_start(struct conn *c)
 		src.sin_addr.s_addr = htonl(0x7f000002U +
 		    c->id / b->per_source);
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
-			conn_failed(c, errno);
+			bench_conn_failed(c, errno);
 			return;
 		}
 	}
 	if (connect(fd, (struct sockaddr *)&b->dst, b->dstlen) == -1 &&
 	    errno != EINPROGRESS) {
-		conn_failed(c, errno);
+		bench_conn_failed(c, errno);
 		return;
 	}
-	event_assign(c->rev, w->base, fd, EV_READ | EV_PERSIST, conn_readcb,
-	    c);
-	event_assign(c->wev, w->base, fd, EV_WRITE, conn_writecb, c);
+	event_assign(c->rev, w->base, fd, EV_READ | EV_PERSIST,
+	    bench_conn_readcb, c);
+	event_assign(c->wev, w->base, fd, EV_WRITE, bench_conn_writecb, c);
 	tv.tv_sec = (time_t)b->o.timeout;
 	tv.tv_usec = (suseconds_t)((b->o.timeout - (double)tv.tv_sec) * 1e6);
 	event_add(c->wev, &tv);
@@ -816,32 +816,32 @@ conn_start(struct conn *c)
 
 /* Close c's socket; in churn mode start its next cycle. */
 static void
-conn_close(struct conn *c)
+bench_conn_close(struct bench_conn *c)
 {
-	struct worker	*w = c->w;
+	struct bench_loop	*w = c->w;
 
 	if (c->parked) {
 		TAILQ_REMOVE(&w->waitq, c, wait_entry);
 		c->parked = 0;
 	}
-	if (c->state == CONN_IDLE)
+	if (c->state == BENCH_CONN_IDLE)
 		return;
-	if (c->state == CONN_CONNECTING)
+	if (c->state == BENCH_CONN_CONNECTING)
 		w->connecting--;
 	event_del(c->rev);
 	event_del(c->wev);
 	close(c->fd);
 	c->fd = -1;
-	c->state = CONN_IDLE;
+	c->state = BENCH_CONN_IDLE;
 	w->open--;
 }
 
 /* Hold c back until the -r rate allows it to go on. */
 static void
-conn_park(struct conn *c)
+bench_conn_park(struct bench_conn *c)
 {
-	struct worker	*w = c->w;
-	struct timeval	 tv;
+	struct bench_loop	*w = c->w;
+	struct timeval		 tv;
 
 	if (!c->parked) {
 		TAILQ_INSERT_TAIL(&w->waitq, c, wait_entry);
@@ -857,15 +857,15 @@ conn_park(struct conn *c)
 
 /* Queue messages until -p are in flight, then send them. */
 static void
-conn_fill(struct conn *c)
+bench_conn_fill(struct bench_conn *c)
 {
-	struct worker	*w = c->w;
-	struct bench	*b = w->b;
-	size_t		 size = b->o.size;
-	uint64_t	 now = 0;
-	char		*msg;
+	struct bench_loop	*w = c->w;
+	struct bench		*b = w->b;
+	size_t			 size = b->o.size;
+	uint64_t		 now = 0;
+	char			*msg;
 
-	if (c->state != CONN_OPEN || w->stopping)
+	if (c->state != BENCH_CONN_OPEN || w->stopping)
 		return;
 	if (c->out_off > 0) {
 		memmove(c->out, c->out + c->out_off, c->out_len);
@@ -878,8 +878,8 @@ conn_fill(struct conn *c)
 		} else {
 			if (w->quota == 0)
 				break;
-			if (w->rate > 0 && !worker_rate_ok(w)) {
-				conn_park(c);
+			if (w->rate > 0 && !bench_loop_rate_ok(w)) {
+				bench_conn_park(c);
 				break;
 			}
 			w->quota--;
@@ -900,17 +900,17 @@ conn_fill(struct conn *c)
 	}
 	/* With a write pending, the write callback sends the rest. */
 	if (c->out_len > 0 && !event_pending(c->wev, EV_WRITE, NULL))
-		conn_flush(c);
-	if (c->state == CONN_OPEN && c->inflight == 0 && !c->parked) {
+		bench_conn_flush(c);
+	if (c->state == BENCH_CONN_OPEN && c->inflight == 0 && !c->parked) {
 		/* Nothing owed and nothing left to send: -n is reached. */
-		conn_close(c);
-		worker_check_done(w);
+		bench_conn_close(c);
+		bench_loop_check_done(w);
 	}
 }
 
 /* Send what is queued; on a partial write wait for the socket. */
 static void
-conn_flush(struct conn *c)
+bench_conn_flush(struct bench_conn *c)
 {
 	ssize_t	n;
 
@@ -918,7 +918,7 @@ conn_flush(struct conn *c)
 	    MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n == -1) {
 		if (errno != EAGAIN && errno != EINTR) {
-			conn_failed(c, errno);
+			bench_conn_failed(c, errno);
 			return;
 		}
 		n = 0;
@@ -934,11 +934,11 @@ conn_flush(struct conn *c)
 
 /* c failed to connect (IDLE, CONNECTING) or broke (OPEN). */
 static void
-conn_failed(struct conn *c, int error)
+bench_conn_failed(struct bench_conn *c, int error)
 {
-	struct worker	*w = c->w;
+	struct bench_loop	*w = c->w;
 
-	if (c->state == CONN_OPEN) {
+	if (c->state == BENCH_CONN_OPEN) {
 		w->st.closed_early++;
 		w->st.unanswered += c->inflight;
 		if (w->st.close_errno == 0)
@@ -948,19 +948,19 @@ conn_failed(struct conn *c, int error)
 		if (w->st.connect_errno == 0)
 			w->st.connect_errno = error;
 	}
-	conn_close(c);
+	bench_conn_close(c);
 	/* A failed slot is not retried: the run ends sooner, non-zero. */
-	worker_start_more(w);
-	worker_check_done(w);
+	bench_loop_start_more(w);
+	bench_loop_check_done(w);
 }
 
 /* A reply was not what we sent: count it, show the first, give up c. */
 static void
-conn_wrong(struct conn *c, const char *got, size_t len)
+bench_conn_wrong(struct bench_conn *c, const char *got, size_t len)
 {
-	struct worker	*w = c->w;
-	struct bench	*b = w->b;
-	size_t		 i, rlen, at;
+	struct bench_loop	*w = c->w;
+	struct bench		*b = w->b;
+	size_t			 i, rlen, at;
 
 	w->st.wrong++;
 	if (!__atomic_exchange_n(&b->reported_wrong, 1, __ATOMIC_RELAXED)) {
@@ -983,9 +983,9 @@ conn_wrong(struct conn *c, const char *got, size_t len)
 	if (c->inflight > 0)
 		c->inflight--;
 	w->st.unanswered += c->inflight;
-	conn_close(c);
-	worker_start_more(w);
-	worker_check_done(w);
+	bench_conn_close(c);
+	bench_loop_start_more(w);
+	bench_loop_check_done(w);
 }
 
 /*
@@ -993,12 +993,12 @@ conn_wrong(struct conn *c, const char *got, size_t len)
  * ones.  Returns -1 if c was closed because they were wrong.
  */
 static int
-conn_verify(struct conn *c, const char *buf, size_t len)
+bench_conn_verify(struct bench_conn *c, const char *buf, size_t len)
 {
-	struct worker	*w = c->w;
-	struct bench	*b = w->b;
-	size_t		 rlen, m;
-	uint64_t	 now = 0;
+	struct bench_loop	*w = c->w;
+	struct bench		*b = w->b;
+	size_t			 rlen, m;
+	uint64_t		 now = 0;
 
 	rlen = b->o.size - b->o.strip;
 	while (len > 0) {
@@ -1007,7 +1007,7 @@ conn_verify(struct conn *c, const char *buf, size_t len)
 			m = len;
 		if (c->inflight == 0 || memcmp(buf, c->expect + b->o.strip +
 		    c->recv_off, m) != 0) {
-			conn_wrong(c, buf, len);
+			bench_conn_wrong(c, buf, len);
 			return (-1);
 		}
 		c->recv_off += m;
@@ -1032,15 +1032,15 @@ conn_verify(struct conn *c, const char *buf, size_t len)
 
 /* The handshake ended, or the socket can take more of a partial write. */
 static void
-conn_writecb(evutil_socket_t fd, short what, void *arg)
+bench_conn_writecb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn	*c = arg;
-	struct worker	*w = c->w;
-	socklen_t	 len;
-	int		 error = 0;
+	struct bench_conn	*c = arg;
+	struct bench_loop	*w = c->w;
+	socklen_t		 len;
+	int			 error = 0;
 
-	if (c->state == CONN_OPEN) {
-		conn_flush(c);
+	if (c->state == BENCH_CONN_OPEN) {
+		bench_conn_flush(c);
 		return;
 	}
 	if (what & EV_TIMEOUT)
@@ -1051,61 +1051,61 @@ conn_writecb(evutil_socket_t fd, short what, void *arg)
 			error = errno;
 	}
 	if (error != 0) {
-		conn_failed(c, error);
+		bench_conn_failed(c, error);
 		return;
 	}
 	w->connecting--;
-	c->state = CONN_OPEN;
+	c->state = BENCH_CONN_OPEN;
 	w->st.connected++;
 	event_add(c->rev, NULL);
-	worker_start_more(w);
-	conn_fill(c);
+	bench_loop_start_more(w);
+	bench_conn_fill(c);
 }
 
 /* Replies arrived: verify them, then keep -p messages in flight. */
 static void
-conn_readcb(evutil_socket_t fd, short what, void *arg)
+bench_conn_readcb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn	*c = arg;
-	struct worker	*w = c->w;
-	ssize_t		 n;
-	int		 i;
+	struct bench_conn	*c = arg;
+	struct bench_loop	*w = c->w;
+	ssize_t			 n;
+	int			 i;
 
 	for (i = 0; i < BENCH_READS_MAX; i++) {
 		n = recv(fd, w->rbuf, BENCH_READSZ, 0);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			conn_failed(c, errno);
+			bench_conn_failed(c, errno);
 			return;
 		}
 		if (n == 0) {
 			/* The server closed while we still expected data. */
-			conn_failed(c, 0);
+			bench_conn_failed(c, 0);
 			return;
 		}
 		w->st.bytes_in += (size_t)n;
-		if (conn_verify(c, w->rbuf, (size_t)n) == -1)
+		if (bench_conn_verify(c, w->rbuf, (size_t)n) == -1)
 			return;
 		if (n < BENCH_READSZ)
 			break;
 	}
 	if (w->b->o.churn && c->inflight == 0) {
 		/* One cycle done: close and go again. */
-		conn_close(c);
+		bench_conn_close(c);
 		if (!w->stopping)
-			conn_start(c);
-		worker_check_done(w);
+			bench_conn_start(c);
+		bench_loop_check_done(w);
 		return;
 	}
 	if (w->stopping) {
 		if (c->inflight == 0) {
-			conn_close(c);
-			worker_check_done(w);
+			bench_conn_close(c);
+			bench_loop_check_done(w);
 		}
 		return;
 	}
-	conn_fill(c);
+	bench_conn_fill(c);
 }
 
 /* A string as a JSON string literal. */
@@ -1138,14 +1138,14 @@ bench_fmt_ns(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%.2f s", (double)ns / 1e9);
 }
 
-/* Sum the workers, print the result; returns the exit status. */
+/* Sum the loops, print the result; returns the exit status. */
 static int
 bench_report(struct bench *b)
 {
 	struct bench_opts	*o = &b->o;
 	struct bench_stats	 s;
 	struct hist		*h;
-	struct worker		*w;
+	struct bench_loop	*w;
 	uint64_t		 t_end = b->t_start, t_conn = b->t_start;
 	uint64_t		 lat[5];
 	double			 secs, conn_secs, mps, mbps;
@@ -1161,7 +1161,7 @@ bench_report(struct bench *b)
 		return (1);
 	memset(&s, 0, sizeof(s));
 	for (t = 0; t < o->threads; t++) {
-		w = &b->workers[t];
+		w = &b->loops[t];
 		hist_merge(h, w->hist);
 		s.msgs += w->st.msgs;
 		s.sent += w->st.sent;
@@ -1187,8 +1187,8 @@ bench_report(struct bench *b)
 	}
 	if (t_end == b->t_start)
 		for (t = 0; t < o->threads; t++)
-			if (b->workers[t].t_end > t_end)
-				t_end = b->workers[t].t_end;
+			if (b->loops[t].t_end > t_end)
+				t_end = b->loops[t].t_end;
 	secs = (double)(t_end - b->t_start) / 1e9;
 	conn_secs = (double)(t_conn - b->t_start) / 1e9;
 	if (secs <= 0)
@@ -1311,14 +1311,14 @@ bench_main(int argc, char **argv)
 	}
 	b.t_start = bench_now();
 	for (t = 1; t < b.o.threads; t++)
-		if (pthread_create(&b.workers[t].thread, NULL, bench_thread,
-		    &b.workers[t]) != 0) {
+		if (pthread_create(&b.loops[t].thread, NULL, bench_thread,
+		    &b.loops[t]) != 0) {
 			fprintf(stderr, "echocli bench: cannot start thread\n");
 			exit(1);
 		}
-	bench_thread(&b.workers[0]);
+	bench_thread(&b.loops[0]);
 	for (t = 1; t < b.o.threads; t++)
-		pthread_join(b.workers[t].thread, NULL);
+		pthread_join(b.loops[t].thread, NULL);
 	if (b.progress) {
 		printf("\r\033[K");
 		fflush(stdout);
