@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +67,9 @@ struct bench_opts {
 	uint64_t	 messages;	/* 0: until -d seconds */
 	double		 rate;		/* 0: as fast as possible */
 	double		 timeout;
-	int		 json;
-	int		 source_range;
-	int		 churn;
+	bool		 json;
+	bool		 source_range;
+	bool		 churn;
 };
 
 /* Counters of one loop, summed at the end. */
@@ -101,7 +102,7 @@ struct bench_conn {
 	int			 fd;
 	unsigned		 id;		/* across all loops */
 	enum bench_conn_state	 state;
-	int			 parked;	/* waiting for the rate */
+	bool			 parked;	/* waiting for the rate */
 	unsigned		 inflight;
 	unsigned		 ring_head;	/* oldest entry of sent_ns */
 	uint64_t		 send_seq;
@@ -130,9 +131,9 @@ struct bench_loop {
 	uint64_t		 quota;		/* messages (churn: cycles) */
 	double			 rate;		/* per second, this loop */
 	uint64_t		 rate_sent;
-	int			 stopping;
-	int			 rate_armed;
-	int			 starting;	/* in bench_loop_start_more */
+	bool			 stopping;
+	bool			 rate_armed;
+	bool			 starting;	/* in bench_loop_start_more */
 	uint64_t		 t_connected;	/* all initial conns done */
 	uint64_t		 t_last;	/* the last verified reply */
 	uint64_t		 t_end;		/* the loop ended */
@@ -159,9 +160,9 @@ struct bench {
 	char			 addr[64];
 	unsigned		 per_source;	/* 0: let the kernel choose */
 	uint64_t		 t_start;
-	int			 stop;		/* Ctrl-C, for every loop */
-	int			 progress;
-	int			 reported_wrong;
+	bool			 stop;		/* Ctrl-C, for every loop */
+	bool			 progress;
+	bool			 reported_wrong;
 	struct bench_loop	*loops;
 	struct event		*sigint_ev;
 	struct event		*progress_ev;
@@ -186,9 +187,9 @@ static void	bench_fmt_ns(uint64_t, char *, size_t);
 static int	bench_report(struct bench *);
 static void	bench_loop_start_more(struct bench_loop *);
 static void	bench_loop_stop(struct bench_loop *);
-static int	bench_loop_done(struct bench_loop *);
+static bool	bench_loop_done(struct bench_loop *);
 static void	bench_loop_check_done(struct bench_loop *);
-static int	bench_loop_rate_ok(struct bench_loop *);
+static bool	bench_loop_rate_ok(struct bench_loop *);
 static void	bench_loop_end(evutil_socket_t, short, void *);
 static void	bench_loop_tick(evutil_socket_t, short, void *);
 static void	bench_loop_rate(evutil_socket_t, short, void *);
@@ -255,7 +256,7 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		}
 		if (ch == 'C' || ch == 'J' || ch == 'R') {
 			*(ch == 'C' ? &o->churn : ch == 'J' ? &o->json :
-			    &o->source_range) = 1;
+			    &o->source_range) = true;
 			continue;
 		}
 		if (ch == '?' || optarg == NULL)
@@ -567,7 +568,7 @@ bench_sigint(evutil_socket_t fd, short what, void *arg)
 {
 	struct bench	*b = arg;
 
-	__atomic_store_n(&b->stop, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->stop, true, __ATOMIC_RELAXED);
 	bench_loop_stop(&b->loops[0]);
 }
 
@@ -614,11 +615,11 @@ bench_loop_start_more(struct bench_loop *w)
 	/* A connect that fails at once calls back here: no recursion. */
 	if (w->starting)
 		return;
-	w->starting = 1;
+	w->starting = true;
 	while (!w->stopping && w->next_start < w->nconns &&
 	    w->connecting < BENCH_CONNECTING_MAX)
 		bench_conn_start(&w->conns[w->next_start++]);
-	w->starting = 0;
+	w->starting = false;
 	if (w->t_connected == 0 && w->next_start == w->nconns &&
 	    w->connecting == 0)
 		w->t_connected = bench_now();
@@ -634,7 +635,7 @@ bench_loop_stop(struct bench_loop *w)
 
 	if (w->stopping)
 		return;
-	w->stopping = 1;
+	w->stopping = true;
 	w->next_start = w->nconns;
 	for (i = 0; i < w->nconns; i++) {
 		c = &w->conns[i];
@@ -654,7 +655,7 @@ bench_loop_stop(struct bench_loop *w)
 }
 
 /* Whether no connection is left to run, now or later. */
-static int
+static bool
 bench_loop_done(struct bench_loop *w)
 {
 	return (w->open == 0 && w->next_start == w->nconns &&
@@ -670,13 +671,13 @@ bench_loop_check_done(struct bench_loop *w)
 }
 
 /* Whether the -r rate allows one more message (churn: connection). */
-static int
+static bool
 bench_loop_rate_ok(struct bench_loop *w)
 {
 	double	elapsed;
 
 	if (w->rate <= 0)
-		return (1);
+		return (true);
 	elapsed = (double)(bench_now() - w->b->t_start) / 1e9;
 	/* One message ahead of the schedule, so the first goes at once. */
 	return ((double)w->rate_sent < w->rate * elapsed + 1.0);
@@ -712,11 +713,11 @@ bench_loop_rate(evutil_socket_t fd, short what, void *arg)
 	struct bench_loop	*w = arg;
 	struct bench_conn	*c;
 
-	w->rate_armed = 0;
+	w->rate_armed = false;
 	while ((c = TAILQ_FIRST(&w->waitq)) != NULL && !w->stopping &&
 	    bench_loop_rate_ok(w)) {
 		TAILQ_REMOVE(&w->waitq, c, wait_entry);
-		c->parked = 0;
+		c->parked = false;
 		if (c->state == BENCH_CONN_IDLE)
 			bench_conn_start(c);
 		else
@@ -822,7 +823,7 @@ bench_conn_close(struct bench_conn *c)
 
 	if (c->parked) {
 		TAILQ_REMOVE(&w->waitq, c, wait_entry);
-		c->parked = 0;
+		c->parked = false;
 	}
 	if (c->state == BENCH_CONN_IDLE)
 		return;
@@ -845,13 +846,13 @@ bench_conn_park(struct bench_conn *c)
 
 	if (!c->parked) {
 		TAILQ_INSERT_TAIL(&w->waitq, c, wait_entry);
-		c->parked = 1;
+		c->parked = true;
 	}
 	if (!w->rate_armed) {
 		tv.tv_sec = 0;
 		tv.tv_usec = BENCH_RATE_TICK_US;
 		evtimer_add(w->rate_ev, &tv);
-		w->rate_armed = 1;
+		w->rate_armed = true;
 	}
 }
 
@@ -963,7 +964,7 @@ bench_conn_wrong(struct bench_conn *c, const char *got, size_t len)
 	size_t			 i, rlen, at;
 
 	w->st.wrong++;
-	if (!__atomic_exchange_n(&b->reported_wrong, 1, __ATOMIC_RELAXED)) {
+	if (!__atomic_exchange_n(&b->reported_wrong, true, __ATOMIC_RELAXED)) {
 		rlen = b->o.size - b->o.strip;
 		at = c->recv_off;
 		for (i = 0; i < len && at + i < rlen; i++)
@@ -1151,7 +1152,7 @@ bench_report(struct bench *b)
 	double			 secs, conn_secs, mps, mbps;
 	unsigned		 t, i;
 	char			 f[5][32];
-	int			 failed;
+	bool			 failed;
 	static const char	*names[5] = { "p50", "p90", "p99", "p99.9",
 	    "max" };
 	static const char	*keys[5] = { "p50", "p90", "p99", "p99_9",

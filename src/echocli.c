@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,8 @@ echocli_tcp(struct echocli *e)
 	size_t		 off = 0, len = 0;
 	ssize_t		 n;
 	double		 deadline = 0;
-	int		 eof_in = 0, shut = 0, r;
+	bool		 eof_in = false, shut = false;
+	int		 r;
 
 	for (;;) {
 		pfd[0].fd = (!eof_in && len == 0) ? STDIN_FILENO : -1;
@@ -182,7 +184,7 @@ echocli_tcp(struct echocli *e)
 				return (1);
 			}
 			if (n == 0)
-				eof_in = 1;
+				eof_in = true;
 			if (n > 0) {
 				off = 0;
 				len = (size_t)n;
@@ -195,7 +197,7 @@ echocli_tcp(struct echocli *e)
 				    e->addr, e->port, strerror(errno));
 				return (1);
 			}
-			shut = 1;
+			shut = true;
 			deadline = echocli_now() + e->timeout;
 		}
 	}
@@ -215,7 +217,8 @@ echocli_udp(struct echocli *e)
 	ssize_t		 n;
 	double		 deadline = 0;
 	char		*nl;
-	int		 eof_in = 0, r;
+	bool		 eof_in = false;
+	int		 r;
 
 	for (;;) {
 		if (eof_in && got >= sent)
@@ -266,7 +269,7 @@ echocli_udp(struct echocli *e)
 			return (1);
 		}
 		if (n == 0)
-			eof_in = 1;
+			eof_in = true;
 		len += (size_t)n;
 		/* Send every complete line, then a last or overlong piece. */
 		for (;;) {
@@ -291,6 +294,7 @@ echocli_udp(struct echocli *e)
 	}
 }
 
+/* The interactive client, or "echocli bench" (see echocli(1)). */
 int
 main(int argc, char **argv)
 {
@@ -304,7 +308,8 @@ main(int argc, char **argv)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	char			*end;
-	int			 ch, udp = 0;
+	bool			 udp = false;
+	int			 ch;
 
 	if (argc > 1 && strcmp(argv[1], "bench") == 0)
 		return (bench_main(argc - 1, argv + 1));
@@ -323,7 +328,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'u':
-			udp = 1;
+			udp = true;
 			break;
 		case 'h':
 			echocli_usage(0);
