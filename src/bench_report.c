@@ -34,6 +34,10 @@ bench_report_progress(evutil_socket_t fd, short what, void *arg)
 	for (t = 0; t < b->o.threads; t++) {
 		w = &b->loops[t];
 		msgs += __atomic_load_n(&w->st.msgs, __ATOMIC_RELAXED);
+		/*
+		 * This runs in loop 0, whose histogram is ours to read; the
+		 * other loops copy theirs under a lock once a second.
+		 */
 		if (t == 0) {
 			hist_merge(b->progress_hist, w->hist);
 			continue;
