@@ -1,6 +1,7 @@
 /*
  * echocli.c: the interactive echo client: stdin to the server, replies to
- * stdout; "echocli bench" is handed to bench.c.
+ * stdout; "echocli bench" is handed to bench.c.  Finding the server and
+ * connecting to it is peer.c's job, shared with the bench.
  *
  * The interactive mode uses poll(2), not libevent: stdin may be a regular
  * file, which epoll refuses (EPERM), and one socket needs no event loop.
@@ -8,12 +9,10 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <netinet/in.h>
-
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "peer.h"
 
 #define ECHOCLI_BUFSZ		65536
 /* The largest UDP payload over IPv4; a longer line is sent in pieces. */
@@ -108,83 +108,6 @@ echocli_write_all(int fd, const char *buf, size_t len)
 	return (0);
 }
 
-/* "127.0.0.1" or "::1" for an address. */
-void
-echocli_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
-    size_t len)
-{
-	if (getnameinfo(sa, salen, buf, len, NULL, 0, NI_NUMERICHOST) != 0)
-		snprintf(buf, len, "?");
-}
-
-/* Connect to the first address of host that answers (see bench.h). */
-int
-echocli_connect(const char *host, const char *port, int type,
-    double timeout, struct sockaddr_storage *ss, socklen_t *sslen)
-{
-	struct addrinfo	 hints, *res, *ai;
-	struct pollfd	 pfd;
-	char		 addr[64];
-	double		 deadline;
-	socklen_t	 len;
-	int		 fd, error, r, saved = 0;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = type;
-	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
-		fprintf(stderr, "echocli: %s port %s: %s\n", host, port,
-		    error == EAI_SYSTEM ? strerror(errno) :
-		    gai_strerror(error));
-		return (-1);
-	}
-	addr[0] = '\0';
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		echocli_addr(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr));
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1) {
-			saved = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			goto connected;
-		if (errno != EINPROGRESS) {
-			saved = errno;
-			close(fd);
-			continue;
-		}
-		/* Wait for the handshake, then ask how it ended. */
-		deadline = echocli_now() + timeout;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		r = echocli_poll(&pfd, 1, deadline);
-		if (r == 0) {
-			saved = ETIMEDOUT;
-			close(fd);
-			continue;
-		}
-		len = sizeof(error);
-		if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error,
-		    &len) == -1)
-			error = errno;
-		if (error == 0)
-			goto connected;
-		saved = error;
-		close(fd);
-	}
-	fprintf(stderr, "echocli: connect to %s port %s: %s\n",
-	    addr[0] != '\0' ? addr : host, port, strerror(saved));
-	freeaddrinfo(res);
-	return (-1);
-
-connected:
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*sslen = ai->ai_addrlen;
-	freeaddrinfo(res);
-	return (fd);
-}
-
 /*
  * TCP: copy stdin to the socket and the socket to stdout; at the end of
  * stdin half-close and drain replies until the server closes or the
@@ -198,7 +121,8 @@ echocli_tcp(struct echocli *e)
 	size_t		 off = 0, len = 0;
 	ssize_t		 n;
 	double		 deadline = 0;
-	int		 eof_in = 0, shut = 0, r;
+	bool		 eof_in = false, shut = false;
+	int		 r;
 
 	for (;;) {
 		pfd[0].fd = (!eof_in && len == 0) ? STDIN_FILENO : -1;
@@ -260,7 +184,7 @@ echocli_tcp(struct echocli *e)
 				return (1);
 			}
 			if (n == 0)
-				eof_in = 1;
+				eof_in = true;
 			if (n > 0) {
 				off = 0;
 				len = (size_t)n;
@@ -273,7 +197,7 @@ echocli_tcp(struct echocli *e)
 				    e->addr, e->port, strerror(errno));
 				return (1);
 			}
-			shut = 1;
+			shut = true;
 			deadline = echocli_now() + e->timeout;
 		}
 	}
@@ -293,7 +217,8 @@ echocli_udp(struct echocli *e)
 	ssize_t		 n;
 	double		 deadline = 0;
 	char		*nl;
-	int		 eof_in = 0, r;
+	bool		 eof_in = false;
+	int		 r;
 
 	for (;;) {
 		if (eof_in && got >= sent)
@@ -344,7 +269,7 @@ echocli_udp(struct echocli *e)
 			return (1);
 		}
 		if (n == 0)
-			eof_in = 1;
+			eof_in = true;
 		len += (size_t)n;
 		/* Send every complete line, then a last or overlong piece. */
 		for (;;) {
@@ -369,6 +294,7 @@ echocli_udp(struct echocli *e)
 	}
 }
 
+/* The interactive client, or "echocli bench" (see echocli(1)). */
 int
 main(int argc, char **argv)
 {
@@ -382,7 +308,8 @@ main(int argc, char **argv)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	char			*end;
-	int			 ch, udp = 0;
+	bool			 udp = false;
+	int			 ch;
 
 	if (argc > 1 && strcmp(argv[1], "bench") == 0)
 		return (bench_main(argc - 1, argv + 1));
@@ -401,7 +328,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'u':
-			udp = 1;
+			udp = true;
 			break;
 		case 'h':
 			echocli_usage(0);
@@ -411,15 +338,13 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || argc > 2)
+	if (peer_parse(argc, argv, &e.host, &e.port) == -1)
 		echocli_usage(2);
-	e.host = argv[0];
-	e.port = argc > 1 ? argv[1] : "7";
 
-	e.fd = echocli_connect(e.host, e.port, udp ? SOCK_DGRAM : SOCK_STREAM,
+	e.fd = peer_connect(e.host, e.port, udp ? SOCK_DGRAM : SOCK_STREAM,
 	    e.timeout, &ss, &sslen);
 	if (e.fd == -1)
 		return (1);
-	echocli_addr((struct sockaddr *)&ss, sslen, e.addr, sizeof(e.addr));
+	peer_addr((struct sockaddr *)&ss, sslen, e.addr, sizeof(e.addr));
 	return (udp ? echocli_udp(&e) : echocli_tcp(&e));
 }

@@ -1,0 +1,198 @@
+/*
+ * bench_internal.h: what the files of "echocli bench" share and nothing
+ * else sees: bench.c (options, set-up, the loops), bench_conn.c (one
+ * connection) and bench_report.c (the progress line and the result).
+ * The types are here, not in one .c, because all three work on them.
+ */
+#ifndef ECHOCLI_BENCH_INTERNAL_H
+#define ECHOCLI_BENCH_INTERNAL_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#define BENCH_READSZ		65536	/* one recv per wakeup, usually */
+
+/* What messages are made of, from an offset that depends on the connection. */
+#define BENCH_ALPHABET \
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define BENCH_ALPHABET_LEN	(sizeof(BENCH_ALPHABET) - 1)
+
+/* The options of a run, as parsed; read-only once it starts. */
+struct bench_opts {
+	const char	*host;
+	const char	*port;
+	unsigned	 conns;
+	unsigned	 threads;
+	unsigned	 pipeline;
+	size_t		 size;
+	size_t		 strip;
+	double		 duration;	/* 0: until -n messages */
+	uint64_t	 messages;	/* 0: until -d seconds */
+	double		 rate;		/* 0: as fast as possible */
+	double		 timeout;
+	bool		 json;
+	bool		 source_range;
+	bool		 churn;
+};
+
+/* Counters of one loop, summed at the end. */
+struct bench_stats {
+	uint64_t	 msgs;		/* verified replies (churn: cycles) */
+	uint64_t	 sent;
+	uint64_t	 bytes_out;
+	uint64_t	 bytes_in;
+	uint64_t	 connected;
+	uint64_t	 connect_errors;
+	uint64_t	 wrong;
+	uint64_t	 closed_early;
+	uint64_t	 unanswered;
+	int		 connect_errno;	/* the first connect error */
+	int		 close_errno;	/* the first reset or error */
+};
+
+/* Where a connection is: no socket, handshake in flight, or open. */
+enum bench_conn_state {
+	BENCH_CONN_IDLE,
+	BENCH_CONN_CONNECTING,
+	BENCH_CONN_OPEN
+};
+
+struct bench_loop;
+
+/* One connection, driven by one loop; its buffers are in the loop's arena. */
+struct bench_conn {
+	struct bench_loop	*w;
+	struct event		*rev;		/* persistent EV_READ */
+	struct event		*wev;		/* connect, partial writes */
+	int			 fd;
+	unsigned		 id;		/* across all loops */
+	enum bench_conn_state	 state;
+	bool			 parked;	/* waiting for the rate */
+	unsigned		 inflight;
+	unsigned		 ring_head;	/* oldest entry of sent_ns */
+	uint64_t		 send_seq;
+	uint64_t		 recv_seq;
+	size_t			 recv_off;	/* into the current reply */
+	size_t			 out_off;
+	size_t			 out_len;
+	uint64_t		 cycle_start;	/* churn: connect began */
+	uint64_t		*sent_ns;	/* pipeline send times */
+	char			*out;		/* pipeline * size bytes */
+	char			*expect;	/* message recv_seq */
+	TAILQ_ENTRY(bench_conn)	 wait_entry;
+};
+
+struct bench;
+
+/* One thread's event loop and its share of the connections. */
+struct bench_loop {
+	struct bench		*b;
+	unsigned		 idx;
+	struct event_base	*base;
+	struct bench_conn	*conns;
+	unsigned		 nconns;
+	unsigned		 next_start;	/* first never-started conn */
+	unsigned		 connecting;
+	unsigned		 open;		/* fds held */
+	uint64_t		 quota;		/* messages (churn: cycles) */
+	double			 rate;		/* per second, this loop */
+	uint64_t		 rate_sent;
+	bool			 stopping;
+	bool			 rate_armed;
+	bool			 starting;	/* in bench_loop_start_more */
+	uint64_t		 t_connected;	/* all initial conns done */
+	uint64_t		 t_last;	/* the last verified reply */
+	uint64_t		 t_end;		/* the loop ended */
+	struct event		*end_ev;
+	struct event		*tick_ev;
+	struct event		*rate_ev;
+	struct event		*drain_ev;
+	TAILQ_HEAD(, bench_conn) waitq;
+	struct hist		*hist;
+	struct bench_stats	 st;
+	char			*pattern;	/* size + alphabet bytes */
+	char			*rbuf;
+	char			*arena;
+	pthread_t		 thread;
+	/* What the progress line sees of another thread's histogram. */
+	pthread_mutex_t		 lock;
+	struct hist		*snap;
+};
+
+/* A run: its options, the address that answered, the loops. */
+struct bench {
+	struct bench_opts	 o;
+	struct sockaddr_storage	 dst;
+	socklen_t		 dstlen;
+	char			 addr[64];
+	unsigned		 per_source;	/* 0: let the kernel choose */
+	uint64_t		 t_start;
+	bool			 stop;		/* Ctrl-C, for every loop */
+	bool			 progress;
+	bool			 reported_wrong;
+	struct bench_loop	*loops;
+	struct event		*sigint_ev;
+	struct event		*progress_ev;
+	uint64_t		 progress_msgs;
+	uint64_t		 progress_t;
+	struct hist		*progress_hist;
+};
+
+/* bench.c: start handshakes until BENCH_CONNECTING_MAX are in flight. */
+void		 bench_loop_start_more(struct bench_loop *);
+/* bench.c: leave the loop once no connection is left to run. */
+void		 bench_loop_check_done(struct bench_loop *);
+
+/* bench_conn.c: open connection c (again, in churn mode). */
+void		 bench_conn_start(struct bench_conn *);
+/* bench_conn.c: close c, if open, and take it off the -r queue. */
+void		 bench_conn_close(struct bench_conn *);
+/* bench_conn.c: hold c back until the -r rate allows it to go on. */
+void		 bench_conn_park(struct bench_conn *);
+/* bench_conn.c: queue messages until -p are in flight, then send them. */
+void		 bench_conn_fill(struct bench_conn *);
+
+/* bench_report.c: the progress line, a timer callback; arg is the bench. */
+void		 bench_report_progress(evutil_socket_t, short, void *);
+/* bench_report.c: sum the loops, print the result; the exit status. */
+int		 bench_report_summary(struct bench *);
+
+/*
+ * bench_conn.c's callbacks read the clock for every batch of messages and
+ * under -r ask the rate for every message: the two below are inline, so
+ * that the hot path pays no call for them.
+ */
+
+/* Nanoseconds of CLOCK_MONOTONIC. */
+static inline uint64_t
+bench_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec);
+}
+
+/* Whether the -r rate allows one more message (churn: connection). */
+static inline bool
+bench_loop_rate_ok(struct bench_loop *w)
+{
+	double	elapsed;
+
+	if (w->rate <= 0)
+		return (true);
+	elapsed = (double)(bench_now() - w->b->t_start) / 1e9;
+	/* One message ahead of the schedule, so the first goes at once. */
+	return ((double)w->rate_sent < w->rate * elapsed + 1.0);
+}
+
+#endif
