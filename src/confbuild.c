@@ -85,7 +85,7 @@ confbuild_sockaddr(struct listener_conf *l, const char *addr)
 /* Build the strip set of listener l from its "strip" list. */
 static void
 confbuild_strip(struct confbuild *b, config_setting_t *list,
-    struct listener_conf *l, int framing_ok, size_t longest, const char *unit)
+    struct listener_conf *l, bool framing_ok, size_t longest, const char *unit)
 {
 	struct confkeys_val	 vals[K_COUNT];
 	config_setting_t	*g;
@@ -176,7 +176,8 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 	const char		*ofile;
 	char			 q[CONFERR_QUOTED], where[512];
 	char			 unit[96] = "";
-	int			 k, *flags = &b->lflags[n], framing_ok;
+	int			 k, *flags = &b->lflags[n];
+	bool			 framing_ok;
 	size_t			 i, longest = SIZE_MAX;
 
 	b->lfile[n] = conffile_where(b->cf, config_setting_source_line(g),

@@ -70,7 +70,7 @@ main_load(const char *path, bool to_stderr, char **first)
 	size_t			 i;
 
 	if ((conf = config_load(path, &errs)) != NULL)
-		return conf;
+		return (conf);
 	for (i = 0; i < errs.n; i++) {
 		if (to_stderr)
 			fprintf(stderr, "%s\n", errs.msgs[i]);
@@ -80,7 +80,7 @@ main_load(const char *path, bool to_stderr, char **first)
 	if (first != NULL)
 		*first = strdup(errs.n > 0 ? errs.msgs[0] : path);
 	config_errors_free(&errs);
-	return NULL;
+	return (NULL);
 }
 
 /* The STATUS= line: what `systemctl status echod` shows. */
@@ -259,11 +259,11 @@ main_nworkers(const struct conf *conf)
 	int		n;
 
 	if (conf->workers != 0)
-		return conf->workers;
+		return (conf->workers);
 	if (sched_getaffinity(0, sizeof(set), &set) == -1 ||
 	    (n = CPU_COUNT(&set)) < 1)
-		return 1;
-	return (unsigned int)n;
+		return (1);
+	return ((unsigned int)n);
 }
 
 /* Signals as loop events, and the tick. */
@@ -345,7 +345,7 @@ main_fail(char *cause)
 	systemd_status(cause != NULL ? cause : "out of memory");
 	free(cause);
 	main_teardown(false);
-	return EXIT_NOSERVE;
+	return (EXIT_NOSERVE);
 }
 
 int
@@ -390,7 +390,7 @@ main(int argc, char *argv[])
 		case 'V':
 			printf("echod %s (libevent %s)\n", PACKAGE_VERSION,
 			    event_get_version());
-			return 0;
+			return (0);
 		case 'h':
 			usage(stdout, 0);
 		default:
@@ -403,16 +403,16 @@ main(int argc, char *argv[])
 	if (check) {
 		if ((echod.conf = main_load(main_state.path, true,
 		    NULL)) == NULL)
-			return EXIT_CONFIG;
+			return (EXIT_CONFIG);
 		printf("echod: %s: configuration is valid\n", main_state.path);
 		config_unref(echod.conf);
-		return 0;
+		return (0);
 	}
 
 	log_init(target, main_state.verbose ? LOG_DEBUG : LOG_INFO);
 	log_libevent();
 	if ((echod.conf = main_load(main_state.path, false, NULL)) == NULL)
-		return EXIT_CONFIG;
+		return (EXIT_CONFIG);
 	main_log_settings(echod.conf);
 
 	/* libevent writes with writev(): a reset client must not kill us. */
@@ -429,14 +429,14 @@ main(int argc, char *argv[])
 		if (asprintf(&cause, "no event backend \"%s\"",
 		    echod.conf->event_method) == -1)
 			cause = NULL;
-		return main_fail(cause);
+		return (main_fail(cause));
 	}
 	if ((echod.timers = timers_new(echod.base)) == NULL)
-		return main_fail(strdup("cannot set up timers"));
+		return (main_fail(strdup("cannot set up timers")));
 	if (workers_start(echod.base, echod.timers, nworkers, echod.conf,
 	    &cause) == -1 ||
 	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1)
-		return main_fail(cause);
+		return (main_fail(cause));
 	main_events();
 	if (systemd_watchdog(echod.timers) == -1)
 		log_warnx("cannot arm the watchdog");
@@ -444,5 +444,5 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(echod.base);
 	main_teardown(true);
-	return 0;
+	return (0);
 }

@@ -216,7 +216,7 @@ session_fields(const struct session *s, struct log_field *f,
 	f[1] = (struct log_field){ "ECHOD_LISTENER", s->lc->name };
 	f[2] = (struct log_field){ "ECHOD_REMOTE_ADDR", nm->addr };
 	f[3] = (struct log_field){ "ECHOD_REMOTE_PORT", nm->port };
-	return 4;
+	return (4);
 }
 
 /*
@@ -333,6 +333,25 @@ session_backlog(struct session *s)
 }
 
 /*
+ * Write what waits in the bufferevent's output now, as much as the socket
+ * takes: the one place that writes the output outside the bufferevent.
+ * A socket bufferevent keeps its output front-frozen, so it is thawed
+ * for the write, as bufferevent_writecb() does around its own.  Returns
+ * evbuffer_write()'s result.
+ */
+static int
+session_write_out(struct session *s)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	int		 n;
+
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, s->fd);
+	evbuffer_freeze(out, 1);
+	return (n);
+}
+
+/*
  * Send what is queued now, if the socket takes it; otherwise let the
  * bufferevent write it when the socket is writable.  Returns -1 when the
  * session had to be closed.
@@ -345,31 +364,27 @@ session_flush(struct session *s)
 	int		 n;
 
 	if ((len = evbuffer_get_length(out)) == 0)
-		return 0;
+		return (0);
 	/* Unless already waiting for the socket: writing would only fail. */
 	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE)) {
-		/* A socket bufferevent keeps its output front-frozen; see
-		 * bufferevent_writecb, which does the same around its write. */
-		evbuffer_unfreeze(out, 1);
-		n = evbuffer_write(out, s->fd);
-		evbuffer_freeze(out, 1);
+		n = session_write_out(s);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			session_fail(s, "write");
-			return -1;
+			return (-1);
 		}
 		if ((len = evbuffer_get_length(out)) == 0)
-			return 0;
+			return (0);
 	}
 	session_backlog(s);
-	return 0;
+	return (0);
 }
 
 /* The idle timeout in microseconds; 0: never. */
 static uint64_t
 session_idle_usec(const struct session *s)
 {
-	return (uint64_t)s->lc->idle.tv_sec * 1000000 +
-	    (uint64_t)s->lc->idle.tv_usec;
+	return ((uint64_t)s->lc->idle.tv_sec * 1000000 +
+	    (uint64_t)s->lc->idle.tv_usec);
 }
 
 /*
@@ -450,7 +465,7 @@ session_frame(struct session *s, bool eof)
 			/* The scratch buffer is the worker's: leave it empty. */
 			evbuffer_drain(to, evbuffer_get_length(to));
 			session_fail(s, "write");
-			return -1;
+			return (-1);
 		}
 		/* The rest waits in the output for the socket. */
 		if (evbuffer_get_length(to) > 0) {
@@ -461,9 +476,9 @@ session_frame(struct session *s, bool eof)
 	session_count(s, added);
 	if (st == FRAMING_LINE_TOO_LONG) {
 		session_finish(s, "line-too-long");
-		return -1;
+		return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -511,7 +526,7 @@ session_buffers(struct session *s)
 	/* Not BEV_OPT_CLOSE_ON_FREE: the session outlives its buffers. */
 	s->bev = bufferevent_socket_new(s->set->base, s->fd, 0);
 	if (s->bev == NULL)
-		return -1;
+		return (-1);
 	bufferevent_setcb(s->bev, NULL, session_write, session_event, s);
 	/* Every change of what it holds, the bufferevent's writes too. */
 	if (evbuffer_add_cb(bufferevent_get_input(s->bev), session_held,
@@ -519,7 +534,7 @@ session_buffers(struct session *s)
 	    session_held, s) == NULL) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
-		return -1;
+		return (-1);
 	}
 	bufferevent_set_timeouts(s->bev, NULL, tv_isset(wr) ? wr : NULL);
 	/* Steady state: nothing queued, no write event (it starts enabled). */
@@ -527,7 +542,7 @@ session_buffers(struct session *s)
 	/* The bufferevent never reads; session_read() fills its input. */
 	evbuffer_unfreeze(bufferevent_get_input(s->bev), 0);
 	session_arm(s);
-	return 0;
+	return (0);
 }
 
 /*
@@ -679,13 +694,13 @@ session_send(struct session *s, struct iovec *iov, size_t n)
 		if (w == -1) {
 			if (errno != EAGAIN && errno != EINTR) {
 				session_fail(s, "write");
-				return -1;
+				return (-1);
 			}
 			w = 0;
 		}
 		if ((size_t)w == len) {
 			session_count(s, len);
-			return 0;
+			return (0);
 		}
 	}
 	if (s->bev == NULL && session_buffers(s) == -1)
@@ -703,10 +718,10 @@ session_send(struct session *s, struct iovec *iov, size_t n)
 	}
 	session_count(s, len);
 	session_backlog(s);
-	return 0;
+	return (0);
 oom:
 	session_oom(s);
-	return -1;
+	return (-1);
 }
 
 /*
@@ -868,7 +883,7 @@ session_unwait(struct session *s)
 	event_del(s->rd);
 	event_assign(s->rd, base, s->fd, session_read_flags(base),
 	    session_read, s);
-	return event_add(s->rd, NULL);
+	return (event_add(s->rd, NULL));
 }
 
 /* See session.h. */
@@ -887,7 +902,7 @@ sessions_wake(struct sessions *ss)
 		/* Bytes may be waiting, with no new edge to tell of them. */
 		event_active(s->rd, EV_READ, 1);
 	}
-	return TAILQ_FIRST(&ss->waiting) != NULL;
+	return (TAILQ_FIRST(&ss->waiting) != NULL);
 }
 
 /*
@@ -923,8 +938,8 @@ session_sendroom(struct session *s)
 	if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == -1 ||
 	    len < sizeof(mi[0]) * (SK_MEMINFO_WMEM_QUEUED + 1) ||
 	    mi[SK_MEMINFO_WMEM_QUEUED] >= mi[SK_MEMINFO_SNDBUF])
-		return 0;
-	return (mi[SK_MEMINFO_SNDBUF] - mi[SK_MEMINFO_WMEM_QUEUED]) / 2;
+		return (0);
+	return ((mi[SK_MEMINFO_SNDBUF] - mi[SK_MEMINFO_WMEM_QUEUED]) / 2);
 }
 
 /*
@@ -1182,8 +1197,8 @@ session_read_flags(struct event_base *base)
 	int	 need = EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE;
 
 	if ((event_base_get_features(base) & need) == need)
-		return EV_READ | EV_PERSIST | EV_ET | EV_CLOSED;
-	return EV_READ | EV_PERSIST;
+		return (EV_READ | EV_PERSIST | EV_ET | EV_CLOSED);
+	return (EV_READ | EV_PERSIST);
 }
 
 /* Where a session's read event is, in the same pool object. */
@@ -1246,26 +1261,21 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 
 /*
  * The graceful stop's deadline: one last attempt to send what each
- * session owes, then close it; a lingering one too (echod(8), SIGNALS: every
- * session left is closed as "shutdown").
+ * session owes, then close it; a lingering one too (echod(8), SIGNALS:
+ * every session left is closed as "shutdown").
  */
 void
 sessions_close_all(struct sessions *ss, const char *reason)
 {
 	struct session	*s, *tmp;
-	struct evbuffer	*out;
 
 	TAILQ_FOREACH_SAFE(s, &ss->list, entry, tmp) {
 		if (s->bev == NULL) {
 			session_close(s, reason);
 			continue;
 		}
-		out = bufferevent_get_output(s->bev);
-		if (evbuffer_get_length(out) > 0) {
-			evbuffer_unfreeze(out, 1);
-			evbuffer_write(out, s->fd);
-			evbuffer_freeze(out, 1);
-		}
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+			(void)session_write_out(s);
 		session_close(s, reason);
 	}
 }

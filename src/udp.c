@@ -96,20 +96,20 @@ udp_sockopts(int fd)
 	int			on = 1, off = 0;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return -1;
+		return (-1);
 	/* A passed socket may allow broadcast (Broadcast=yes): an echo
 	 * must never answer a whole subnet. */
 	if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &off, sizeof(off)) == -1)
-		return -1;
+		return (-1);
 	if (ss.ss_family == AF_INET)
-		return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+		return (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)));
 	if (ss.ss_family != AF_INET6) {
 		errno = EAFNOSUPPORT;
-		return -1;
+		return (-1);
 	}
 	if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
 	    sizeof(on)) == -1)
-		return -1;
+		return (-1);
 	/*
 	 * IPv4 datagrams on a dual-stack socket: IP_PKTINFO adds the local
 	 * address the kernel would answer from, which tells a directed
@@ -117,7 +117,7 @@ udp_sockopts(int fd)
 	 * gets no IPv4 anyway.
 	 */
 	(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
-	return 0;
+	return (0);
 }
 
 /* A new echo on fd; see udp.h. */
@@ -146,13 +146,13 @@ udp_new(struct event_base *base, int fd, char **cause)
 		u->in[i].msg_hdr.msg_name = &u->peer[i];
 		u->in[i].msg_hdr.msg_control = &u->cin[i];
 	}
-	return u;
+	return (u);
 fail:
 	if (asprintf(cause, "cannot serve datagram socket %d: %s", fd,
 	    strerror(errno)) == -1)
 		*cause = NULL;
 	udp_free(u);
-	return NULL;
+	return (NULL);
 }
 
 /* New datagrams are answered with lc's settings. */
@@ -178,7 +178,7 @@ udp_configure(struct udp *u, struct conf *conf,
 int
 udp_enable(struct udp *u)
 {
-	return event_add(u->ev, NULL);
+	return (event_add(u->ev, NULL));
 }
 
 /* Stop answering and free; the listener closes the socket. */
@@ -200,7 +200,7 @@ udp_free(struct udp *u)
 unsigned int
 udp_count(void)
 {
-	return udp_state.count;
+	return (udp_state.count);
 }
 
 /* Datagrams dropped since start. */
@@ -212,7 +212,7 @@ udp_dropped(void)
 
 	for (i = 0; i < UDP_NDROPS; i++)
 		n += udp_state.dropped[i];
-	return n;
+	return (n);
 }
 
 /* Whether an IPv4 address (network order) may not be answered: 0/8,
@@ -222,7 +222,7 @@ udp_bad_v4(in_addr_t addr)
 {
 	uint32_t	a = ntohl(addr);
 
-	return (a >> 24) == 0 || a >= 0xe0000000u;
+	return ((a >> 24) == 0 || a >= 0xe0000000u);
 }
 
 /*
@@ -251,20 +251,20 @@ udp_check_source(const struct sockaddr_storage *ss, socklen_t len,
 		if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
 			if (IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr) ||
 			    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
-				return UDP_DROP_ADDR;
+				return (UDP_DROP_ADDR);
 			goto port;
 		}
 		memcpy(&v4, key + 12, sizeof(v4));
 	} else
-		return UDP_DROP_ADDR;
+		return (UDP_DROP_ADDR);
 	if (udp_bad_v4(v4))
-		return UDP_DROP_ADDR;
+		return (UDP_DROP_ADDR);
 port:
 	/* 0 cannot be answered; the rest may be echo, chargen, ...:
 	 * answering one service with another is a packet storm. */
 	if (port < UDP_PORT_MIN)
-		return UDP_DROP_PORT;
-	return UDP_NDROPS;
+		return (UDP_DROP_PORT);
+	return (UDP_NDROPS);
 }
 
 /*
@@ -304,35 +304,35 @@ udp_check_dest(const struct msghdr *in, union udp_cmsg *out)
 		 * directed broadcast.  The interface is left to routing.
 		 */
 		if (udp_bad_v4(pi.ipi_addr.s_addr))
-			return -1;
+			return (-1);
 		/* Queued before IP_PKTINFO was set (a passed socket): the
 		 * kernel has no local address for it; let it choose. */
 		if (pi.ipi_spec_dst.s_addr == INADDR_ANY)
-			return 0;
+			return (0);
 		if (pi.ipi_addr.s_addr != pi.ipi_spec_dst.s_addr)
-			return -1;
+			return (-1);
 		pi.ipi_ifindex = 0;
 		pi.ipi_addr.s_addr = 0;
 		oc->cmsg_level = IPPROTO_IP;
 		oc->cmsg_type = IP_PKTINFO;
 		oc->cmsg_len = CMSG_LEN(sizeof(pi));
 		memcpy(CMSG_DATA(oc), &pi, sizeof(pi));
-		return CMSG_SPACE(sizeof(pi));
+		return (CMSG_SPACE(sizeof(pi)));
 	}
 	if (have6) {
 		if (IN6_IS_ADDR_MULTICAST(&pi6.ipi6_addr))
-			return -1;
+			return (-1);
 		memcpy(&v4, &pi6.ipi6_addr.s6_addr[12], sizeof(v4));
 		if (IN6_IS_ADDR_V4MAPPED(&pi6.ipi6_addr) && udp_bad_v4(v4))
-			return -1;
+			return (-1);
 		/* The interface stays: link-local addresses need it. */
 		oc->cmsg_level = IPPROTO_IPV6;
 		oc->cmsg_type = IPV6_PKTINFO;
 		oc->cmsg_len = CMSG_LEN(sizeof(pi6));
 		memcpy(CMSG_DATA(oc), &pi6, sizeof(pi6));
-		return CMSG_SPACE(sizeof(pi6));
+		return (CMSG_SPACE(sizeof(pi6)));
 	}
-	return 0;
+	return (0);
 }
 
 /*

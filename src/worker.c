@@ -85,7 +85,7 @@ worker_base_new(const struct conf *conf)
 	size_t			 i;
 
 	if ((cfg = event_config_new()) == NULL)
-		return NULL;
+		return (NULL);
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
 	event_config_set_max_dispatch_interval(cfg, &worker_max_dispatch, -1,
 	    0);
@@ -95,7 +95,7 @@ worker_base_new(const struct conf *conf)
 				event_config_avoid_method(cfg, methods[i]);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
-	return base;
+	return (base);
 }
 
 /* Take the queued connections and serve them, on the worker's thread. */
@@ -162,7 +162,7 @@ worker_main(void *arg)
 	struct worker	*w = arg;
 
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
-	return NULL;
+	return (NULL);
 }
 
 /* Set up worker i on base (its own, or the main one). */
@@ -234,7 +234,7 @@ workers_start(struct event_base *main, struct timers *main_timers,
 			goto fail;
 		}
 		workers.n = 1;
-		return 0;
+		return (0);
 	}
 	/* Signals are the main loop's: threads never take them. */
 	sigfillset(&all);
@@ -257,19 +257,19 @@ workers_start(struct event_base *main, struct timers *main_timers,
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (workers.n == n)
-		return 0;
+		return (0);
 fail:
 	if (asprintf(cause, "cannot start %u workers: %s", n,
 	    strerror(errno)) == -1)
 		*cause = NULL;
-	return -1;
+	return (-1);
 }
 
 /* Workers serving. */
 unsigned int
 workers_count(void)
 {
-	return workers.n;
+	return (workers.n);
 }
 
 /* Hand an accepted connection to the next worker. */
