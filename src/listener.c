@@ -22,12 +22,12 @@
 #include <event2/listener.h>
 
 #include "addr.h"
+#include "compat.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
 #include "systemd.h"
 #include "udp.h"
-#include "util.h"
 #include "worker.h"
 
 #define LISTENER_BACKLOG	4096	/* the kernel caps it at somaxconn */

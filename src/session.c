@@ -71,6 +71,7 @@
 
 #include "addr.h"
 #include "budget.h"
+#include "compat.h"
 #include "config.h"
 #include "framing.h"
 #include "listener.h"
@@ -78,7 +79,6 @@
 #include "pool.h"
 #include "session.h"
 #include "timer.h"
-#include "util.h"
 
 /*
  * The framed path reads into the bufferevent's input, one read per
@@ -165,8 +165,8 @@ struct session {
 	unsigned int		 small;		/* reads in a row under 1/4 */
 	uint64_t		 bytes_in;
 	uint64_t		 queued;	/* bytes ever put in the output */
-	uint64_t		 start;		/* now_usec() at accept */
-	uint64_t		 quiet;		/* coarse_usec() at the last read */
+	uint64_t		 start;		/* timer_now() at accept */
+	uint64_t		 quiet;		/* timer_coarse() at the last read */
 	union {					/* the client; formatted */
 		struct sockaddr		 sa;	/* only for an entry */
 		struct sockaddr_in	 sin;
@@ -251,7 +251,7 @@ session_close(struct session *s, const char *reason)
 
 	sent = s->queued - (s->bev == NULL ? 0 :
 	    evbuffer_get_length(bufferevent_get_output(s->bev)));
-	dur = now_usec() - s->start;
+	dur = timer_now() - s->start;
 	/*
 	 * Give the slot back and close the socket before the entry is
 	 * written: whoever reads "closed" may count on both.
@@ -491,7 +491,7 @@ session_received(struct session *s, const void *data, size_t avail,
 {
 	char	 text[LOG_PAYLOAD_MAX * 4 + 1];
 
-	s->quiet = coarse_usec();
+	s->quiet = timer_coarse();
 	s->bytes_in += len;
 	if (log_getlevel() < LOG_DEBUG)
 		return;
@@ -536,7 +536,7 @@ session_buffers(struct session *s)
 		s->bev = NULL;
 		return (-1);
 	}
-	bufferevent_set_timeouts(s->bev, NULL, tv_isset(wr) ? wr : NULL);
+	bufferevent_set_timeouts(s->bev, NULL, timer_tv_isset(wr) ? wr : NULL);
 	/* Steady state: nothing queued, no write event (it starts enabled). */
 	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	/* The bufferevent never reads; session_read() fills its input. */
@@ -578,7 +578,7 @@ session_arm(struct session *s)
 	if (idle != 0)
 		at = s->quiet + idle;
 	if (s->bev != NULL) {
-		rel = s->quiet + ((now_usec() - s->quiet) /
+		rel = s->quiet + ((timer_now() - s->quiet) /
 		    SESSION_RELEASE_USEC + 1) * SESSION_RELEASE_USEC;
 		if (rel < at)
 			at = rel;
@@ -607,7 +607,7 @@ session_tick(void *arg)
 		session_close(s, s->closing);
 		return;
 	}
-	quiet = now_usec() - s->quiet;
+	quiet = timer_now() - s->quiet;
 	idle_due = idle != 0 && quiet >= idle;
 	/*
 	 * An edge-triggered read stops short at a TCP urgent mark, and no
@@ -1165,7 +1165,7 @@ session_write(struct bufferevent *bev, void *arg)
 	if (s->paused) {
 		s->paused = false;
 		/* Time waiting for the client to read is not idle time. */
-		s->quiet = coarse_usec();
+		s->quiet = timer_coarse();
 		/* Waiting for memory too: session_wake() adds it. */
 		if (!s->waiting)
 			event_add(s->rd, NULL);
@@ -1239,8 +1239,8 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 	s->conf = config_ref(conf);
 	s->lc = lc;
 	s->listener = l;
-	s->start = now_usec();
-	s->quiet = coarse_usec();
+	s->start = timer_now();
+	s->quiet = timer_coarse();
 	s->rdsize = SESSION_READ_MIN;
 	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen :
 	    sizeof(s->peer));

@@ -19,7 +19,6 @@
 #include "log.h"
 #include "systemd.h"
 #include "timer.h"
-#include "util.h"
 
 static struct {
 	bool			 taken;
@@ -117,7 +116,7 @@ void
 systemd_reloading(void)
 {
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64
-	    "\nSTATUS=Reloading configuration", now_usec());
+	    "\nSTATUS=Reloading configuration", timer_now());
 }
 
 /* STOPPING=1, first thing on SIGTERM. */

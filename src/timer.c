@@ -7,6 +7,7 @@
  * it is set to (see timers_arm()); sessions set their timers lazily
  * (session.c), so in the steady state nothing here runs at all.
  */
+#include <sys/time.h>
 #include <sys/timerfd.h>
 
 /* removed */
@@ -19,7 +20,6 @@
 
 #include "log.h"
 #include "timer.h"
-#include "util.h"
 
 struct timers {
 	struct timer	**heap;
@@ -201,7 +201,7 @@ timer_at(struct timers *ts, struct timer *t, uint64_t at)
 int
 timer_in(struct timers *ts, struct timer *t, uint64_t usec)
 {
-	return (timer_at(ts, t, now_usec() + usec));
+	return (timer_at(ts, t, timer_now() + usec));
 }
 
 /* See timer.h. */
@@ -253,9 +253,39 @@ timers_fire(evutil_socket_t fd, short what, void *arg)
 		log_warn("timerfd read");
 	ts->armed = 0;
 	ts->firing = true;
-	now = now_usec();
+	now = timer_now();
 	while ((t = timers_expire(ts, now)) != NULL)
 		t->fn(t->arg);
 	ts->firing = false;
 	timers_arm(ts);
+}
+
+/* Microseconds of CLOCK_MONOTONIC, the clock of MONOTONIC_USEC. */
+uint64_t
+timer_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+/*
+ * The same clock read at the last tick (a few milliseconds behind, and
+ * without reading the TSC): for the time of every read of a session.
+ */
+uint64_t
+timer_coarse(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+/* Whether a timeout is set; zero means "never". */
+bool
+timer_tv_isset(const struct timeval *tv)
+{
+	return (tv->tv_sec != 0 || tv->tv_usec != 0);
 }

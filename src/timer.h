@@ -12,7 +12,7 @@
  * the write timeout of a session whose replies wait.)
  *
  * One struct timers per event_base, used from that base's thread only.
- * Times are CLOCK_MONOTONIC microseconds (now_usec()).
+ * Times are CLOCK_MONOTONIC microseconds (timer_now()).
  */
 #ifndef ECHOD_TIMER_H
 #define ECHOD_TIMER_H
@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct event_base;
+struct timeval;
 struct timers;
 
 /* A timer; embedded in what it times, set up with timer_init(). */
@@ -51,5 +52,15 @@ bool		 timer_pending(const struct timer *);
  */
 struct timers	*timers_new_detached(void);
 struct timer	*timers_expire(struct timers *, uint64_t now);
+
+/* Microseconds of CLOCK_MONOTONIC, the clock of MONOTONIC_USEC. */
+uint64_t	 timer_now(void);
+/*
+ * The same clock read at the last tick, a few milliseconds behind and
+ * without reading the TSC: the time of every read of a session.
+ */
+uint64_t	 timer_coarse(void);
+/* Whether a timeout is set; zero means "never". */
+bool		 timer_tv_isset(const struct timeval *);
 
 #endif

@@ -19,8 +19,8 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "strip.h"
+#include "timer.h"
 #include "udp.h"
-#include "util.h"
 
 #define UDP_BATCH	32	/* datagrams per recvmmsg() and sendmmsg() */
 #define UDP_ROUNDS	4	/* batches per read event: others get a turn */
@@ -380,7 +380,7 @@ udp_answer(struct udp *u, unsigned int n)
 	struct msghdr		*in, *out;
 	enum udp_drop		 why;
 	uint8_t			 key[RATELIMIT_KEYLEN];
-	uint64_t		 now = now_usec();
+	uint64_t		 now = timer_now();
 	unsigned int		 i, k = 0;
 	unsigned char		*data;
 	size_t			 len, drop;
@@ -476,7 +476,7 @@ udp_tick(void)
 {
 	struct log_field	 f[UDP_NDROPS + 1];
 	char			 v[UDP_NDROPS + 1][24];
-	uint64_t		 d[UDP_NDROPS], total = 0, now = now_usec();
+	uint64_t		 d[UDP_NDROPS], total = 0, now = timer_now();
 	int			 i;
 
 	if (udp_state.last_log != 0 && now - udp_state.last_log < UDP_LOG_USEC)

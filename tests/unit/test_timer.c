@@ -14,7 +14,6 @@
 #include <event2/event.h>
 
 #include "timer.h"
-#include "util.h"
 
 #define TEST_SEED	0x71e4e4a1u
 #define NTIMERS		300
@@ -147,7 +146,7 @@ on_fire(void *arg)
 	struct fired	*f = arg;
 
 	f->count++;
-	f->when = now_usec();
+	f->when = timer_now();
 	if (f->again != NULL) {
 		timer_in(f->ts, f->again, 10000);
 		f->again = NULL;
@@ -183,7 +182,7 @@ test_loop(void **state)
 	f.again = &t;
 	timer_init(&t, on_fire, &f);
 	timer_init(&never, on_never, NULL);
-	start = now_usec();
+	start = timer_now();
 	assert_int_equal(timer_in(f.ts, &t, 20000), 0);
 	/* Earlier than t: the timerfd moves to it, then it is gone. */
 	assert_int_equal(timer_in(f.ts, &never, 5000), 0);
