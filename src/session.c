@@ -57,6 +57,7 @@
 
 #include <linux/sock_diag.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <inttypes.h>
@@ -121,6 +122,33 @@
 #define SESSION_WAKE_BATCH	16
 
 /*
+ * What a session is doing; session_enter() makes every change, and
+ * session_moves[] says which are allowed.  Reading is the steady state;
+ * the others say why not: a reply waits for the socket, the memory
+ * budget is spent, the session is ending (with a reason) and sends what
+ * it owes, or it has sent its FIN and reads only to throw away.
+ */
+enum session_state {
+	SESSION_READING,	/* the read event is armed: the steady state */
+	SESSION_OWING,		/* a reply waits: the write event, not the read */
+	SESSION_WAITING,	/* past max_memory: the read event sees only EOF */
+	SESSION_FLUSHING,	/* ending: what is owed goes out, then the end */
+	SESSION_LINGERING	/* FIN sent: reads to discard, until the end */
+};
+
+#define SESSION_TO(st)	(1u << (st))
+static const unsigned int session_moves[] = {
+	[SESSION_READING] = SESSION_TO(SESSION_OWING) |
+	    SESSION_TO(SESSION_WAITING) | SESSION_TO(SESSION_FLUSHING),
+	[SESSION_OWING] = SESSION_TO(SESSION_READING) |
+	    SESSION_TO(SESSION_FLUSHING),
+	[SESSION_WAITING] = SESSION_TO(SESSION_READING) |
+	    SESSION_TO(SESSION_FLUSHING),
+	[SESSION_FLUSHING] = SESSION_TO(SESSION_LINGERING),
+	[SESSION_LINGERING] = 0
+};
+
+/*
  * The sessions of one loop, and what they share: the loop and its
  * timers, the read buffer and scratch evbuffer (empty between two
  * callbacks), the counters the main loop sums, the loop's share of the
@@ -153,12 +181,10 @@ struct session {
 	struct listener		*listener;
 	struct sessions		*set;		/* its loop's sessions */
 	struct framing		 framing;
-	const char		*closing;	/* reason, once only flushing */
-	bool			 paused;	/* not reading: replies wait */
-	bool			 waiting;	/* not reading: memory */
+	enum session_state	 state;		/* see session_enter() */
+	const char		*reason;	/* why, once ending */
 	bool			 rdhup;		/* the client half-closed */
 	bool			 ended;		/* a read found the end of input */
-	bool			 lingering;	/* closing, reading to discard */
 	size_t			 linger_left;	/* bytes it may still discard */
 	size_t			 held;		/* bytes in the bufferevent */
 	size_t			 rdsize;	/* bytes to read next time */
@@ -257,7 +283,7 @@ session_close(struct session *s, const char *reason)
 	 * written: whoever reads "closed" may count on both.
 	 */
 	TAILQ_REMOVE(&s->set->list, s, entry);
-	if (s->waiting)
+	if (s->state == SESSION_WAITING)
 		TAILQ_REMOVE(&s->set->waiting, s, wentry);
 	listener_release(s->listener);
 	event_del(s->rd);
@@ -285,6 +311,67 @@ session_close(struct session *s, const char *reason)
 	pool_put(s->set->pool, s);
 	/* Counted once freed: the main loop then gives the pages back. */
 	atomic_fetch_add_explicit(&stats->closed, 1, memory_order_relaxed);
+}
+
+/*
+ * Every change of state, with what it changes in the events: the read
+ * event armed only when reading (or lingering, or watching for the end
+ * of input while waiting for memory), the session on its loop's waiting
+ * list only while waiting, the idle timer off while replies wait (the
+ * write timeout rules then) and once ending.  Returns -1 when the read
+ * event could not be armed.
+ */
+static int
+session_enter(struct session *s, enum session_state to)
+{
+	struct event_base	*base = s->set->base;
+	enum session_state	 from = s->state;
+	int			 r = 0;
+
+	assert(session_moves[from] & SESSION_TO(to));
+	s->state = to;
+	if (from == SESSION_WAITING) {
+		TAILQ_REMOVE(&s->set->waiting, s, wentry);
+		event_del(s->rd);
+		event_assign(s->rd, base, s->fd, session_read_flags(base),
+		    session_read, s);
+	}
+	switch (to) {
+	case SESSION_READING:
+		r = event_add(s->rd, NULL);
+		if (from == SESSION_OWING) {
+			/* Time waiting for the client to read is not idle. */
+			s->quiet = timer_coarse();
+			session_arm(s);
+		}
+		break;
+	case SESSION_OWING:
+	case SESSION_FLUSHING:
+		event_del(s->rd);
+		timer_del(s->set->timers, &s->timer);
+		break;
+	case SESSION_WAITING:
+		/*
+		 * The read event only watches for the end of the client's
+		 * input (EV_CLOSED, where the backend can): a session whose
+		 * client is done is read at once, as what it holds is then on
+		 * its way out.  The idle timeout goes on: a session that
+		 * waits that long is closed as idle.
+		 */
+		event_del(s->rd);
+		TAILQ_INSERT_TAIL(&s->set->waiting, s, wentry);
+		if (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) {
+			event_assign(s->rd, base, s->fd, EV_CLOSED |
+			    EV_PERSIST | (session_read_flags(base) & EV_ET),
+			    session_read, s);
+			r = event_add(s->rd, NULL);
+		}
+		break;
+	case SESSION_LINGERING:
+		r = event_add(s->rd, NULL);
+		break;
+	}
+	return (r);
 }
 
 /* Out of memory for a session's buffers: it cannot go on. */
@@ -323,12 +410,9 @@ session_count(struct session *s, size_t len)
 static void
 session_backlog(struct session *s)
 {
-	if (!s->paused) {
-		/* No idle timeout while paused: the write timeout rules. */
-		event_del(s->rd);
-		timer_del(s->set->timers, &s->timer);
-		s->paused = true;
-	}
+	/* Ending, it flushes anyway; owing, it already waits. */
+	if (s->state == SESSION_READING)
+		session_enter(s, SESSION_OWING);
 	bufferevent_enable(s->bev, EV_WRITE);
 }
 
@@ -399,19 +483,18 @@ session_end(struct session *s)
 	uint64_t	 idle = session_idle_usec(s), linger = SESSION_LINGER_USEC;
 
 	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
-		session_close(s, s->closing);
+		session_close(s, s->reason);
 		return;
 	}
-	s->lingering = true;
 	s->linger_left = SESSION_LINGER_BYTES;
 	/* Nothing waits in the output, and the input is thrown away. */
 	if (s->bev != NULL)
 		session_free_buffers(s);
 	if (idle != 0 && idle < linger)
 		linger = idle;
-	if (event_add(s->rd, NULL) == -1 ||
+	if (session_enter(s, SESSION_LINGERING) == -1 ||
 	    timer_in(s->set->timers, &s->timer, linger) == -1) {
-		session_close(s, s->closing);
+		session_close(s, s->reason);
 		return;
 	}
 	/* Bytes may be waiting already, with no new edge to tell of them. */
@@ -425,9 +508,8 @@ session_end(struct session *s)
 static void
 session_finish(struct session *s, const char *reason)
 {
-	s->closing = reason;
-	event_del(s->rd);
-	timer_del(s->set->timers, &s->timer);
+	s->reason = reason;
+	session_enter(s, SESSION_FLUSHING);
 	if (s->bev != NULL) {
 		if (session_flush(s) == -1)
 			return;
@@ -552,7 +634,8 @@ session_buffers(struct session *s)
 static void
 session_release(struct session *s)
 {
-	if (s->bev == NULL || s->paused || s->closing != NULL ||
+	if (s->bev == NULL || (s->state != SESSION_READING &&
+	    s->state != SESSION_WAITING) ||
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) != 0)
 		return;
@@ -603,8 +686,8 @@ session_tick(void *arg)
 	bool		 idle_due;
 	char		 c;
 
-	if (s->lingering) {
-		session_close(s, s->closing);
+	if (s->state == SESSION_LINGERING) {
+		session_close(s, s->reason);
 		return;
 	}
 	quiet = timer_now() - s->quiet;
@@ -615,8 +698,8 @@ session_tick(void *arg)
 	 * quiet, look whether its socket still holds bytes (or the end of
 	 * input); if so, read them now and look again in a second.
 	 */
-	if ((idle_due || quiet >= SESSION_RELEASE_USEC) && !s->paused &&
-	    !s->waiting && s->closing == NULL &&
+	if ((idle_due || quiet >= SESSION_RELEASE_USEC) &&
+	    s->state == SESSION_READING &&
 	    recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != -1) {
 		event_active(s->rd, EV_READ, 1);
 		if (timer_in(s->set->timers, &s->timer,
@@ -844,46 +927,15 @@ session_discard(struct session *s)
 		if (s->linger_left > 0)
 			return;
 	}
-	session_close(s, s->closing);
+	session_close(s, s->reason);
 }
 
-/*
- * Past the memory budget: read no more until session_wake().  While it
- * waits, the read event only watches for the end of the client's input
- * (EV_CLOSED, where the backend can): a session whose client is done is
- * read at once, as what it holds is then on its way out (see
- * session_read()).  The idle timeout goes on (from the last byte taken):
- * a session that waits that long is closed as idle.
- */
+/* Past the memory budget: read no more until sessions_wake(). */
 static void
 session_wait(struct session *s)
 {
-	struct event_base	*base = s->set->base;
-
-	if (s->waiting)
-		return;
-	event_del(s->rd);
-	TAILQ_INSERT_TAIL(&s->set->waiting, s, wentry);
-	s->waiting = true;
-	if (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) {
-		event_assign(s->rd, base, s->fd, EV_CLOSED | EV_PERSIST |
-		    (session_read_flags(base) & EV_ET), session_read, s);
-		event_add(s->rd, NULL);
-	}
-}
-
-/* No longer waiting for memory: the read event reads again. */
-static int
-session_unwait(struct session *s)
-{
-	struct event_base	*base = s->set->base;
-
-	TAILQ_REMOVE(&s->set->waiting, s, wentry);
-	s->waiting = false;
-	event_del(s->rd);
-	event_assign(s->rd, base, s->fd, session_read_flags(base),
-	    session_read, s);
-	return (event_add(s->rd, NULL));
+	if (s->state != SESSION_WAITING)
+		session_enter(s, SESSION_WAITING);
 }
 
 /* See session.h. */
@@ -895,7 +947,7 @@ sessions_wake(struct sessions *ss)
 
 	for (n = 0; n < SESSION_WAKE_BATCH &&
 	    (s = TAILQ_FIRST(&ss->waiting)) != NULL; n++) {
-		if (session_unwait(s) == -1) {
+		if (session_enter(s, SESSION_READING) == -1) {
 			session_fail(s, "event_add");
 			continue;
 		}
@@ -1113,12 +1165,13 @@ session_read(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if (what & EV_CLOSED)
 		s->rdhup = true;
-	if (s->lingering) {
+	if (s->state == SESSION_LINGERING) {
 		session_discard(s);
 		return;
 	}
 	/* Waiting for memory, the client ended its input: read it now. */
-	if (s->waiting && session_unwait(s) == -1) {
+	if (s->state == SESSION_WAITING &&
+	    session_enter(s, SESSION_READING) == -1) {
 		session_fail(s, "event_add");
 		return;
 	}
@@ -1131,15 +1184,9 @@ session_read(evutil_socket_t fd, short what, void *arg)
 		session_read_over(s);
 		return;
 	}
-	if (s->bev != NULL) {
-		/* Not while replies wait (see session_backlog()); but if so,
-		 * the framed path queues behind them. */
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
-			session_read_framed(s, 0);
-			return;
-		}
+	/* Reading, nothing waits in the output (session_enter()). */
+	if (s->bev != NULL)
 		held = evbuffer_get_length(bufferevent_get_input(s->bev));
-	}
 	if (framing_direct_ok(&s->framing) && held <= SESSION_CARRY_MAX)
 		session_direct(s, held);
 	else
@@ -1153,24 +1200,15 @@ session_write(struct bufferevent *bev, void *arg)
 	struct session	*s = arg;
 
 	/* The low mark is 0: called only when the output is empty. */
-	if (s->closing != NULL) {
+	if (s->state == SESSION_FLUSHING) {
 		session_end(s);
 		return;
 	}
-	/*
-	 * Back to the steady state: replies are written inline, and with the
-	 * write event gone the read event may be armed again.
-	 */
+	/* Back to the steady state: replies are written inline. */
 	bufferevent_disable(bev, EV_WRITE);
-	if (s->paused) {
-		s->paused = false;
-		/* Time waiting for the client to read is not idle time. */
-		s->quiet = timer_coarse();
-		/* Waiting for memory too: session_wake() adds it. */
-		if (!s->waiting)
-			event_add(s->rd, NULL);
-		session_arm(s);
-	}
+	if (s->state == SESSION_OWING && session_enter(s,
+	    SESSION_READING) == -1)
+		session_fail(s, "event_add");
 }
 
 /* The bufferevent could not write: an error or the write timeout. */
