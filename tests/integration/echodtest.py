@@ -13,8 +13,10 @@ Environment: ECHOD (the daemon, set by `make check`), top_builddir,
 ECHOD_WRAPPER (e.g. "valgrind -q --error-exitcode=99": run echod under it).
 """
 
+import atexit
 import errno
 import os
+import random
 import re
 import select
 import shlex
@@ -94,21 +96,67 @@ def have_ipv6():
         return False
 
 
+# Ports for the daemons under test come from below the kernel's ephemeral
+# range (32768-60999 by default), so that no client socket of any test
+# takes one by chance, and each is claimed with a file created O_EXCL in
+# a directory all test processes share: make check runs several at once.
+_PORT_LOW, _PORT_HIGH = 20000, 32700
+_PORT_DIR = os.path.join(tempfile.gettempdir(), "echodtest-ports")
+_PORT_STALE = 3600          # a claim older than this is a dead process's
+
+
+def _port_bindable(port):
+    """Whether port is free for TCP and UDP on every address."""
+    fam, addr = ((socket.AF_INET6, "::") if have_ipv6() else
+                 (socket.AF_INET, "0.0.0.0"))
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(fam, kind)
+        try:
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind((addr, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def _port_claim(port):
+    """Claim port for this process; False if another process holds it."""
+    path = os.path.join(_PORT_DIR, str(port))
+    try:
+        if time.time() - os.stat(path).st_mtime > _PORT_STALE:
+            os.unlink(path)
+    except OSError:
+        pass
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        return False
+    atexit.register(_port_release, path)
+    return True
+
+
+def _port_release(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def free_port():
-    """A TCP port free on every address (so "::" listeners can use it too),
-    never handed out twice by this process."""
-    for _ in range(100):
-        if have_ipv6():
-            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            s.bind(("::", 0))
-        else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if port not in _handed_out:
-            _handed_out.add(port)
+    """A TCP and UDP port free on every address (so "::" listeners can
+    use it too), never handed out twice: not by this process, not by
+    another test process running at the same time."""
+    os.makedirs(_PORT_DIR, mode=0o1777, exist_ok=True)
+    rnd = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(1000):
+        port = rnd.randrange(_PORT_LOW, _PORT_HIGH)
+        if port in _handed_out or not _port_claim(port):
+            continue
+        _handed_out.add(port)
+        if _port_bindable(port):
             return port
     raise RuntimeError("no free port")
 
