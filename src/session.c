@@ -1,5 +1,13 @@
 /*
- * session.c: one TCP echo session, its bytes held by a bufferevent.
+ * session.c: TCP echo sessions, and the sessions of one event loop.
+ *
+ * One job, one file of about 1300 lines: a session's read paths, its
+ * writes and its state change one another at every step (a partial write
+ * stops reading, a long line ends the session, the memory budget stops
+ * it), and split over two files each would call the other.  The parts, in
+ * the order of the file: the end and the changes of state
+ * (session_close(), session_enter()), writing, the timers, the read
+ * paths, the callbacks, creation, and the set of a loop's sessions.
  *
  * The bufferevent owns what a session has to keep: the input a framing
  * waits on, and the output the client has not taken, with the write event
@@ -8,47 +16,46 @@
  * 4 KiB, and the reply is written in the same callback: in the steady
  * state only the read event is armed, so an echo costs one read, one write
  * and no epoll registration.  The read event is edge-triggered, as in the
- * hand-written epoll servers: the kernel need not poll the socket again on
- * every epoll_wait() only to find it drained, and a read that fills the
- * buffer, which may have left bytes behind, makes the event active again
- * at once.
+ * hand-written epoll servers (bench/ref-echo.c): the kernel need not poll
+ * the socket again on every epoll_wait() only to find it drained, and a
+ * read that fills the buffer, which may have left bytes behind, makes the
+ * event active again at once.
  *
- * A partial write stops reading: the rest waits in the output, the
- * bufferevent's write event (with the write timeout) takes over, and
- * reading resumes once the client has taken all of it, as the reference
- * server does.  So a client that never reads holds at most one read's
- * replies and is closed by the write timeout; and the read event is never
- * armed while the write event is (libevent cannot mix edge- and
+ * A partial write stops reading (SESSION_OWING): the rest waits in the
+ * output, the bufferevent's write event (with the write timeout) takes
+ * over, and reading resumes once the client has taken all of it, as
+ * bench/ref-echo.c does.  So a client that never reads holds at most one
+ * read's replies and is closed by the write timeout; and the read event is
+ * never armed while the write event is (libevent cannot mix edge- and
  * level-triggered events on one descriptor).
  *
- * Two read paths.  A session that owes nothing and holds no more than a
- * short partial line (line framing, or raw once its strip rules are
- * decided) reads into its worker's buffer and answers from there:
- * framing_direct() finds the lines in place and the replies go out as
- * iovecs into that buffer, with no allocation, no copy, no evbuffer; only
- * what the socket does not take, and a partial line, is copied to wait.
- * Every other session reads into the bufferevent's input and frames from
- * it with evbuffer searches and moves (framing.c).
- *
+ * Four read paths.  A session that holds no more than a short partial
+ * line (line framing, or raw once its strip rules are decided) reads into
+ * its loop's buffer and answers from there: framing_direct() finds the
+ * lines in place and the replies go out as iovecs into that buffer, with
+ * no allocation, no copy, no evbuffer; only what the socket does not
+ * take, and a partial line, is copied to wait.  A session holding a long
+ * partial line reads into the bufferevent's input and frames from it with
+ * evbuffer searches (framing.c).  Past the memory budget (max_memory,
+ * budget.c), a session that holds nothing peeks and takes only what it
+ * can answer at once, and one that holds bytes waits (SESSION_WAITING).
  * A session that echod ends while the client may still send (a line too
- * long) lingers: FIN after its replies, then a third read path that only
- * discards, until the client closes or a bound is reached (see
- * SESSION_LINGER_USEC).
+ * long) lingers: FIN after its replies, then it reads only to discard,
+ * until the client closes or a bound is reached (SESSION_LINGER_USEC).
  *
  * The bufferevent is created when a session first has to keep bytes, and
  * given back after SESSION_RELEASE_USEC without a read (if nothing is
  * buffered), as memcached shrinks the buffers of quiet connections: a
- * connection that only waits holds the session and its two events, which
- * matters at 100 000 idle connections.
+ * connection that only waits holds the session and its read event, from
+ * its loop's pool (pool.c), which matters at 100 000 idle connections.
  *
  * Timeouts are lazy: a read only notes the time.  The session's timer is
  * set for the earliest moment it could be idle (or could give its buffers
  * back), and when it fires it looks at the time of the last read and sets
  * itself again; a busy session costs no timer work per message, where a
  * read event with a timeout is re-added to libevent's heap on every read.
- * The timers are the worker's (timer.c), on a timerfd, so that its loop
- * waits in epoll_wait() without a timeout.
- */
+ * The timers are the loop's (timer.c), on a timerfd, so that its loop
+ * waits in epoll_wait() without a timeout. */
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -88,7 +95,7 @@
  * so a session that holds a long partial line between short reads keeps
  * a small chain, not 64 KiB.  Sizes are a little under powers of two so
  * that with evbuffer's chain header a chain is exactly 4 or 64 KiB, below
- * malloc's mmap threshold.  (The direct path reads into the worker's
+ * malloc's mmap threshold.  (The direct path reads into the loop's
  * buffer, SESSIONS_BUFFER bytes.)
  */
 #define SESSION_READ_MIN	(4 * 1024 - 128)
@@ -115,7 +122,7 @@
 #define SESSION_LINGER_USEC	(2 * 1000000)
 #define SESSION_LINGER_BYTES	(4 * 1024 * 1024)
 /*
- * Back under the memory budget, a worker lets this many waiting sessions
+ * Back under the memory budget, a loop lets this many waiting sessions
  * read, then looks again after their reads: not every session at once on
  * every byte freed (see session_wake()).
  */
@@ -532,7 +539,7 @@ session_frame(struct session *s, bool eof)
 
 	/*
 	 * Nothing waiting to go out (the steady state): frame into the
-	 * worker's scratch buffer and write from it, so the bufferevent's
+	 * loop's scratch buffer and write from it, so the bufferevent's
 	 * output, and the callbacks it runs on every change, is touched
 	 * only when the socket does not take a whole reply.
 	 */
@@ -544,7 +551,7 @@ session_frame(struct session *s, bool eof)
 	if (to != out && added > 0) {
 		n = evbuffer_write(to, s->fd);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			/* The scratch buffer is the worker's: leave it empty. */
+			/* The scratch buffer is the loop's: leave it empty. */
 			evbuffer_drain(to, evbuffer_get_length(to));
 			session_fail(s, "write");
 			return (-1);
@@ -809,7 +816,7 @@ oom:
 
 /*
  * The direct path (see the top of the file): the held partial line, if
- * any, copied to the front of the worker's buffer and one recv() after
+ * any, copied to the front of the loop's buffer and one recv() after
  * it; the replies sent from there with one writev() (more only for more
  * than SESSION_IOV stripped lines), a new partial line kept.
  */
