@@ -302,31 +302,54 @@ fz_model_regex(const struct fz_rule *r, const uint8_t *msg, size_t len)
 	return ((size_t)m.rm_eo);
 }
 
-/* The model of a whole set on a complete message: bytes to remove. */
+/*
+ * The model of a whole set on a complete message: bytes to remove.
+ * Written from echod.conf(5), not from strip.c, so that it can disagree
+ * with it: each rule makes a new, shorter copy of what the rules before
+ * it left, a prefix is compared a byte at a time, and the answer is how
+ * much shorter the last copy is than the message.
+ */
 static size_t
 fz_model_strip(const struct fz_case *fc, const uint8_t *msg, size_t len)
 {
 	const struct fz_rule	*r;
-	size_t			 i, off = 0, rest;
+	uint8_t			*cur, *next;
+	size_t			 i, k, n = len, cut;
 
+	if ((cur = malloc(len + 1)) == NULL)
+		abort();
+	memcpy(cur, msg, len);
 	for (i = 0; i < fc->nrules; i++) {
 		r = &fc->rules[i];
-		rest = len - off;
+		cut = 0;
 		switch (r->kind) {
 		case FZ_BYTES:
-			off += r->n < rest ? r->n : rest;
+			/* "the first n bytes (all of it if it is shorter)" */
+			for (k = 0; k < r->n && k < n; k++)
+				cut++;
 			break;
 		case FZ_PREFIX:
-			if (rest >= r->n &&
-			    memcmp(msg + off, r->text, r->n) == 0)
-				off += r->n;
+			/* "text, if the message starts with it" */
+			for (k = 0; k < r->n; k++)
+				if (k >= n || cur[k] != (uint8_t)r->text[k])
+					break;
+			if (k == r->n)
+				cut = r->n;
 			break;
 		case FZ_REGEX:
-			off += fz_model_regex(r, msg + off, rest);
+			cut = fz_model_regex(r, cur, n);
 			break;
 		}
+		FZ_CHECK(cut <= n);
+		if ((next = malloc(n - cut + 1)) == NULL)
+			abort();
+		memcpy(next, cur + cut, n - cut);
+		free(cur);
+		cur = next;
+		n -= cut;
 	}
-	return (off);
+	free(cur);
+	return (len - n);
 }
 
 /*
