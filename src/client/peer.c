@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "peer.h"
 
 static double	peer_now(void);
@@ -68,8 +69,10 @@ peer_parse(int argc, char **argv, const char **host, const char **port)
 void
 peer_addr(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len)
 {
-	if (getnameinfo(sa, salen, buf, len, NULL, 0, NI_NUMERICHOST) != 0)
-		snprintf(buf, len, "?");
+	uint16_t	 port;
+
+	(void)salen;
+	addr_format(sa, buf, len, &port);
 }
 
 /* Connect to the first address of host that answers (see peer.h). */
