@@ -26,6 +26,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "slot.h"
 #include "systemd.h"
 #include "udp.h"
 #include "worker.h"
@@ -53,7 +54,8 @@ enum listener_nodelay {
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
-	atomic_uint		 refcnt;	/* the list, and each session */
+	atomic_uint		 refcnt;	/* the lists it is on */
+	struct slots		*slots;		/* of its connections */
 	bool			 serving;	/* in the list, accepting */
 	struct evconnlistener	*evl;		/* TCP */
 	struct udp		*udp;		/* UDP: datagram echo */
@@ -62,7 +64,6 @@ struct listener {
 	struct conf		*conf;		/* settings for new sessions */
 	const struct listener_conf *lc;		/* inside conf */
 	const struct listener_conf *next;	/* lc once a reload commits */
-	atomic_uint		 nsessions;	/* decremented by workers */
 	unsigned int		 refused;	/* since the last warning */
 	unsigned int		 refused_limit;
 	struct event		*resume;	/* ends the EMFILE pause */
@@ -79,9 +80,6 @@ static struct listener_list listeners = TAILQ_HEAD_INITIALIZER(listeners);
  * accept, so the global limit also sees connections still on their way
  * to a worker.
  */
-static atomic_uint listener_conns;
-/* The event to activate when listener_conns reaches 0 while stopping. */
-static struct event *_Atomic listener_drained;
 
 static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -91,15 +89,16 @@ static void	listener_pause(struct listener *, const struct timeval *);
 static void	listener_resume(evutil_socket_t, short, void *);
 
 /*
- * Drop a reference; the last one frees.  Sessions on worker threads drop
- * theirs, so nothing here may touch the main loop: the socket and its
- * events are closed by listener_shut(), on the main loop.
+ * Drop a reference; the last one frees.  The socket and its events are
+ * closed by listener_shut(); the slots live on while connections hold
+ * them (slot.h).
  */
 static void
 listener_unref(struct listener *l)
 {
 	if (l == NULL || atomic_fetch_sub(&l->refcnt, 1) != 1)
 		return;
+	slots_unref(l->slots);
 	config_unref(l->conf);
 	free(l);
 }
@@ -218,11 +217,16 @@ listener_new(struct event_base *base, int fd, const struct systemd_socket *s,
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		goto fail;
+	if ((l->slots = slots_new()) == NULL) {
+		free(l);
+		goto fail;
+	}
 	l->fd = fd;
 	l->activated = s;
 	l->refcnt = 1;
 	if (dgram) {
 		if ((l->udp = udp_new(base, fd, cause)) == NULL) {
+			slots_unref(l->slots);
 			free(l);
 			return (NULL);
 		}
@@ -529,21 +533,14 @@ listeners_close(struct event *drained)
 		listener_shut(l);
 		listener_unref(l);
 	}
-	/*
-	 * A release that reaches 0 after the store sees the event; one
-	 * before it left 0 for the load below.  Both may activate it, which
-	 * event_active() takes as once.
-	 */
-	atomic_store(&listener_drained, drained);
-	if (drained != NULL && atomic_load(&listener_conns) == 0)
-		event_active(drained, 0, 0);
+	slots_drain(drained);
 }
 
 /* Connections accepted and not yet closed, queued ones included. */
 unsigned int
 listeners_open(void)
 {
-	return (atomic_load(&listener_conns));
+	return (slots_open());
 }
 
 /* Listeners serving now. */
@@ -600,20 +597,6 @@ listeners_tick(void)
 	udp_tick();
 }
 
-/* A session of l ended. */
-void
-listener_release(struct listener *l)
-{
-	struct event	*drained;
-
-	atomic_fetch_sub(&l->nsessions, 1);
-	listener_unref(l);
-	/* event_active() is thread-safe with evthread enabled. */
-	if (atomic_fetch_sub(&listener_conns, 1) == 1 &&
-	    (drained = atomic_load(&listener_drained)) != NULL)
-		event_active(drained, 0, 0);
-}
-
 /*
  * A connection arrived.  Over a limit it is closed at once: the client
  * learns immediately instead of waiting in the backlog, and the refusal
@@ -630,10 +613,10 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	/* Every LISTENER_BURST accepts, let one loop pass go by. */
 	if (++l->burst >= LISTENER_BURST)
 		listener_pause(l, &next_pass);
-	if (atomic_load(&listener_conns) >= l->conf->max_connections)
+	if (slots_open() >= l->conf->max_connections)
 		limit = l->conf->max_connections;
 	else if (l->lc->max_connections != 0 &&
-	    atomic_load(&l->nsessions) >= l->lc->max_connections)
+	    slots_count(l->slots) >= l->lc->max_connections)
 		limit = l->lc->max_connections;
 	if (limit != 0) {
 		close(fd);
@@ -643,10 +626,8 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 	if (l->nodelay != NODELAY_INHERITED)
 		listener_nodelay(l, fd);
-	atomic_fetch_add(&listener_conns, 1);
-	atomic_fetch_add(&l->nsessions, 1);
-	atomic_fetch_add(&l->refcnt, 1);
-	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l);
+	slot_take(l->slots);
+	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l->slots);
 }
 
 /* TCP_NODELAY on fd, accepted by l, unless it came with it. */

@@ -38,7 +38,7 @@ int		 listeners_apply(struct event_base *, struct conf *,
  * Stop accepting everywhere and close every listener.  For a graceful
  * stop, drained (an event of the main loop, or NULL) is activated once
  * no connection is left open: at once if none is, else by the
- * listener_release() that gives the last slot back, on whichever thread.
+ * slot_release() that gives the last slot back (slot.h).
  */
 void		 listeners_close(struct event *drained);
 /* Number of listeners serving. */
@@ -50,11 +50,5 @@ unsigned int	 listeners_open(void);
 void		 listeners_describe(char *, size_t);
 /* Once a second: warnings about refused connections. */
 void		 listeners_tick(void);
-/*
- * A connection accepted on l ended, however it ended (a session closed,
- * a hand-off failed, a queued connection was dropped): give its slot
- * back.  The only way a slot is released.
- */
-void		 listener_release(struct listener *);
 
 #endif

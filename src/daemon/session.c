@@ -82,10 +82,10 @@
 #include "compat.h"
 #include "config.h"
 #include "framing.h"
-#include "listener.h"
 #include "log.h"
 #include "pool.h"
 #include "session.h"
+#include "slot.h"
 #include "timer.h"
 
 /*
@@ -185,7 +185,7 @@ struct session {
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
-	struct listener		*listener;
+	struct slots		*slots;		/* the slot it holds */
 	struct sessions		*set;		/* its loop's sessions */
 	struct framing		 framing;
 	enum session_state	 state;		/* see session_enter() */
@@ -292,7 +292,7 @@ session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(&s->set->list, s, entry);
 	if (s->state == SESSION_WAITING)
 		TAILQ_REMOVE(&s->set->waiting, s, wentry);
-	listener_release(s->listener);
+	slot_release(s->slots);
 	event_del(s->rd);
 	timer_del(s->set->timers, &s->timer);
 	if (s->bev != NULL)
@@ -1255,7 +1255,7 @@ session_read_flags(struct event_base *base)
 void
 session_create(struct sessions *ss, evutil_socket_t fd,
     const struct sockaddr *sa, socklen_t salen, struct conf *conf,
-    const struct listener_conf *lc, struct listener *l)
+    const struct listener_conf *lc, struct slots *sl)
 {
 	struct session		*s;
 	struct log_field	 f[4];
@@ -1274,7 +1274,7 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 		log_warnx("cannot serve a connection on %s: out of memory",
 		    lc->name);
 		close(fd);
-		listener_release(l);
+		slot_release(sl);
 		return;
 	}
 	timer_init(&s->timer, session_tick, s);
@@ -1283,7 +1283,7 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 	s->fd = fd;
 	s->conf = config_ref(conf);
 	s->lc = lc;
-	s->listener = l;
+	s->slots = sl;
 	s->start = timer_now();
 	s->quiet = timer_coarse();
 	s->rdsize = SESSION_READ_MIN;

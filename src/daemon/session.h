@@ -22,9 +22,9 @@
 struct budget_share;
 struct conf;
 struct event_base;
-struct listener;
 struct listener_conf;
 struct sessions;
+struct slots;
 struct timers;
 
 /* Bytes a loop's sessions read into; nothing stays there past a read. */
@@ -46,14 +46,14 @@ void		 sessions_free(struct sessions *);
 const struct sessions_stats *
 		 sessions_stats(const struct sessions *);
 /*
- * Serve fd on the loop of ss (called on its thread), accepted by listener
- * l (whose slot the session holds until it closes), with the settings of
+ * Serve fd on the loop of ss (called on its thread), accepted with a slot
+ * of sl (which the session holds until it closes), with the settings of
  * lc inside conf (a reference is taken).  On failure the connection is
  * closed and the slot released.
  */
 void		 session_create(struct sessions *, evutil_socket_t,
 		    const struct sockaddr *, socklen_t, struct conf *,
-		    const struct listener_conf *, struct listener *);
+		    const struct listener_conf *, struct slots *);
 /* End of a graceful stop: send what is owed, close every session. */
 void		 sessions_close_all(struct sessions *, const char *reason);
 /*

@@ -20,9 +20,9 @@
 
 #include "budget.h"
 #include "config.h"
-#include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "slot.h"
 #include "timer.h"
 #include "worker.h"
 
@@ -34,7 +34,7 @@ struct handoff {
 	socklen_t		 sslen;
 	struct conf		*conf;		/* a reference, passed on */
 	const struct listener_conf *lc;
-	struct listener		*listener;	/* its slot, passed on */
+	struct slots		*slots;		/* its slot's, passed on */
 };
 
 struct worker {
@@ -113,7 +113,7 @@ worker_wake(evutil_socket_t fd, short what, void *arg)
 		if (h == NULL)
 			break;
 		session_create(w->sessions, h->fd, (struct sockaddr *)&h->ss,
-		    h->sslen, h->conf, h->lc, h->listener);
+		    h->sslen, h->conf, h->lc, h->slots);
 		config_unref(h->conf);
 		free(h);
 	}
@@ -276,20 +276,20 @@ workers_count(void)
 void
 workers_dispatch(evutil_socket_t fd, const struct sockaddr *sa,
     socklen_t salen, struct conf *conf, const struct listener_conf *lc,
-    struct listener *l)
+    struct slots *sl)
 {
 	struct worker	*w = &workers.v[workers.next++ % workers.n];
 	struct handoff	*h;
 
 	if (!w->thread) {
-		session_create(w->sessions, fd, sa, salen, conf, lc, l);
+		session_create(w->sessions, fd, sa, salen, conf, lc, sl);
 		return;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		log_warn("cannot hand a connection on %s to a worker",
 		    lc->name);
 		close(fd);
-		listener_release(l);
+		slot_release(sl);
 		return;
 	}
 	h->fd = fd;
@@ -297,7 +297,7 @@ workers_dispatch(evutil_socket_t fd, const struct sockaddr *sa,
 	h->sslen = salen;
 	h->conf = config_ref(conf);
 	h->lc = lc;
-	h->listener = l;
+	h->slots = sl;
 	pthread_mutex_lock(&w->lock);
 	STAILQ_INSERT_TAIL(&w->queue, h, entry);
 	pthread_mutex_unlock(&w->lock);
@@ -387,7 +387,7 @@ workers_stop(void)
 		while ((h = STAILQ_FIRST(&w->queue)) != NULL) {
 			STAILQ_REMOVE_HEAD(&w->queue, entry);
 			close(h->fd);
-			listener_release(h->listener);
+			slot_release(h->slots);
 			config_unref(h->conf);
 			free(h);
 		}

@@ -21,7 +21,7 @@
 
 struct conf;
 struct event_base;
-struct listener;
+struct slots;
 struct listener_conf;
 struct timers;
 
@@ -38,8 +38,8 @@ unsigned int		 workers_count(void);
 /* Serve an accepted connection on the next worker (round robin). */
 void			 workers_dispatch(evutil_socket_t,
 			    const struct sockaddr *, socklen_t, struct conf *,
-			    const struct listener_conf *, struct listener *);
-/* Sums over all workers (open sessions: listeners_open()). */
+			    const struct listener_conf *, struct slots *);
+/* Sums over all workers (open sessions: slots_open()). */
 uint64_t		 workers_accepted(void);
 uint64_t		 workers_bytes(void);
 uint64_t		 workers_released(void);
