@@ -18,7 +18,7 @@
 #include "confbuild.h"
 #include "conferr.h"
 #include "conffile.h"
-#include "config.h"
+#include "conf.h"
 #include "confkeys.h"
 #include "framing.h"
 #include "strip.h"
@@ -285,7 +285,7 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 			continue;
 		/* Same protocol and port is ours to check, not the helper's. */
 		if (l->protocol == o->protocol && l->port == o->port &&
-		    config_addr_overlap(l, o))
+		    addr_overlap(&l->ss, &o->ss))
 			conferr_setting(b->e, g, "listener \"%s\" overlaps "
 			    "listener \"%s\" (%s): both %s port %u on \"%s\" "
 			    "and \"%s\"", l->name, o->name, where,

@@ -10,7 +10,7 @@
 
 #include "conferr.h"
 #include "conffile.h"
-#include "config.h"
+#include "conf.h"
 
 /* One error, kept with its place so the list can be sorted. */
 struct conferr_entry {

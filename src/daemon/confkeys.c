@@ -13,7 +13,7 @@
 
 #include "conferr.h"
 #include "conffile.h"
-#include "config.h"
+#include "conf.h"
 #include "confkeys.h"
 #include "framing.h"
 #include "log.h"

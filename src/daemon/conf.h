@@ -1,0 +1,86 @@
+/*
+ * conf.h: the configuration as an object, struct conf and its struct
+ * listener_conf: what every module reads, and what confbuild.c fills.
+ * Its life (loading, references) is config.h's.
+ */
+#ifndef ECHOD_CONF_H
+#define ECHOD_CONF_H
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "framing.h"
+#include "strip.h"
+
+#define CONF_NAME_MAX		64
+#define CONF_MAX_LINE_MIN	64
+#define CONF_MAX_LINE_MAX	(16u * 1024 * 1024)
+#define CONF_WORKERS_MAX	256
+/* max_memory: the bytes all sessions may hold together (session.c). */
+#define CONF_MAX_MEMORY_MIN	(1ull << 20)		/* 1 MiB */
+#define CONF_MAX_MEMORY_MAX	(1ull << 40)		/* 1 TiB */
+#define CONF_MAX_MEMORY_DEFAULT	(256ull << 20)		/* 256 MiB */
+/* UDP listeners' safety defaults, also those of a passed datagram socket
+ * that no listener claims. */
+#define CONF_UDP_RATE_DEFAULT		50
+#define CONF_UDP_BURST_DEFAULT		100
+#define CONF_UDP_DATAGRAM_DEFAULT	8192
+
+enum conf_proto {
+	CONF_TCP,
+	CONF_UDP
+};
+
+/* One entry of `listeners`, with every inherited value resolved. */
+struct listener_conf {
+	char			 name[CONF_NAME_MAX + 1];
+	enum conf_proto		 protocol;
+	char			 address[64];	/* as written, e.g. "::" */
+	uint16_t		 port;
+	struct sockaddr_storage	 ss;		/* address and port */
+	socklen_t		 sslen;
+	bool			 wildcard;	/* "::" or "0.0.0.0" */
+	enum framing_kind	 framing;
+	struct strip_set	*strip;		/* NULL: no rules */
+	struct timeval		 idle;		/* zero: never */
+	struct timeval		 write;		/* zero: never */
+	unsigned int		 max_connections; /* 0: no own limit */
+	/* UDP only */
+	unsigned int		 udp_rate;	/* replies/s per source */
+	unsigned int		 udp_burst;	/* bucket depth */
+	unsigned int		 max_datagram;	/* larger ones are dropped */
+	int			 line;		/* where it was defined */
+};
+
+struct conf {
+	atomic_uint		 refcnt;
+	char			*path;
+	int			 log_level;	/* syslog priority */
+	bool			 log_connections;
+	unsigned int		 log_rate;	/* entries per second */
+	unsigned int		 workers;	/* 0: one per CPU */
+	char			 event_method[8];	/* "auto", "epoll", ... */
+	unsigned int		 max_connections;
+	size_t			 max_line;
+	size_t			 max_memory;	/* bytes all sessions hold */
+	struct timeval		 idle;
+	struct timeval		 write;
+	struct timeval		 shutdown;
+	size_t			 nlisteners;
+	struct listener_conf	*listeners;
+};
+
+/* Every error of one load, each "FILE:LINE: message" or "FILE: message". */
+struct conf_errors {
+	char			**msgs;
+	size_t			  n;
+};
+
+#endif
