@@ -3,6 +3,7 @@
 (issue 12): each case that once broke it, named after what it did."""
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -13,7 +14,8 @@ import time
 
 import tap
 from echodtest import (ECHOD, Echod, conf, connect, free_port, listener,
-                       recv_until_eof, roundtrip, run_echod, wait_until)
+                       recv_exact, recv_until_eof, roundtrip, run_echod,
+                       wait_until)
 
 FAULT = os.path.join(os.environ.get("top_builddir", "."),
                      "tests/integration/fault.so")
@@ -295,6 +297,67 @@ def test_unreadable_file_named_with_its_line():
         assert re.search(want, r.stderr), r.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+# --- a client line against a strip regex (point 2) ---------------------------
+
+def test_regex_refused_when_it_could_not_be_bounded():
+    """Back-references and nested counts past 1000 are refused at load
+    with their line: glibc took 9-15 s on a 500-byte line with them."""
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="echodtest.")
+    try:
+        for pattern, why in (("(.*)(.*)\\2\\1", "back-reference"),
+                             ("(a{1,255}){1,255}", "repetition size")):
+            path = os.path.join(d, "echod.conf")
+            with open(path, "w") as f:
+                f.write(conf(listener("re", port, address="127.0.0.1",
+                                      framing="line",
+                                      strip=[{"regex": pattern}])))
+            r = run_echod(["-t", "-c", path])
+            assert r.returncode == 1, r.stderr
+            assert re.search(r"%s:\d+: invalid regex .*%s" % (
+                re.escape(path), why), r.stderr), r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_hostile_line_does_not_hold_the_worker():
+    """(a|b)*a(a|b){20} on a long line of random a and b took glibc
+    seconds, and every session of the worker waited: now the line is
+    answered (its first 4096 bytes matched, the regex's window) and a
+    client on the same worker gets its reply at once."""
+    port = free_port()
+    text = conf(listener("re", port, address="127.0.0.1", framing="line",
+                         max_connections=10,
+                         strip=[{"regex": "(a|b)*a(a|b){20}"}]),
+                workers=1, max_line=1 << 20)
+    rnd = random.Random(12)
+    line = bytes(rnd.choice(b"ab") for _ in range(60000))
+    with Echod(text) as d:
+        hostile = connect(port)
+        other = connect(port)
+        roundtrip(other, b"xyz\n")
+        hostile.sendall(line + b"\n")
+        t0 = time.monotonic()
+        roundtrip(other, b"ping\n", timeout=5)
+        waited = time.monotonic() - t0
+        # A deadline, not a measurement: glibc took seconds here (and
+        # valgrind makes everything some 50 times slower).
+        limit = 10 if os.environ.get("ECHOD_WRAPPER") else 2
+        assert waited < limit, "the other client waited %.2f s" % waited
+        # The longest match ending within the first 4096 bytes: they
+        # all go when byte 4095 ends one, less otherwise.
+        got = recv_exact(hostile, 1, 10)
+        rest = b""
+        while not (got + rest).endswith(b"\n"):
+            rest += hostile.recv(65536)
+        reply = got + rest
+        cut = len(line) + 1 - len(reply)
+        assert 0 < cut <= 4096, cut
+        assert reply == line[cut:] + b"\n"
+        hostile.close()
+        other.close()
 
 
 tap.main(globals())
