@@ -370,3 +370,29 @@ confbuild_top(struct conferr *e, const struct conffile *cf, config_t *cfg,
 	free(b.lfile);
 	free(b.lflags);
 }
+
+/* A listener of every default (see confbuild.h). */
+void
+confbuild_defaults(const struct conf *c, struct listener_conf *l,
+    const char *name, enum conf_proto proto,
+    const struct sockaddr_storage *ss, socklen_t sslen)
+{
+	struct confkeys_val	 none[K_COUNT];
+
+	memset(none, 0, sizeof(none));
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->protocol = proto;
+	l->ss = *ss;
+	l->sslen = sslen;
+	l->port = addr_port(ss);
+	l->wildcard = addr_is_wildcard(ss);
+	l->framing = confkeys_int(none, K_L_FRAMING);
+	l->max_connections = confkeys_int(none, K_L_MAX_CONNECTIONS);
+	/* UDP: with the safety settings of echod.conf(5). */
+	l->udp_rate = confkeys_int(none, K_L_UDP_RATE);
+	l->udp_burst = confkeys_int(none, K_L_UDP_BURST);
+	l->max_datagram = confkeys_int(none, K_L_MAX_DATAGRAM);
+	l->idle = c->idle;
+	l->write = c->write;
+}

@@ -131,13 +131,15 @@ config_parse(const char *text, const char *name, struct conf_errors *errs)
 }
 
 /*
- * A configuration of one listener, lc (its strip rules are not taken),
- * with the global settings of base: what serves a passed socket that no
- * listener claims.  Sessions hold it like any other.  NULL without
- * memory.
+ * A configuration of one listener with every default of echod.conf(5),
+ * called name, of protocol proto, on the address ss, and the global
+ * settings of base: what serves a passed socket that no listener claims.
+ * Sessions hold it like any other.  NULL without memory.
  */
 struct conf *
-config_fallback(const struct conf *base, const struct listener_conf *lc)
+config_fallback(const struct conf *base, const char *name,
+    enum conf_proto proto, const struct sockaddr_storage *ss,
+    socklen_t sslen)
 {
 	struct conf	*c;
 
@@ -154,8 +156,7 @@ config_fallback(const struct conf *base, const struct listener_conf *lc)
 		free(c);
 		return (NULL);
 	}
-	c->listeners[0] = *lc;
-	c->listeners[0].strip = NULL;
+	confbuild_defaults(base, &c->listeners[0], name, proto, ss, sslen);
 	return (c);
 }
 

@@ -21,9 +21,10 @@ struct conf	*config_load(const char *path, struct conf_errors *errs);
 /* The same from a string; name stands for the file in messages. */
 struct conf	*config_parse(const char *text, const char *name,
 		    struct conf_errors *errs);
-/* base's globals with lc as its only listener (no strip rules). */
-struct conf	*config_fallback(const struct conf *base,
-		    const struct listener_conf *lc);
+/* base's globals with one listener of every default (a passed socket). */
+struct conf	*config_fallback(const struct conf *base, const char *name,
+		    enum conf_proto, const struct sockaddr_storage *,
+		    socklen_t);
 struct conf	*config_ref(struct conf *);
 /* Drop a reference; the last one frees.  Accepts NULL. */
 void		 config_unref(struct conf *);

@@ -259,29 +259,15 @@ static void
 listener_configure(struct listener *l, struct conf *conf,
     const struct listener_conf *lc)
 {
-	struct listener_conf	 plain;
 	struct conf		*next;
 
 	if (lc != NULL)
 		next = config_ref(conf);
 	else {
-		memset(&plain, 0, sizeof(plain));
-		snprintf(plain.name, sizeof(plain.name), "%s",
-		    l->activated->name);
-		plain.protocol = l->activated->type == SOCK_DGRAM ?
-		    CONF_UDP : CONF_TCP;
-		/* UDP: with the safety settings of echod.conf(5). */
-		plain.udp_rate = CONF_UDP_RATE_DEFAULT;
-		plain.udp_burst = CONF_UDP_BURST_DEFAULT;
-		plain.max_datagram = CONF_UDP_DATAGRAM_DEFAULT;
-		plain.ss = l->activated->ss;
-		plain.sslen = l->activated->sslen;
-		plain.port = addr_port(&l->activated->ss);
-		plain.wildcard = addr_is_wildcard(&l->activated->ss);
-		plain.framing = FRAMING_RAW;
-		plain.idle = conf->idle;
-		plain.write = conf->write;
-		if ((next = config_fallback(conf, &plain)) == NULL) {
+		next = config_fallback(conf, l->activated->name,
+		    l->activated->type == SOCK_DGRAM ? CONF_UDP : CONF_TCP,
+		    &l->activated->ss, l->activated->sslen);
+		if (next == NULL) {
 			/* At start (no settings yet) this is fatal. */
 			if (l->lc == NULL)
 				fatal("passed socket \"%s\"",
