@@ -13,7 +13,10 @@
  * must find none.
  *
  * One more scan of the result finds the integer literals that libconfig
- * 1.5 would silently wrap (conffile_wrapped()).
+ * 1.5 would silently wrap (conffile_wrapped()).  Both scans follow the
+ * same scanner's rules of strings and comments, which is why they share
+ * this file, of a little more than 700 lines: one job, the text that
+ * libconfig is given.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
