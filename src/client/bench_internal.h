@@ -108,7 +108,7 @@ struct bench_loop {
 	uint64_t		 rate_sent;
 	bool			 stopping;
 	bool			 rate_armed;
-	bool			 starting;	/* in bench_loop_start_more */
+	bool			 starting;	/* in bench_conn_start_more */
 	uint64_t		 t_connected;	/* all initial conns done */
 	uint64_t		 t_last;	/* the last verified reply */
 	uint64_t		 t_end;		/* the loop ended */
@@ -147,13 +147,14 @@ struct bench {
 	struct hist		*progress_hist;
 };
 
-/* bench.c: start handshakes until BENCH_CONNECTING_MAX are in flight. */
-void		 bench_loop_start_more(struct bench_loop *);
-/* bench.c: leave the loop once no connection is left to run. */
-void		 bench_loop_check_done(struct bench_loop *);
-
 /* bench_conn.c: open connection c (again, in churn mode). */
 void		 bench_conn_start(struct bench_conn *);
+/* bench_conn.c: start handshakes of w until enough are in flight. */
+void		 bench_conn_start_more(struct bench_loop *);
+/* bench_conn.c: whether no connection of w is left to run. */
+bool		 bench_conn_all_done(struct bench_loop *);
+/* bench_conn.c: leave w's event loop once bench_conn_all_done(). */
+void		 bench_conn_check_done(struct bench_loop *);
 /* bench_conn.c: close c, if open, and take it off the -r queue. */
 void		 bench_conn_close(struct bench_conn *);
 /* bench_conn.c: hold c back until the -r rate allows it to go on. */
