@@ -32,7 +32,9 @@
 #include <event2/event.h>
 
 #include "bench.h"
-#include "bench_internal.h"
+#include "bench_conn.h"
+#include "bench_report.h"
+#include "bench_types.h"
 #include "hist.h"
 #include "peer.h"
 

@@ -34,7 +34,8 @@
 
 #include <event2/event.h>
 
-#include "bench_internal.h"
+#include "bench_conn.h"
+#include "bench_types.h"
 #include "hist.h"
 
 #define BENCH_CONNECTING_MAX	256	/* handshakes in flight per loop */
