@@ -32,11 +32,12 @@
 #include <event2/event.h>
 
 #include "bench.h"
-#include "bench_internal.h"
+#include "bench_conn.h"
+#include "bench_report.h"
+#include "bench_types.h"
 #include "hist.h"
 #include "peer.h"
 
-#define BENCH_CONNECTING_MAX	256	/* handshakes in flight per loop */
 #define BENCH_THREADS_MAX	64
 #define BENCH_FD_SPARE		64	/* stdio, the event base, the probe */
 
@@ -49,7 +50,6 @@ static void	bench_free(struct bench *);
 static void	*bench_thread(void *);
 static void	bench_sigint(evutil_socket_t, short, void *);
 static void	bench_loop_stop(struct bench_loop *);
-static bool	bench_loop_done(struct bench_loop *);
 static void	bench_loop_end(evutil_socket_t, short, void *);
 static void	bench_loop_tick(evutil_socket_t, short, void *);
 static void	bench_loop_rate(evutil_socket_t, short, void *);
@@ -381,9 +381,9 @@ bench_thread(void *arg)
 {
 	struct bench_loop	*w = arg;
 
-	bench_loop_start_more(w);
+	bench_conn_start_more(w);
 	/* A loopbreak before the loop starts would be forgotten. */
-	if (!bench_loop_done(w))
+	if (!bench_conn_all_done(w))
 		event_base_dispatch(w->base);
 	w->t_end = bench_now();
 	return (NULL);
@@ -397,23 +397,6 @@ bench_sigint(evutil_socket_t fd, short what, void *arg)
 
 	__atomic_store_n(&b->stop, true, __ATOMIC_RELAXED);
 	bench_loop_stop(&b->loops[0]);
-}
-
-/* Start handshakes until BENCH_CONNECTING_MAX are in flight. */
-void
-bench_loop_start_more(struct bench_loop *w)
-{
-	/* A connect that fails at once calls back here: no recursion. */
-	if (w->starting)
-		return;
-	w->starting = true;
-	while (!w->stopping && w->next_start < w->nconns &&
-	    w->connecting < BENCH_CONNECTING_MAX)
-		bench_conn_start(&w->conns[w->next_start++]);
-	w->starting = false;
-	if (w->t_connected == 0 && w->next_start == w->nconns &&
-	    w->connecting == 0)
-		w->t_connected = bench_now();
 }
 
 /* Stop sending; wait at most -t seconds for the replies owed. */
@@ -442,23 +425,7 @@ bench_loop_stop(struct bench_loop *w)
 	tv.tv_usec = (suseconds_t)((w->b->o.timeout - (double)tv.tv_sec) *
 	    1e6);
 	evtimer_add(w->drain_ev, &tv);
-	bench_loop_check_done(w);
-}
-
-/* Whether no connection is left to run, now or later. */
-static bool
-bench_loop_done(struct bench_loop *w)
-{
-	return (w->open == 0 && w->next_start == w->nconns &&
-	    TAILQ_EMPTY(&w->waitq));
-}
-
-/* Leave the loop once no connection is left to run. */
-void
-bench_loop_check_done(struct bench_loop *w)
-{
-	if (bench_loop_done(w))
-		event_base_loopbreak(w->base);
+	bench_conn_check_done(w);
 }
 
 /* -d seconds have passed. */
@@ -520,7 +487,7 @@ bench_loop_drain(evutil_socket_t fd, short what, void *arg)
 			bench_conn_close(c);
 		}
 	}
-	bench_loop_check_done(w);
+	bench_conn_check_done(w);
 }
 
 /* echocli bench: see echocli(1). */

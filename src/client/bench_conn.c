@@ -1,7 +1,8 @@
 /*
  * bench_conn.c: one connection of "echocli bench": connect, keep -p
  * messages in flight, check the replies, close (and with --churn start
- * over).  These are the callbacks of the hot path.
+ * over); and, for a loop, starting its connections and seeing that none
+ * is left to run.  These are the callbacks of the hot path.
  *
  * A connection is a socket with two plain events, not a bufferevent:
  * replies are checked as they stream in, against the message the server
@@ -33,9 +34,11 @@
 
 #include <event2/event.h>
 
-#include "bench_internal.h"
+#include "bench_conn.h"
+#include "bench_types.h"
 #include "hist.h"
 
+#define BENCH_CONNECTING_MAX	256	/* handshakes in flight per loop */
 #define BENCH_READS_MAX		4	/* recv calls per wakeup: fairness */
 #define BENCH_STAMP_MAX		16	/* hex digits of the sequence number */
 #define BENCH_RATE_TICK_US	1000	/* how often a rate-limited loop
@@ -132,6 +135,39 @@ bench_conn_start(struct bench_conn *c)
 	event_add(c->wev, &tv);
 }
 
+/* Start handshakes until BENCH_CONNECTING_MAX are in flight. */
+void
+bench_conn_start_more(struct bench_loop *w)
+{
+	/* A connect that fails at once calls back here: no recursion. */
+	if (w->starting)
+		return;
+	w->starting = true;
+	while (!w->stopping && w->next_start < w->nconns &&
+	    w->connecting < BENCH_CONNECTING_MAX)
+		bench_conn_start(&w->conns[w->next_start++]);
+	w->starting = false;
+	if (w->t_connected == 0 && w->next_start == w->nconns &&
+	    w->connecting == 0)
+		w->t_connected = bench_now();
+}
+
+/* Whether no connection of w is left to run, now or later. */
+bool
+bench_conn_all_done(struct bench_loop *w)
+{
+	return (w->open == 0 && w->next_start == w->nconns &&
+	    TAILQ_EMPTY(&w->waitq));
+}
+
+/* Leave w's event loop once no connection is left to run. */
+void
+bench_conn_check_done(struct bench_loop *w)
+{
+	if (bench_conn_all_done(w))
+		event_base_loopbreak(w->base);
+}
+
 /* Close c, if open, and take it off the -r queue; it may start again. */
 void
 bench_conn_close(struct bench_conn *c)
@@ -222,7 +258,7 @@ bench_conn_fill(struct bench_conn *c)
 	if (c->state == BENCH_CONN_OPEN && c->inflight == 0 && !c->parked) {
 		/* Nothing owed and nothing left to send: -n is reached. */
 		bench_conn_close(c);
-		bench_loop_check_done(w);
+		bench_conn_check_done(w);
 	}
 }
 
@@ -268,8 +304,8 @@ bench_conn_failed(struct bench_conn *c, int error)
 	}
 	bench_conn_close(c);
 	/* A failed slot is not retried: the run ends sooner, non-zero. */
-	bench_loop_start_more(w);
-	bench_loop_check_done(w);
+	bench_conn_start_more(w);
+	bench_conn_check_done(w);
 }
 
 /* A reply was not what we sent: count it, show the first, give up c. */
@@ -302,8 +338,8 @@ bench_conn_wrong(struct bench_conn *c, const char *got, size_t len)
 		c->inflight--;
 	w->st.unanswered += c->inflight;
 	bench_conn_close(c);
-	bench_loop_start_more(w);
-	bench_loop_check_done(w);
+	bench_conn_start_more(w);
+	bench_conn_check_done(w);
 }
 
 /*
@@ -376,7 +412,7 @@ bench_conn_writecb(evutil_socket_t fd, short what, void *arg)
 	c->state = BENCH_CONN_OPEN;
 	w->st.connected++;
 	event_add(c->rev, NULL);
-	bench_loop_start_more(w);
+	bench_conn_start_more(w);
 	bench_conn_fill(c);
 }
 
@@ -413,13 +449,13 @@ bench_conn_readcb(evutil_socket_t fd, short what, void *arg)
 		bench_conn_close(c);
 		if (!w->stopping)
 			bench_conn_start(c);
-		bench_loop_check_done(w);
+		bench_conn_check_done(w);
 		return;
 	}
 	if (w->stopping) {
 		if (c->inflight == 0) {
 			bench_conn_close(c);
-			bench_loop_check_done(w);
+			bench_conn_check_done(w);
 		}
 		return;
 	}

@@ -13,7 +13,8 @@
 
 #include <event2/event.h>
 
-#include "bench_internal.h"
+#include "bench_report.h"
+#include "bench_types.h"
 #include "hist.h"
 
 static void	bench_report_json_str(const char *);

@@ -1,11 +1,14 @@
 /*
- * bench_internal.h: what the files of "echocli bench" share and nothing
- * else sees: bench.c (options, set-up, the loops), bench_conn.c (one
- * connection) and bench_report.c (the progress line and the result).
- * The types are here, not in one .c, because all three work on them.
+ * bench_types.h: the types of "echocli bench" (a run, its loops, their
+ * connections, the options and counters) and the two inline helpers of
+ * its hot path.  bench.c (options, set-up, the loops), bench_conn.c (the
+ * connections) and bench_report.c (the progress line and the result) all
+ * work on these types, so they are in a header of their own that no .c
+ * owns: the lowest room of the client's bench, which includes nothing of
+ * it.  What each .c offers the others is in its own header.
  */
-#ifndef ECHOCLI_BENCH_INTERNAL_H
-#define ECHOCLI_BENCH_INTERNAL_H
+#ifndef ECHOCLI_BENCH_TYPES_H
+#define ECHOCLI_BENCH_TYPES_H
 
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -108,7 +111,7 @@ struct bench_loop {
 	uint64_t		 rate_sent;
 	bool			 stopping;
 	bool			 rate_armed;
-	bool			 starting;	/* in bench_loop_start_more */
+	bool			 starting;	/* in bench_conn_start_more */
 	uint64_t		 t_connected;	/* all initial conns done */
 	uint64_t		 t_last;	/* the last verified reply */
 	uint64_t		 t_end;		/* the loop ended */
@@ -146,25 +149,6 @@ struct bench {
 	uint64_t		 progress_t;
 	struct hist		*progress_hist;
 };
-
-/* bench.c: start handshakes until BENCH_CONNECTING_MAX are in flight. */
-void		 bench_loop_start_more(struct bench_loop *);
-/* bench.c: leave the loop once no connection is left to run. */
-void		 bench_loop_check_done(struct bench_loop *);
-
-/* bench_conn.c: open connection c (again, in churn mode). */
-void		 bench_conn_start(struct bench_conn *);
-/* bench_conn.c: close c, if open, and take it off the -r queue. */
-void		 bench_conn_close(struct bench_conn *);
-/* bench_conn.c: hold c back until the -r rate allows it to go on. */
-void		 bench_conn_park(struct bench_conn *);
-/* bench_conn.c: queue messages until -p are in flight, then send them. */
-void		 bench_conn_fill(struct bench_conn *);
-
-/* bench_report.c: the progress line, a timer callback; arg is the bench. */
-void		 bench_report_progress(evutil_socket_t, short, void *);
-/* bench_report.c: sum the loops, print the result; the exit status. */
-int		 bench_report_summary(struct bench *);
 
 /*
  * bench_conn.c's callbacks read the clock for every batch of messages and
