@@ -279,12 +279,62 @@ def assert_silent(s, quiet=0.3):
         raise AssertionError("expected silence, got %r" % data)
 
 
+def exchange(s, data, n, timeout=DEADLINE):
+    """Send data and receive exactly n bytes at the same time; the bytes
+    received.  Sending all before reading would need the kernel to hold
+    whatever of data the server has already answered, in our receive
+    buffer, the server's and our send buffer: a payload of a megabyte
+    fits only while the kernel grows them, and when TCP is short of
+    memory (other tests hold sockets full) sendall() waits for ever.
+    AssertionError if the deadline passes or the server closes first;
+    a reset or broken pipe is raised as it comes."""
+    view = memoryview(data)
+    buf = bytearray()
+    old = s.gettimeout()
+    end = time.monotonic() + timeout
+    s.setblocking(False)
+    try:
+        while len(view) or len(buf) < n:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    "timed out: %d of %d bytes sent, %d of %d received: %r"
+                    % (len(data) - len(view), len(data), len(buf), n,
+                       bytes(buf[-80:])))
+            # poll, not select: a test may hold more than 1024 descriptors
+            p = select.poll()
+            p.register(s, (select.POLLIN if len(buf) < n else 0) |
+                       (select.POLLOUT if len(view) else 0))
+            ev = p.poll(left * 1000)
+            ev = ev[0][1] if ev else 0
+            w = ev & (select.POLLOUT | select.POLLERR | select.POLLHUP)
+            r = ev & (select.POLLIN | select.POLLERR | select.POLLHUP)
+            if w and len(view):
+                try:
+                    view = view[s.send(view):]
+                except BlockingIOError:
+                    pass
+            if r and len(buf) < n:
+                try:
+                    chunk = s.recv(min(n - len(buf), 1 << 20))
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    raise AssertionError(
+                        "connection closed after %d of %d bytes: %r"
+                        % (len(buf), n, bytes(buf[-80:])))
+                buf += chunk
+    finally:
+        s.settimeout(old)
+    return bytes(buf)
+
+
 def roundtrip(s, data, expect=None, timeout=DEADLINE):
-    """Send data and check the reply is expect (default: data itself)."""
+    """Send data and check the reply is expect (default: data itself),
+    reading while sending (see exchange)."""
     if expect is None:
         expect = data
-    s.sendall(data)
-    got = recv_exact(s, len(expect), timeout)
+    got = exchange(s, data, len(expect), timeout)
     assert got == expect, "sent %r, expected %r, got %r" % (
         data[:80], expect[:80], got[:80])
     return got
