@@ -340,6 +340,43 @@ def roundtrip(s, data, expect=None, timeout=DEADLINE):
     return got
 
 
+def tcp_memory_pages():
+    """Pages all TCP sockets of the machine hold (sockstat's TCP mem:
+    the kernel's count, shared by every network namespace)."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            w = line.split()
+            if w and w[0] == "TCP:" and "mem" in w:
+                return int(w[w.index("mem") + 1])
+    return 0
+
+
+def tcp_memory_pressures():
+    """How many times TCP has entered memory pressure (TcpExt
+    TCPMemoryPressures): while in it, each socket is held to a few pages
+    of buffers, whatever it asks for."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines, lines[1:]):
+        if names.startswith("TcpExt:") and values.startswith("TcpExt:"):
+            row = dict(zip(names.split(), values.split()))
+            return int(row.get("TCPMemoryPressures", 0))
+    return 0
+
+
+def wait_tcp_memory(timeout=60):
+    """Wait until TCP is surely out of memory pressure: its pages at or
+    under tcp_mem's low mark, where the kernel leaves it.  Other
+    processes' sockets (another test's thousands of clients) may hold
+    more for a while; a test whose measure needs the kernel to buffer
+    megabytes waits for them."""
+    with open("/proc/sys/net/ipv4/tcp_mem") as f:
+        low = int(f.read().split()[0])
+    wait_until(lambda: tcp_memory_pages() <= low, timeout,
+               "TCP memory under tcp_mem's low mark of %d pages (%d held "
+               "when the wait began)" % (low, tcp_memory_pages()), step=0.1)
+
+
 def wait_until(cond, timeout=DEADLINE, what="condition", step=0.02):
     """Poll cond() until it returns a true value; return that value."""
     end = time.monotonic() + timeout
