@@ -15,6 +15,7 @@ ECHOD_WRAPPER (e.g. "valgrind -q --error-exitcode=99": run echod under it).
 
 import errno
 import os
+import random
 import re
 import select
 import shlex
@@ -94,23 +95,53 @@ def have_ipv6():
         return False
 
 
+def _ephemeral_range():
+    """The ports the kernel gives connect() and bind(port 0) from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port):
+    """Whether a TCP socket can bind port on every address now."""
+    if have_ipv6():
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        addr = ("::", port)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        addr = ("127.0.0.1", port)
+    try:
+        s.bind(addr)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def free_port():
     """A TCP port free on every address (so "::" listeners can use it too),
-    never handed out twice by this process."""
-    for _ in range(100):
-        if have_ipv6():
-            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            s.bind(("::", 0))
-        else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if port not in _handed_out:
+    never handed out twice by this process, and outside the ephemeral
+    range: a port the kernel gave bind(port 0) is one it gives the next
+    connect() too, and between our close and echod's bind a client of
+    another test (test_memory opens 15 000) could take it, and echod
+    exit with "Address already in use"."""
+    lo, hi = _ephemeral_range()
+    ranges = [(a, b) for a, b in ((10000, lo - 1), (hi + 1, 65535)) if a <= b]
+    for _ in range(200):
+        if not ranges:
+            break
+        a, b = random.choice(ranges)
+        port = random.randint(a, b)
+        if port not in _handed_out and _bindable(port):
             _handed_out.add(port)
             return port
-    raise RuntimeError("no free port")
+    raise RuntimeError("no free port outside the ephemeral range %d-%d"
+                       % (lo, hi))
 
 
 def free_ports(n):
