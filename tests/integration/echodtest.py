@@ -488,6 +488,7 @@ class Echod:
         self.stdout = []
         self.cond = threading.Condition()
         self.closed = False
+        self.notify_done = False
         self.returncode = None
         self._threads = []
         self._nsock = None
@@ -573,6 +574,16 @@ class Echod:
             self.cond.notify_all()
 
     def _read_notify(self):
+        try:
+            self._read_notify_loop()
+        finally:
+            with self.cond:
+                self.notify_done = True
+                self.cond.notify_all()
+
+    def _read_notify_loop(self):
+        # Ends once echod has exited and a select() found nothing more:
+        # what it sent last is read before notify_done is set.
         while True:
             try:
                 r, _, _ = select.select([self._nsock], [], [], 0.1)
@@ -687,7 +698,11 @@ class Echod:
                     raise AssertionError("timed out after %.1f s waiting "
                                          "for %s /%s/" % (timeout, what,
                                                           regex))
-                if self.proc.poll() is not None and self.closed:
+                # Exited, and all it wrote read: its stderr at EOF and,
+                # for a notify message, the notify socket drained (the
+                # datagrams it sent just before exiting may be unread).
+                if (self.proc.poll() is not None and self.closed and
+                        (items is not self.notes or self.notify_done)):
                     raise AssertionError("echod exited (status %r) while "
                                          "waiting for %s /%s/" % (
                                              self.proc.returncode, what,
