@@ -96,13 +96,24 @@ def have_ipv6():
         return False
 
 
-# Ports for the daemons under test come from below the kernel's ephemeral
-# range (32768-60999 by default), so that no client socket of any test
-# takes one by chance, and each is claimed with a file created O_EXCL in
-# a directory all test processes share: make check runs several at once.
-_PORT_LOW, _PORT_HIGH = 20000, 32700
+# Ports for the daemons under test come from outside the kernel's
+# ephemeral range, so that no client socket of any test takes one by
+# chance (a port the kernel gave bind(port 0) is one it gives the next
+# connect() too, and test_memory opens 15 000), and each is claimed with
+# a file created O_EXCL in a directory all test processes share: make
+# check runs several at once.
 _PORT_DIR = os.path.join(tempfile.gettempdir(), "echodtest-ports")
 _PORT_STALE = 3600          # a claim older than this is a dead process's
+
+
+def _ephemeral_range():
+    """The ports the kernel gives connect() and bind(port 0) from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def _port_bindable(port):
@@ -147,18 +158,24 @@ def _port_release(path):
 
 def free_port():
     """A TCP and UDP port free on every address (so "::" listeners can
-    use it too), never handed out twice: not by this process, not by
-    another test process running at the same time."""
+    use it too), outside the ephemeral range, never handed out twice:
+    not by this process, not by another test process running at once."""
+    lo, hi = _ephemeral_range()
+    ranges = [(a, b) for a, b in ((10000, lo - 1), (hi + 1, 65535)) if a <= b]
     os.makedirs(_PORT_DIR, mode=0o1777, exist_ok=True)
     rnd = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(1000):
-        port = rnd.randrange(_PORT_LOW, _PORT_HIGH)
+        if not ranges:
+            break
+        a, b = rnd.choice(ranges)
+        port = rnd.randint(a, b)
         if port in _handed_out or not _port_claim(port):
             continue
         _handed_out.add(port)
         if _port_bindable(port):
             return port
-    raise RuntimeError("no free port")
+    raise RuntimeError("no free port outside the ephemeral range %d-%d"
+                       % (lo, hi))
 
 
 def free_ports(n):
@@ -327,15 +344,102 @@ def assert_silent(s, quiet=0.3):
         raise AssertionError("expected silence, got %r" % data)
 
 
+def exchange(s, data, n, timeout=DEADLINE):
+    """Send data and receive exactly n bytes at the same time; the bytes
+    received.  Sending all before reading would need the kernel to hold
+    whatever of data the server has already answered, in our receive
+    buffer, the server's and our send buffer: a payload of a megabyte
+    fits only while the kernel grows them, and when TCP is short of
+    memory (other tests hold sockets full) sendall() waits for ever.
+    AssertionError if the deadline passes or the server closes first;
+    a reset or broken pipe is raised as it comes."""
+    view = memoryview(data)
+    buf = bytearray()
+    old = s.gettimeout()
+    end = time.monotonic() + timeout
+    s.setblocking(False)
+    try:
+        while len(view) or len(buf) < n:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    "timed out: %d of %d bytes sent, %d of %d received: %r"
+                    % (len(data) - len(view), len(data), len(buf), n,
+                       bytes(buf[-80:])))
+            # poll, not select: a test may hold more than 1024 descriptors
+            p = select.poll()
+            p.register(s, (select.POLLIN if len(buf) < n else 0) |
+                       (select.POLLOUT if len(view) else 0))
+            ev = p.poll(left * 1000)
+            ev = ev[0][1] if ev else 0
+            w = ev & (select.POLLOUT | select.POLLERR | select.POLLHUP)
+            r = ev & (select.POLLIN | select.POLLERR | select.POLLHUP)
+            if w and len(view):
+                try:
+                    view = view[s.send(view):]
+                except BlockingIOError:
+                    pass
+            if r and len(buf) < n:
+                try:
+                    chunk = s.recv(min(n - len(buf), 1 << 20))
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    raise AssertionError(
+                        "connection closed after %d of %d bytes: %r"
+                        % (len(buf), n, bytes(buf[-80:])))
+                buf += chunk
+    finally:
+        s.settimeout(old)
+    return bytes(buf)
+
+
 def roundtrip(s, data, expect=None, timeout=DEADLINE):
-    """Send data and check the reply is expect (default: data itself)."""
+    """Send data and check the reply is expect (default: data itself),
+    reading while sending (see exchange)."""
     if expect is None:
         expect = data
-    s.sendall(data)
-    got = recv_exact(s, len(expect), timeout)
+    got = exchange(s, data, len(expect), timeout)
     assert got == expect, "sent %r, expected %r, got %r" % (
         data[:80], expect[:80], got[:80])
     return got
+
+
+def tcp_memory_pages():
+    """Pages all TCP sockets of the machine hold (sockstat's TCP mem:
+    the kernel's count, shared by every network namespace)."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            w = line.split()
+            if w and w[0] == "TCP:" and "mem" in w:
+                return int(w[w.index("mem") + 1])
+    return 0
+
+
+def tcp_memory_pressures():
+    """How many times TCP has entered memory pressure (TcpExt
+    TCPMemoryPressures): while in it, each socket is held to a few pages
+    of buffers, whatever it asks for."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines, lines[1:]):
+        if names.startswith("TcpExt:") and values.startswith("TcpExt:"):
+            row = dict(zip(names.split(), values.split()))
+            return int(row.get("TCPMemoryPressures", 0))
+    return 0
+
+
+def wait_tcp_memory(timeout=60):
+    """Wait until TCP is surely out of memory pressure: its pages at or
+    under tcp_mem's low mark, where the kernel leaves it.  Other
+    processes' sockets (another test's thousands of clients) may hold
+    more for a while; a test whose measure needs the kernel to buffer
+    megabytes waits for them."""
+    with open("/proc/sys/net/ipv4/tcp_mem") as f:
+        low = int(f.read().split()[0])
+    wait_until(lambda: tcp_memory_pages() <= low, timeout,
+               "TCP memory under tcp_mem's low mark of %d pages (%d held "
+               "when the wait began)" % (low, tcp_memory_pages()), step=0.1)
 
 
 def wait_until(cond, timeout=DEADLINE, what="condition", step=0.02):
@@ -418,6 +522,7 @@ class Echod:
         self.stdout = []
         self.cond = threading.Condition()
         self.closed = False
+        self.notify_done = False
         self.returncode = None
         self._threads = []
         self._nsock = None
@@ -503,6 +608,16 @@ class Echod:
             self.cond.notify_all()
 
     def _read_notify(self):
+        try:
+            self._read_notify_loop()
+        finally:
+            with self.cond:
+                self.notify_done = True
+                self.cond.notify_all()
+
+    def _read_notify_loop(self):
+        # Ends once echod has exited and a select() found nothing more:
+        # what it sent last is read before notify_done is set.
         while True:
             try:
                 r, _, _ = select.select([self._nsock], [], [], 0.1)
@@ -617,7 +732,11 @@ class Echod:
                     raise AssertionError("timed out after %.1f s waiting "
                                          "for %s /%s/" % (timeout, what,
                                                           regex))
-                if self.proc.poll() is not None and self.closed:
+                # Exited, and all it wrote read: its stderr at EOF and,
+                # for a notify message, the notify socket drained (the
+                # datagrams it sent just before exiting may be unread).
+                if (self.proc.poll() is not None and self.closed and
+                        (items is not self.notes or self.notify_done)):
                     raise AssertionError("echod exited (status %r) while "
                                          "waiting for %s /%s/" % (
                                              self.proc.returncode, what,
