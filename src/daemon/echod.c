@@ -36,7 +36,7 @@ static struct {
 	const char	*path;
 	bool		 verbose;
 	int		 stopping_sessions;	/* open when the stop began */
-	uint64_t	 released;	/* workers_released() at the last tick */
+	uint64_t	 released;	/* workers_released(), last tick */
 	uint64_t	 closed;	/* workers_closed() at the last tick */
 	bool		 trim_again;	/* trim on the next quiet tick too */
 	bool		 over;		/* budget_over() at the last tick */
@@ -44,7 +44,7 @@ static struct {
 	struct timer	 tick;		/* once a second: status, budgets */
 	struct event	*deadline;	/* end of the graceful stop */
 	struct event	*drained;	/* the last connection is gone */
-} main_state;
+} echod_state;
 
 static __attribute__((__noreturn__)) void
 usage(FILE *f, int status)
@@ -63,7 +63,7 @@ usage(FILE *f, int status)
 
 /* Load path, or log every error and return NULL. */
 static struct conf *
-main_load(const char *path, bool to_stderr, char **first)
+echod_load(const char *path, bool to_stderr, char **first)
 {
 	struct conf_errors	 errs = { NULL, 0 };
 	struct conf		*conf;
@@ -85,7 +85,7 @@ main_load(const char *path, bool to_stderr, char **first)
 
 /* The STATUS= line: what `systemctl status echod` shows. */
 static void
-main_status(char *buf, size_t len)
+echod_status(char *buf, size_t len)
 {
 	int	n;
 
@@ -107,13 +107,14 @@ main_status(char *buf, size_t len)
  * malloc_trim(0) walks every arena (glibc 2.36), the worker threads' too.
  */
 static void
-main_memory_tick(void)
+echod_memory_tick(void)
 {
 	bool		 over = budget_over();
-	uint64_t	 closed = workers_closed(), released = workers_released();
+	uint64_t	 closed = workers_closed();
+	uint64_t	 released = workers_released();
 
-	if (over != main_state.over) {
-		main_state.over = over;
+	if (over != echod_state.over) {
+		echod_state.over = over;
 		if (over)
 			log_warnx("max_memory reached (%llu bytes held): "
 			    "sessions holding bytes stop reading",
@@ -127,25 +128,25 @@ main_memory_tick(void)
 	 * Once more on the tick after the counts stop moving: a worker may
 	 * still have been freeing when the last trim ran.
 	 */
-	if (closed != main_state.closed || released != main_state.released) {
-		main_state.closed = closed;
-		main_state.released = released;
-		main_state.trim_again = true;
+	if (closed != echod_state.closed || released != echod_state.released) {
+		echod_state.closed = closed;
+		echod_state.released = released;
+		echod_state.trim_again = true;
 		malloc_trim(0);
-	} else if (main_state.trim_again) {
-		main_state.trim_again = false;
+	} else if (echod_state.trim_again) {
+		echod_state.trim_again = false;
 		malloc_trim(0);
 	}
 }
 
 /* Once a second: STATUS=, the log budget's summary, refusal warnings. */
 static void
-main_tick(void *arg)
+echod_tick(void *arg)
 {
 	char	status[256];
 
 	(void)arg;
-	if (timer_in(echod.timers, &main_state.tick, 1000000) == -1)
+	if (timer_in(echod.timers, &echod_state.tick, 1000000) == -1)
 		log_warnx("cannot set the status tick");
 	log_conn_tick();
 	listeners_tick();
@@ -154,26 +155,26 @@ main_tick(void *arg)
 	 * system, or RSS stays where the busiest second left it.
 	 */
 	budget_tick();
-	main_memory_tick();
+	echod_memory_tick();
 	if (echod.stopping)
 		snprintf(status, sizeof(status), "Stopping: %u sessions left",
 		    listeners_open());
 	else
-		main_status(status, sizeof(status));
+		echod_status(status, sizeof(status));
 	systemd_status(status);
 }
 
 /* Apply log_level and log_rate; -v keeps debug. */
 static void
-main_log_settings(const struct conf *conf)
+echod_log_settings(const struct conf *conf)
 {
-	log_setlevel(main_state.verbose ? LOG_DEBUG : conf->log_level);
+	log_setlevel(echod_state.verbose ? LOG_DEBUG : conf->log_level);
 	log_conn_setrate(conf->log_rate);
 }
 
 /* SIGHUP: reload transactionally (echod(8), SIGNALS). */
 static void
-main_reload(evutil_socket_t sig, short what, void *arg)
+echod_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct listener_diff	 diff;
 	struct log_field	 result = { "ECHOD_RELOAD_RESULT", "rejected" };
@@ -183,7 +184,7 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 	if (echod.stopping)
 		return;
 	systemd_reloading();
-	if ((next = main_load(main_state.path, false, &why)) == NULL ||
+	if ((next = echod_load(echod_state.path, false, &why)) == NULL ||
 	    listeners_apply(echod.base, next, &diff, &why) == -1) {
 		log_entry(LOG_ERR, LOG_MSGID_RELOAD, &result, 1,
 		    "reload rejected: %s", why != NULL ? why : "out of memory");
@@ -196,7 +197,7 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 			    "next restart");
 		config_unref(echod.conf);
 		echod.conf = next;
-		main_log_settings(next);
+		echod_log_settings(next);
 		budget_set(next->max_memory);
 		result.value = "ok";
 		log_entry(LOG_INFO, LOG_MSGID_RELOAD, &result, 1,
@@ -205,21 +206,21 @@ main_reload(evutil_socket_t sig, short what, void *arg)
 		    diff.removed, listeners_open());
 	}
 	/* Also after a rejection, or systemd waits in "reloading". */
-	main_status(status, sizeof(status));
+	echod_status(status, sizeof(status));
 	systemd_ready(status);
 }
 
 /* The graceful stop's time is up: close what is left.  Each worker
  * closes its own; the last session gone ends the main loop. */
 static void
-main_deadline(evutil_socket_t fd, short what, void *arg)
+echod_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	workers_close_all("shutdown");
 }
 
 /* The last connection of a graceful stop is gone: end the main loop. */
 static void
-main_drained(evutil_socket_t fd, short what, void *arg)
+echod_drained(evutil_socket_t fd, short what, void *arg)
 {
 	event_base_loopbreak(echod.base);
 }
@@ -229,31 +230,31 @@ main_drained(evutil_socket_t fd, short what, void *arg)
  * timeouts.shutdown, then close them.  A second signal ends it at once.
  */
 static void
-main_stop(evutil_socket_t sig, short what, void *arg)
+echod_stop(evutil_socket_t sig, short what, void *arg)
 {
 	char	status[64];
 
 	if (echod.stopping) {
-		main_deadline(-1, 0, NULL);
+		echod_deadline(-1, 0, NULL);
 		return;
 	}
 	echod.stopping = true;
-	main_state.stopping_sessions = (int)listeners_open();
+	echod_state.stopping_sessions = (int)listeners_open();
 	snprintf(status, sizeof(status), "Stopping: %u sessions left",
 	    listeners_open());
 	systemd_stopping(status);
-	listeners_close(main_state.drained);
+	listeners_close(echod_state.drained);
 	if (listeners_open() == 0)
 		return;
-	main_state.deadline = evtimer_new(echod.base, main_deadline, NULL);
-	if (main_state.deadline == NULL ||
-	    evtimer_add(main_state.deadline, &echod.conf->shutdown) == -1)
-		main_deadline(-1, 0, NULL);
+	echod_state.deadline = evtimer_new(echod.base, echod_deadline, NULL);
+	if (echod_state.deadline == NULL ||
+	    evtimer_add(echod_state.deadline, &echod.conf->shutdown) == -1)
+		echod_deadline(-1, 0, NULL);
 }
 
 /* workers = 0: one per CPU this process may run on (CPUAffinity=). */
 static unsigned int
-main_nworkers(const struct conf *conf)
+echod_nworkers(const struct conf *conf)
 {
 	cpu_set_t	set;
 	int		n;
@@ -268,26 +269,26 @@ main_nworkers(const struct conf *conf)
 
 /* Signals as loop events, and the tick. */
 static void
-main_events(void)
+echod_events(void)
 {
-	main_state.sighup = evsignal_new(echod.base, SIGHUP, main_reload,
+	echod_state.sighup = evsignal_new(echod.base, SIGHUP, echod_reload,
 	    NULL);
-	main_state.sigterm = evsignal_new(echod.base, SIGTERM, main_stop,
+	echod_state.sigterm = evsignal_new(echod.base, SIGTERM, echod_stop,
 	    NULL);
-	main_state.sigint = evsignal_new(echod.base, SIGINT, main_stop, NULL);
-	main_state.drained = event_new(echod.base, -1, 0, main_drained, NULL);
-	if (main_state.drained == NULL || main_state.sighup == NULL ||
-	    main_state.sigterm == NULL || main_state.sigint == NULL ||
-	    evsignal_add(main_state.sighup, NULL) == -1 ||
-	    evsignal_add(main_state.sigterm, NULL) == -1 ||
-	    evsignal_add(main_state.sigint, NULL) == -1 ||
-	    timer_in(echod.timers, &main_state.tick, 1000000) == -1)
+	echod_state.sigint = evsignal_new(echod.base, SIGINT, echod_stop, NULL);
+	echod_state.drained = event_new(echod.base, -1, 0, echod_drained, NULL);
+	if (echod_state.drained == NULL || echod_state.sighup == NULL ||
+	    echod_state.sigterm == NULL || echod_state.sigint == NULL ||
+	    evsignal_add(echod_state.sighup, NULL) == -1 ||
+	    evsignal_add(echod_state.sigterm, NULL) == -1 ||
+	    evsignal_add(echod_state.sigint, NULL) == -1 ||
+	    timer_in(echod.timers, &echod_state.tick, 1000000) == -1)
 		fatalx("cannot set up the event loop");
 }
 
 /* The start entry (echod(8), JOURNAL ENTRIES) and READY=1. */
 static void
-main_ready(void)
+echod_ready(void)
 {
 	char			 list[1024], status[256];
 	struct log_field	 f = { "ECHOD_LISTENERS", list };
@@ -299,18 +300,18 @@ main_ready(void)
 	    listeners_count() == 1 ? "" : "s", list, event_get_version(),
 	    event_base_get_method(echod.base), workers_count(),
 	    workers_count() == 1 ? "" : "s");
-	main_status(status, sizeof(status));
+	echod_status(status, sizeof(status));
 	systemd_ready(status);
 }
 
 /* Free everything, so leak checkers see a clean exit; also after a
  * failed start, so only what was set up is freed. */
 static void
-main_teardown(bool stopped)
+echod_teardown(bool stopped)
 {
-	struct event	**ev[] = { &main_state.deadline, &main_state.drained,
-	    &main_state.sigint,
-	    &main_state.sigterm, &main_state.sighup };
+	struct event	**ev[] = { &echod_state.deadline, &echod_state.drained,
+	    &echod_state.sigint,
+	    &echod_state.sigterm, &echod_state.sighup };
 	size_t		  i;
 
 	listeners_close(NULL);
@@ -319,7 +320,7 @@ main_teardown(bool stopped)
 	if (stopped)
 		log_entry(LOG_INFO, LOG_MSGID_STOP, NULL, 0,
 		    "echod stopping: %d sessions closed",
-		    main_state.stopping_sessions);
+		    echod_state.stopping_sessions);
 	for (i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
 		if (*ev[i] != NULL) {
 			event_free(*ev[i]);
@@ -327,7 +328,7 @@ main_teardown(bool stopped)
 		}
 	systemd_free();
 	if (echod.timers != NULL) {
-		timer_del(echod.timers, &main_state.tick);
+		timer_del(echod.timers, &echod_state.tick);
 		timers_free(echod.timers);
 	}
 	if (echod.base != NULL)
@@ -338,13 +339,13 @@ main_teardown(bool stopped)
 
 /* Could not start serving: say why, here and in `systemctl status`. */
 static int
-main_fail(char *cause)
+echod_fail(char *cause)
 {
 	log_entry(LOG_ERR, NULL, NULL, 0, "%s", cause != NULL ? cause :
 	    "out of memory");
 	systemd_status(cause != NULL ? cause : "out of memory");
 	free(cause);
-	main_teardown(false);
+	echod_teardown(false);
 	return (EXIT_NOSERVE);
 }
 
@@ -367,12 +368,12 @@ main(int argc, char *argv[])
 	char			*cause;
 	int			 ch;
 
-	main_state.path = SYSCONFDIR "/echod.conf";
-	timer_init(&main_state.tick, main_tick, NULL);
+	echod_state.path = SYSCONFDIR "/echod.conf";
+	timer_init(&echod_state.tick, echod_tick, NULL);
 	while ((ch = getopt_long(argc, argv, "c:tvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			main_state.path = optarg;
+			echod_state.path = optarg;
 			break;
 		case 't':
 			check = true;
@@ -385,7 +386,7 @@ main(int argc, char *argv[])
 			}
 			break;
 		case 'v':
-			main_state.verbose = true;
+			echod_state.verbose = true;
 			break;
 		case 'V':
 			printf("echod %s (libevent %s)\n", PACKAGE_VERSION,
@@ -401,19 +402,19 @@ main(int argc, char *argv[])
 		usage(stderr, EXIT_CONFIG);
 
 	if (check) {
-		if ((echod.conf = main_load(main_state.path, true,
+		if ((echod.conf = echod_load(echod_state.path, true,
 		    NULL)) == NULL)
 			return (EXIT_CONFIG);
-		printf("echod: %s: configuration is valid\n", main_state.path);
+		printf("echod: %s: configuration is valid\n", echod_state.path);
 		config_unref(echod.conf);
 		return (0);
 	}
 
-	log_init(target, main_state.verbose ? LOG_DEBUG : LOG_INFO);
+	log_init(target, echod_state.verbose ? LOG_DEBUG : LOG_INFO);
 	log_libevent();
-	if ((echod.conf = main_load(main_state.path, false, NULL)) == NULL)
+	if ((echod.conf = echod_load(echod_state.path, false, NULL)) == NULL)
 		return (EXIT_CONFIG);
-	main_log_settings(echod.conf);
+	echod_log_settings(echod.conf);
 
 	/* libevent writes with writev(): a reset client must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -422,27 +423,27 @@ main(int argc, char *argv[])
 	 * lock on every event operation for nothing.  (workers changes only
 	 * at a restart.)
 	 */
-	nworkers = main_nworkers(echod.conf);
+	nworkers = echod_nworkers(echod.conf);
 	if (nworkers > 1 && evthread_use_pthreads() == -1)
 		fatalx("cannot enable libevent's thread support");
 	if ((echod.base = worker_base_new(echod.conf)) == NULL) {
 		if (asprintf(&cause, "no event backend \"%s\"",
 		    echod.conf->event_method) == -1)
 			cause = NULL;
-		return (main_fail(cause));
+		return (echod_fail(cause));
 	}
 	if ((echod.timers = timers_new(echod.base)) == NULL)
-		return (main_fail(strdup("cannot set up timers")));
+		return (echod_fail(strdup("cannot set up timers")));
 	if (workers_start(echod.base, echod.timers, nworkers, echod.conf,
 	    &cause) == -1 ||
 	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1)
-		return (main_fail(cause));
-	main_events();
+		return (echod_fail(cause));
+	echod_events();
 	if (systemd_watchdog(echod.timers) == -1)
 		log_warnx("cannot arm the watchdog");
-	main_ready();
+	echod_ready();
 
 	event_base_dispatch(echod.base);
-	main_teardown(true);
+	echod_teardown(true);
 	return (0);
 }
