@@ -287,7 +287,11 @@ def test_unreadable_file_named_with_its_line():
         os.chmod(os.path.join(d, "secret.inc"), 0)
         env = dict(os.environ)
         env.pop("NOTIFY_SOCKET", None)
-        r = subprocess.run([ECHOD, "-t", "-c", path], user=65534,
+        # A copy nobody can run: the build tree may be in /root (0700).
+        echod = os.path.join(d, "echod")
+        shutil.copy2(ECHOD, echod)
+        os.chmod(echod, 0o755)
+        r = subprocess.run([echod, "-t", "-c", path], user=65534,
                            group=65534, extra_groups=[],
                            capture_output=True, text=True, timeout=20,
                            env=env, cwd="/")
