@@ -110,6 +110,20 @@ def check_served(port, n=20):
     s.close()
 
 
+def close_within_budget(d, socks, held_kib, budget, what):
+    """Close every client and wait for their sessions to end; then (not
+    under instrumentation, whose RSS is its own) held_kib, the RSS the
+    clients cost over the connected figure, must stay within the budget
+    and 8 MiB of slack; what says so, with %.1f for the MiB held."""
+    mark = d.notify_mark()
+    for s in socks:
+        s.close()
+    wait_sessions(d, 0, mark)
+    if INSTRUMENTED:
+        tap.skip("RSS is the instrumentation's: replies checked only")
+    assert held_kib < (budget + 8 * MIB) // 1024, what % (held_kib / 1024)
+
+
 def test_partial_line_flood_stays_within_max_memory():
     """15 000 clients each send a 65 000-byte line without its LF, with
     max_memory = 64 MiB: RSS stays under the budget plus the fixed cost
@@ -138,16 +152,9 @@ def test_partial_line_flood_stays_within_max_memory():
              "flood peak %.1f MiB" % (idle / 1024, n, connected / 1024, per,
                                       peak / 1024))
         t0 = time.monotonic()
-        mark = d.notify_mark()
-        for s in socks:
-            s.close()
-        wait_sessions(d, 0, mark)
-        if INSTRUMENTED:
-            tap.skip("RSS is the instrumentation's: replies checked only")
         # 8 MiB: allocator and evbuffer chain slack of the held lines.
-        assert peak - connected < (budget + 8 * MIB) // 1024, \
-            "flood holds %.1f MiB over the connected figure" % (
-                (peak - connected) / 1024)
+        close_within_budget(d, socks, peak - connected, budget,
+                            "flood holds %.1f MiB over the connected figure")
         # What the flood held comes back, and what its sessions cost too
         # (they come from pool.c's slabs, unmapped once empty): within a
         # few MiB of the idle figure, the rest being libevent's entry per
@@ -191,16 +198,9 @@ def test_clients_that_never_read_stay_within_max_memory():
         peak = peak_rss(d, 2.0)
         diag("RSS: %d connected %.1f MiB, never reading %.1f MiB"
              % (n, connected / 1024, peak / 1024))
-        mark = d.notify_mark()
-        for s in socks:
-            s.close()
-        wait_sessions(d, 0, mark)
-        if INSTRUMENTED:
-            tap.skip("RSS is the instrumentation's: replies checked only")
         # 8 MiB: their bufferevents, and chains larger than their bytes.
-        assert peak - connected < (budget + 8 * MIB) // 1024, \
-            "never-reading clients hold %.1f MiB" % (
-                (peak - connected) / 1024)
+        close_within_budget(d, socks, peak - connected, budget,
+                            "never-reading clients hold %.1f MiB")
 
 
 def test_paused_sessions_complete_their_lines_once_memory_drains():
