@@ -50,7 +50,11 @@ def main(namespace):
             if isinstance(e, KeyboardInterrupt):
                 raise
             failed += 1
-            print("not ok %d - %s" % (i, name), flush=True)
+            # The reason on the result line itself: a CI log that keeps
+            # only the result lines still says why.
+            why = (traceback.format_exception_only(type(e), e)[-1]
+                   .strip().replace("#", "")[:200])
+            print("not ok %d - %s: %s" % (i, name, why), flush=True)
             for line in traceback.format_exc().splitlines():
                 print("# " + line, flush=True)
         else:
