@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
@@ -155,4 +156,93 @@ addr_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len)
 	else if (ss->ss_family == AF_INET &&
 	    inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a)) != NULL)
 		snprintf(buf, len, "%s:%u", a, addr_port(ss));
+}
+
+/* ::ffff:0:0/96, where IPv4 lives in the IPv6 space. */
+static const uint8_t addr_mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
+/* Whether the first bits of a and b agree. */
+static bool
+addr_prefix_equal(const uint8_t *a, const uint8_t *b, unsigned int bits)
+{
+	unsigned int	 whole = bits / 8, rest = bits % 8;
+	uint8_t		 mask;
+
+	if (memcmp(a, b, whole) != 0)
+		return (false);
+	if (rest == 0)
+		return (true);
+	mask = (uint8_t)(0xff << (8 - rest));
+	return ((a[whole] & mask) == (b[whole] & mask));
+}
+
+/* Parse "address" or "address/bits"; see addr.h. */
+int
+addr_net_parse(const char *text, struct addr_net *net, const char **why)
+{
+	char		 host[INET6_ADDRSTRLEN + 1], *end;
+	const char	*slash = strchr(text, '/');
+	size_t		 len = slash != NULL ? (size_t)(slash - text) :
+			    strlen(text);
+	unsigned long	 bits;
+	struct in_addr	 in;
+	uint8_t		 all[16];
+	bool		 v4;
+
+	memset(net, 0, sizeof(*net));
+	*why = "not an IPv4 or IPv6 address";
+	if (len == 0 || len >= sizeof(host))
+		return (-1);
+	memcpy(host, text, len);
+	host[len] = '\0';
+	if ((v4 = inet_pton(AF_INET, host, &in) == 1)) {
+		memcpy(net->addr, addr_mapped, sizeof(addr_mapped));
+		memcpy(net->addr + 12, &in, 4);
+	} else if (inet_pton(AF_INET6, host, net->addr) != 1)
+		return (-1);
+	net->bits = 128;
+	if (slash != NULL) {
+		*why = v4 ? "the prefix length must be 0 to 32" :
+		    "the prefix length must be 0 to 128";
+		/* Digits only: no sign, no space, no leading zero. */
+		if (slash[1] < '0' || slash[1] > '9' ||
+		    (slash[1] == '0' && slash[2] != '\0'))
+			return (-1);
+		bits = strtoul(slash + 1, &end, 10);
+		if (*end != '\0' || bits > (v4 ? 32u : 128u))
+			return (-1);
+		net->bits = (unsigned int)bits + (v4 ? 96 : 0);
+	}
+	/* Bits past the prefix: the network is not what was written. */
+	memcpy(all, net->addr, sizeof(all));
+	if (net->bits < 128) {
+		all[net->bits / 8] &= (uint8_t)(0xff << (8 - net->bits % 8));
+		memset(all + net->bits / 8 + 1, 0, 15 - net->bits / 8);
+	}
+	if (memcmp(all, net->addr, sizeof(all)) != 0) {
+		*why = "it has bits set past its prefix length";
+		return (-1);
+	}
+	*why = NULL;
+	return (0);
+}
+
+/* Whether sa's address is inside net. */
+bool
+addr_net_match(const struct addr_net *net, const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin = (const void *)sa;
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	uint8_t				 a[16];
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(a, addr_mapped, sizeof(addr_mapped));
+		memcpy(a + 12, &sin->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6)
+		memcpy(a, &sin6->sin6_addr, 16);
+	else
+		return (false);
+	return (addr_prefix_equal(a, net->addr, net->bits));
 }

@@ -20,6 +20,28 @@
 /* Room for "[ffff:...:ffff]:65535" and a NUL. */
 #define ADDR_ENDPOINT_MAX	(INET6_ADDRSTRLEN + 8)
 
+/*
+ * A network, "10.0.0.0/8" or "2001:db8::/32" (a bare address is one
+ * host), held as IPv6: an IPv4 network as ::ffff:a.b.c.d with 96 more
+ * bits, so that it takes IPv4 peers of a dual-stack socket too.
+ */
+struct addr_net {
+	uint8_t		 addr[16];
+	unsigned int	 bits;		/* of addr, 0 to 128 */
+};
+
+/* Room for the longest network and its "/128". */
+#define ADDR_NET_MAX	(INET6_ADDRSTRLEN + 4)
+
+/*
+ * Parse a network.  0, or -1 with why (a static string) when it is not
+ * one: not an address, a bad prefix length, or bits set past the
+ * prefix ("10.0.0.1/8": a typo echod will not guess at).
+ */
+int		 addr_net_parse(const char *, struct addr_net *, const char **);
+/* Whether the address of sa (AF_INET or AF_INET6) is in net. */
+bool		 addr_net_match(const struct addr_net *, const struct sockaddr *);
+
 /* Fill *ss from an IPv4 or IPv6 literal and a port; -1 if not one. */
 int		 addr_parse(const char *, uint16_t, struct sockaddr_storage *,
 		    socklen_t *);

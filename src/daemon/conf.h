@@ -33,6 +33,18 @@
 #define CONF_UDP_BURST_DEFAULT		100
 #define CONF_UDP_DATAGRAM_DEFAULT	8192
 
+struct addr_net;
+
+/*
+ * Per-source limits (echod.conf(5)): open connections, new ones a
+ * second and their burst; 0 turns one off.
+ */
+struct conf_per_source {
+	unsigned int		 conns;
+	unsigned int		 rate;
+	unsigned int		 burst;		/* the rate when not set */
+};
+
 enum conf_proto {
 	CONF_TCP,
 	CONF_UDP
@@ -52,6 +64,12 @@ struct listener_conf {
 	struct timeval		 idle;		/* zero: never */
 	struct timeval		 write;		/* zero: never */
 	unsigned int		 max_connections; /* 0: no own limit */
+	struct conf_per_source	 per_source;	/* this listener's own */
+	/* PROXY protocol: proxy.h's PROXY_V1 | PROXY_V2, 0 when off */
+	unsigned int		 proxy_protocol;
+	struct addr_net		*proxy_from;	/* who may send the header */
+	size_t			 nproxy_from;
+	struct timeval		 proxy_timeout;	/* for the whole header */
 	/* UDP only */
 	unsigned int		 udp_rate;	/* replies/s per source */
 	unsigned int		 udp_burst;	/* bucket depth */
@@ -70,6 +88,9 @@ struct conf {
 	unsigned int		 max_connections;
 	size_t			 max_line;
 	size_t			 max_memory;	/* bytes all sessions hold */
+	struct conf_per_source	 per_source;	/* over all listeners */
+	unsigned int		 source_prefix4; /* a source's netblock */
+	unsigned int		 source_prefix6;
 	struct timeval		 idle;
 	struct timeval		 write;
 	struct timeval		 shutdown;

@@ -166,6 +166,80 @@ confbuild_strip(struct confbuild *b, config_setting_t *list,
 	}
 }
 
+/* The networks of "proxy_from" into l. */
+static void
+confbuild_proxy_from(struct confbuild *b, config_setting_t *list,
+    struct listener_conf *l)
+{
+	config_setting_t	*e;
+	const char		*text, *why;
+	char			 q[CONFERR_QUOTED];
+	unsigned int		 i, n = config_setting_length(list);
+
+	if ((l->proxy_from = calloc(n, sizeof(*l->proxy_from))) == NULL) {
+		b->e->nomem = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(list, i);
+		text = config_setting_get_string(e);
+		if (addr_net_parse(text, &l->proxy_from[l->nproxy_from],
+		    &why) == 0) {
+			l->nproxy_from++;
+			continue;
+		}
+		conferr_quote(q, sizeof(q), text);
+		conferr_setting(b->e, e, "invalid network \"%s\" in "
+		    "\"proxy_from\": %s", q, why);
+	}
+}
+
+/*
+ * The per-source limits of group vals, whose keys from rate on are
+ * conns, rate, burst; what is wrong is reported at g.
+ */
+static struct conf_per_source
+confbuild_per_source(struct confbuild *b, const struct confkeys_val *vals,
+    enum confkeys_id conns, enum confkeys_id rate, enum confkeys_id burst)
+{
+	struct conf_per_source	 ps;
+
+	ps.conns = confkeys_int(vals, conns);
+	ps.rate = confkeys_int(vals, rate);
+	ps.burst = confkeys_int(vals, burst);
+	if (ps.burst != 0 && ps.rate == 0)
+		conferr_setting(b->e, vals[burst].s, "\"%s\" needs \"%s\"",
+		    confkeys_name(burst), confkeys_name(rate));
+	if (ps.burst == 0)
+		ps.burst = ps.rate;
+	return (ps);
+}
+
+/* The PROXY protocol keys of listener l (a TCP one). */
+static void
+confbuild_proxy(struct confbuild *b, config_setting_t *g,
+    const struct confkeys_val *vals, struct listener_conf *l)
+{
+	l->proxy_protocol = confkeys_int(vals, K_L_PROXY_PROTOCOL);
+	l->proxy_timeout = confbuild_tv(confkeys_sec(vals,
+	    K_L_PROXY_TIMEOUT));
+	if (vals[K_L_PROXY_TIMEOUT].ok && vals[K_L_PROXY_TIMEOUT].d == 0)
+		conferr_setting(b->e, vals[K_L_PROXY_TIMEOUT].s,
+		    "\"proxy_timeout\" must be more than 0");
+	if (vals[K_L_PROXY_FROM].ok)
+		confbuild_proxy_from(b, vals[K_L_PROXY_FROM].s, l);
+	/*
+	 * Trusting every peer would let any client claim any address, and
+	 * trusting only loopback would refuse every balancer on another
+	 * host without a word: who may send the header is said, always.
+	 */
+	if (l->proxy_protocol != 0 && vals[K_L_PROXY_FROM].s == NULL)
+		conferr_setting(b->e, vals[K_L_PROXY_PROTOCOL].s != NULL ?
+		    vals[K_L_PROXY_PROTOCOL].s : g, "\"proxy_protocol\" needs "
+		    "\"proxy_from\", the networks of the balancers allowed to "
+		    "send the header");
+}
+
 /* Check listener group g into l, against the n listeners before it. */
 static void
 confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
@@ -184,7 +258,7 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 	    &l->line);
 	confkeys_walk(b->e, b->cf, g, CTX_LISTENER, vals);
 
-	for (k = K_L_NAME; k <= K_L_MAX_DATAGRAM; k++) {
+	for (k = K_L_NAME; k <= K_L_LAST; k++) {
 		if ((confkeys_flags(k) & KF_REQUIRED) && vals[k].s == NULL)
 			conferr_setting(b->e, g, "\"%s\" is required",
 			    confkeys_name(k));
@@ -212,10 +286,15 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 	l->udp_rate = confkeys_int(vals, K_L_UDP_RATE);
 	l->udp_burst = confkeys_int(vals, K_L_UDP_BURST);
 	l->max_datagram = confkeys_int(vals, K_L_MAX_DATAGRAM);
+	l->per_source = confbuild_per_source(b, vals,
+	    K_L_MAX_CONNECTIONS_PER_SOURCE, K_L_MAX_NEW_CONNECTIONS_PER_SOURCE,
+	    K_L_NEW_CONNECTIONS_BURST);
+	if ((*flags & LF_PROTO_OK) && l->protocol == CONF_TCP)
+		confbuild_proxy(b, g, vals, l);
 
 	/* Keys of the other protocol, known only once "protocol" is. */
 	if (*flags & LF_PROTO_OK) {
-		for (k = K_L_NAME; k <= K_L_MAX_DATAGRAM; k++) {
+		for (k = K_L_NAME; k <= K_L_LAST; k++) {
 			if (vals[k].s == NULL)
 				continue;
 			if (((confkeys_flags(k) & KF_TCP) &&
@@ -343,6 +422,11 @@ confbuild_tree(struct confbuild *b, config_t *cfg, struct conf *c)
 	c->max_connections = confkeys_int(vals, K_MAX_CONNECTIONS);
 	c->max_line = confkeys_int(vals, K_MAX_LINE);
 	c->max_memory = confkeys_int(vals, K_MAX_MEMORY);
+	c->per_source = confbuild_per_source(b, vals,
+	    K_MAX_CONNECTIONS_PER_SOURCE, K_MAX_NEW_CONNECTIONS_PER_SOURCE,
+	    K_NEW_CONNECTIONS_BURST);
+	c->source_prefix4 = confkeys_int(vals, K_SOURCE_PREFIX);
+	c->source_prefix6 = confkeys_int2(vals, K_SOURCE_PREFIX);
 
 	/* Defaults first, so an absent or broken group still has them. */
 	memset(tvals, 0, sizeof(tvals));
@@ -393,6 +477,7 @@ confbuild_defaults(const struct conf *c, struct listener_conf *l,
 	l->udp_rate = confkeys_int(none, K_L_UDP_RATE);
 	l->udp_burst = confkeys_int(none, K_L_UDP_BURST);
 	l->max_datagram = confkeys_int(none, K_L_MAX_DATAGRAM);
+	l->proxy_timeout = confbuild_tv(confkeys_sec(none, K_L_PROXY_TIMEOUT));
 	l->idle = c->idle;
 	l->write = c->write;
 }

@@ -31,8 +31,10 @@ config_free(struct conf *c)
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < c->nlisteners; i++)
+	for (i = 0; i < c->nlisteners; i++) {
 		strip_set_free(c->listeners[i].strip);
+		free(c->listeners[i].proxy_from);
+	}
 	free(c->listeners);
 	free(c->path);
 	free(c);

@@ -42,7 +42,9 @@ enum key_type {
 	KT_LEVEL,		/* a log level (log.h); the value: priority */
 	KT_STRING,		/* length in [min, max] */
 	KT_GROUP,
-	KT_LIST			/* a list of groups */
+	KT_LIST,		/* a list of groups */
+	KT_STRINGS,		/* a non-empty list or array of strings */
+	KT_PAIR			/* [ a, b ]: a in [min, max], b in [min2, max2] */
 };
 
 struct key {
@@ -55,6 +57,8 @@ struct key {
 	const char		*sdef;	/* strings */
 	const char *const	*choices;
 	int			 flags;
+	long long		 max2;	/* a pair's second (its min is min) */
+	double			 def2;
 };
 
 static const char *const event_methods[] = {
@@ -62,6 +66,10 @@ static const char *const event_methods[] = {
 };
 static const char *const protocols[] = { "tcp", "udp", NULL };
 static const char *const framings[] = { "raw", "line", NULL };
+/* In the order of enum proxy_accept's bits: the index is the mask. */
+static const char *const proxy_protocols[] = {
+	"off", "v1", "v2", "any", NULL
+};
 
 /*
  * Every key of echod.conf(5).  A name may appear in several contexts with
@@ -87,6 +95,15 @@ static const struct key keys[K_COUNT] = {
 	[K_MAX_MEMORY] = { "max_memory", CTX_TOP, KT_INT,
 	    CONF_MAX_MEMORY_MIN, CONF_MAX_MEMORY_MAX,
 	    .def = CONF_MAX_MEMORY_DEFAULT },
+	[K_MAX_CONNECTIONS_PER_SOURCE] = { "max_connections_per_source",
+	    CTX_TOP, KT_INT, 0, CONF_COUNT_MAX, .def = 0 },
+	[K_MAX_NEW_CONNECTIONS_PER_SOURCE] = {
+	    "max_new_connections_per_source", CTX_TOP, KT_INT,
+	    0, CONF_COUNT_MAX, .def = 0 },
+	[K_NEW_CONNECTIONS_BURST] = { "new_connections_burst", CTX_TOP,
+	    KT_INT, 0, CONF_COUNT_MAX, .def = 0 },
+	[K_SOURCE_PREFIX] = { "source_prefix", CTX_TOP, KT_PAIR,
+	    0, 32, .def = 32, .max2 = 128, .def2 = 64 },
 	[K_TIMEOUTS] = { "timeouts", CTX_TOP, KT_GROUP },
 	[K_LISTENERS] = { "listeners", CTX_TOP, KT_LIST,
 	    .flags = KF_REQUIRED },
@@ -122,6 +139,22 @@ static const struct key keys[K_COUNT] = {
 	[K_L_MAX_DATAGRAM] = { "max_datagram", CTX_LISTENER, KT_INT,
 	    1, CONF_DATAGRAM_MAX, .def = CONF_UDP_DATAGRAM_DEFAULT,
 	    .flags = KF_UDP },
+
+	[K_L_PROXY_PROTOCOL] = { "proxy_protocol", CTX_LISTENER, KT_CHOICE,
+	    .def = 0, .choices = proxy_protocols, .flags = KF_TCP },
+	[K_L_PROXY_FROM] = { "proxy_from", CTX_LISTENER, KT_STRINGS,
+	    .flags = KF_TCP },
+	[K_L_PROXY_TIMEOUT] = { "proxy_timeout", CTX_LISTENER, KT_DURATION,
+	    0, CONF_SHUTDOWN_MAX, .def = 3, .flags = KF_TCP },
+	[K_L_MAX_CONNECTIONS_PER_SOURCE] = { "max_connections_per_source",
+	    CTX_LISTENER, KT_INT, 0, CONF_COUNT_MAX, .def = 0,
+	    .flags = KF_TCP },
+	[K_L_MAX_NEW_CONNECTIONS_PER_SOURCE] = {
+	    "max_new_connections_per_source", CTX_LISTENER, KT_INT,
+	    0, CONF_COUNT_MAX, .def = 0, .flags = KF_TCP },
+	[K_L_NEW_CONNECTIONS_BURST] = { "new_connections_burst",
+	    CTX_LISTENER, KT_INT, 0, CONF_COUNT_MAX, .def = 0,
+	    .flags = KF_TCP },
 
 	[K_LT_IDLE] = { "idle", CTX_LTIMEOUTS, KT_DURATION,
 	    0, CONF_IDLE_MAX },
@@ -241,6 +274,32 @@ confkeys_value(struct conferr *e, const struct conffile *cf,
 			break;
 		v->ok = true;
 		return;
+	case KT_STRINGS:
+		/* ( "a", "b" ) or [ "a", "b" ]: each element a string. */
+		if ((type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY) ||
+		    config_setting_length(s) == 0)
+			break;
+		for (i = 0; i < (size_t)config_setting_length(s); i++) {
+			if (config_setting_type(config_setting_get_elem(s,
+			    (unsigned int)i)) != CONFIG_TYPE_STRING)
+				break;
+		}
+		if (i < (size_t)config_setting_length(s))
+			break;
+		v->ok = true;
+		return;
+	case KT_PAIR:
+		if (type != CONFIG_TYPE_ARRAY || config_setting_length(s) != 2 ||
+		    config_setting_type(config_setting_get_elem(s, 0)) !=
+		    CONFIG_TYPE_INT)
+			break;
+		v->i = config_setting_get_int_elem(s, 0);
+		v->i2 = config_setting_get_int_elem(s, 1);
+		if (v->i < k->min || v->i > k->max || v->i2 < k->min ||
+		    v->i2 > k->max2)
+			break;
+		v->ok = true;
+		return;
 	}
 
 	/* Wrong type or out of range: say what is expected. */
@@ -286,6 +345,15 @@ confkeys_value(struct conferr *e, const struct conffile *cf,
 		conferr_setting(e, s, "\"%s\" must be a list of groups (( ... "
 		    "))", k->name);
 		break;
+	case KT_STRINGS:
+		conferr_setting(e, s, "\"%s\" must be a list of strings "
+		    "(( \"...\", ... ))", k->name);
+		break;
+	case KT_PAIR:
+		conferr_setting(e, s, "\"%s\" must be an array of two integers, "
+		    "[ %lld to %lld, %lld to %lld ]", k->name, k->min, k->max,
+		    k->min, k->max2);
+		break;
 	case KT_STRING:
 		break;
 	}
@@ -328,6 +396,13 @@ long long
 confkeys_int(const struct confkeys_val *vals, enum confkeys_id k)
 {
 	return (vals[k].ok ? vals[k].i : (long long)keys[k].def);
+}
+
+/* A pair key's second value, or its default. */
+long long
+confkeys_int2(const struct confkeys_val *vals, enum confkeys_id k)
+{
+	return (vals[k].ok ? vals[k].i2 : (long long)keys[k].def2);
 }
 
 /* A duration key's value, or its default when absent or invalid. */

@@ -42,6 +42,10 @@ enum confkeys_id {
 	K_MAX_CONNECTIONS,
 	K_MAX_LINE,
 	K_MAX_MEMORY,
+	K_MAX_CONNECTIONS_PER_SOURCE,
+	K_MAX_NEW_CONNECTIONS_PER_SOURCE,
+	K_NEW_CONNECTIONS_BURST,
+	K_SOURCE_PREFIX,
 	K_TIMEOUTS,
 	K_LISTENERS,
 	K_IDLE,
@@ -58,6 +62,13 @@ enum confkeys_id {
 	K_L_UDP_RATE,
 	K_L_UDP_BURST,
 	K_L_MAX_DATAGRAM,
+	K_L_PROXY_PROTOCOL,
+	K_L_PROXY_FROM,
+	K_L_PROXY_TIMEOUT,
+	K_L_MAX_CONNECTIONS_PER_SOURCE,
+	K_L_MAX_NEW_CONNECTIONS_PER_SOURCE,
+	K_L_NEW_CONNECTIONS_BURST,
+	K_L_LAST = K_L_NEW_CONNECTIONS_BURST,	/* the last listener key */
 	K_LT_IDLE,
 	K_LT_WRITE,
 	K_S_BYTES,
@@ -71,6 +82,7 @@ struct confkeys_val {
 	config_setting_t	*s;	/* NULL: absent */
 	bool			 ok;	/* present and valid */
 	long long		 i;	/* integers, bools, a choice's index */
+	long long		 i2;	/* a pair's second integer */
 	double			 d;	/* durations */
 	const char		*str;	/* libconfig's: dies with it */
 };
@@ -85,6 +97,8 @@ void		 confkeys_walk(struct conferr *, const struct conffile *,
 		    struct confkeys_val *vals);
 /* An integer, bool or choice key's value, or its default. */
 long long	 confkeys_int(const struct confkeys_val *, enum confkeys_id);
+/* A pair key's second value, or its default. */
+long long	 confkeys_int2(const struct confkeys_val *, enum confkeys_id);
 /* A duration key's value, or its default. */
 double		 confkeys_sec(const struct confkeys_val *, enum confkeys_id);
 /* A string key's value, or its default (NULL if it has none). */
