@@ -59,6 +59,7 @@ struct listener_conf {
 	struct sockaddr_storage	 ss;		/* address and port */
 	socklen_t		 sslen;
 	bool			 wildcard;	/* "::" or "0.0.0.0" */
+	bool			 reuse_port;	/* SO_REUSEPORT on our own socket */
 	enum framing_kind	 framing;
 	struct strip_set	*strip;		/* NULL: no rules */
 	struct timeval		 idle;		/* zero: never */

@@ -280,6 +280,7 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 	if (vals[K_L_PROTOCOL].ok || vals[K_L_PROTOCOL].s == NULL)
 		*flags |= LF_PROTO_OK;
 	l->protocol = confkeys_int(vals, K_L_PROTOCOL);
+	l->reuse_port = confkeys_int(vals, K_L_REUSE_PORT);
 	l->port = confkeys_int(vals, K_L_PORT);
 	l->framing = confkeys_int(vals, K_L_FRAMING);
 	l->max_connections = confkeys_int(vals, K_L_MAX_CONNECTIONS);

@@ -123,6 +123,8 @@ static const struct key keys[K_COUNT] = {
 	    0, CONF_STRING_ANY, .sdef = "::" },
 	[K_L_PROTOCOL] = { "protocol", CTX_LISTENER, KT_CHOICE,
 	    .def = CONF_TCP, .choices = protocols },
+	[K_L_REUSE_PORT] = { "reuse_port", CTX_LISTENER, KT_BOOL,
+	    .def = 0 },
 	[K_L_FRAMING] = { "framing", CTX_LISTENER, KT_CHOICE,
 	    .def = FRAMING_RAW, .choices = framings, .flags = KF_TCP },
 	[K_L_STRIP] = { "strip", CTX_LISTENER, KT_LIST },

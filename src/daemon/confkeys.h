@@ -55,6 +55,7 @@ enum confkeys_id {
 	K_L_PORT,
 	K_L_ADDRESS,
 	K_L_PROTOCOL,
+	K_L_REUSE_PORT,
 	K_L_FRAMING,
 	K_L_STRIP,
 	K_L_TIMEOUTS,

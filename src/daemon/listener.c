@@ -152,7 +152,8 @@ listener_match(const struct conf *conf, const struct systemd_socket *s)
 }
 
 /* The listener already serving a passed socket, or one for our own
- * listener with the same endpoint, so a reload keeps its socket. */
+ * listener with the same endpoint and reuse_port, so a reload keeps its
+ * socket.  (SO_REUSEPORT is set before bind(): a change needs a new one.) */
 static struct listener *
 listener_find(const struct systemd_socket *s, const struct listener_conf *lc)
 {
@@ -165,6 +166,7 @@ listener_find(const struct systemd_socket *s, const struct listener_conf *lc)
 			continue;
 		}
 		if (l->activated == NULL && l->lc->protocol == lc->protocol &&
+		    l->lc->reuse_port == lc->reuse_port &&
 		    l->lc->sslen == lc->sslen &&
 		    memcmp(&l->lc->ss, &lc->ss, lc->sslen) == 0)
 			return (l);
@@ -189,6 +191,14 @@ listener_bind(const struct listener_conf *lc)
 	 */
 	if (!udp &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	/*
+	 * reuse_port: sharing the port is asked for.  Linux lets a socket
+	 * bind only if every socket already on the port has it too, all of
+	 * one user, and spreads new connections (datagrams) among them.
+	 */
+	if (lc->reuse_port &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
 		goto fail;
 	/* "::" serves IPv4 too, whatever net.ipv6.bindv6only says. */
 	if (lc->ss.ss_family == AF_INET6 && lc->wildcard &&
@@ -324,8 +334,10 @@ listener_open(struct event_base *base, const struct listener_conf *lc,
 /*
  * One of our own listeners of the running set on lc's protocol and port
  * whose address overlaps lc's: a reload moving a listener to another
- * address on the same port must close it before binding.  (The new
- * configuration cannot keep it: two overlapping listeners are an error.)
+ * address on the same port, or changing its reuse_port, must close it
+ * before binding.  (The new configuration cannot keep it: two
+ * overlapping listeners are an error.)  With reuse_port on both sides the
+ * bind succeeds beside it and nothing needs closing first.
  */
 static struct listener *
 listener_conflict(const struct listener_conf *lc)
@@ -400,6 +412,11 @@ listeners_apply(struct event_base *base, struct conf *conf,
 		for (j = 0; match[i] != NULL && j < conf->nlisteners; j++)
 			if (&conf->listeners[j] == match[i])
 				activated[j] = true;
+		/* Not ours to bind: the socket unit's ReusePort= says. */
+		if (match[i] != NULL && match[i]->reuse_port)
+			log_debug("listener %s: reuse_port does not apply to "
+			    "passed socket \"%s\" (ReusePort= of its socket "
+			    "unit does)", match[i]->name, socks[i].name);
 	}
 	for (i = 0; i < nsocks; i++) {
 		if ((l = listener_find(&socks[i], NULL)) != NULL)
@@ -435,9 +452,10 @@ listeners_apply(struct event_base *base, struct conf *conf,
 	}
 
 	/*
-	 * A listener moved to another address on the same port: only now,
-	 * with everything else open, close the old socket and bind the new
-	 * one; a failure opens the old one again.
+	 * A listener moved to another address on the same port, or whose
+	 * reuse_port changed: only now, with everything else open, close
+	 * the old socket and bind the new one; a failure opens the old one
+	 * again.
 	 */
 	for (i = 0; i < ndeferred; i++) {
 		lc = deferred[i];

@@ -886,6 +886,45 @@ test_load_include_where_libconfig_finds_it(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * reuse_port: false unless asked, a boolean on TCP and UDP listeners, and
+ * no licence for two listeners of one file to overlap.
+ */
+static void
+test_reuse_port(void **state)
+{
+	struct conf	*c = parse_ok(L1);
+
+	assert_false(c->listeners[0].reuse_port);
+	config_unref(c);
+
+	c = parse_ok("listeners = (\n"
+	    "{ name = \"t\"; port = 7; reuse_port = true; },\n"
+	    "{ name = \"u\"; port = 7; protocol = \"udp\"; "
+	    "reuse_port = true; },\n"
+	    "{ name = \"f\"; port = 8; reuse_port = false; }\n"
+	    ");\n");
+	assert_true(c->listeners[0].reuse_port);
+	assert_int_equal(c->listeners[1].protocol, CONF_UDP);
+	assert_true(c->listeners[1].reuse_port);
+	assert_false(c->listeners[2].reuse_port);
+	config_unref(c);
+
+	fails_with("listeners = (\n"
+	    "{ name = \"a\"; port = 7; reuse_port = \"yes\"; }\n);",
+	    "t.conf:2: \"reuse_port\" must be true or false");
+	fails_with("listeners = (\n"
+	    "{ name = \"a\"; port = 7; reuse_port = 1; }\n);",
+	    "t.conf:2: \"reuse_port\" must be true or false");
+	fails_with("reuse_port = true;\n" L1,
+	    "t.conf:1: \"reuse_port\" is not allowed at the top level");
+	fails_with("listeners = (\n"
+	    "{ name = \"a\"; port = 7; reuse_port = true; },\n"
+	    "{ name = \"b\"; port = 7; reuse_port = true; }\n);",
+	    "t.conf:3: listener \"b\" overlaps listener \"a\" (line 2): "
+	    "both tcp port 7 on \"::\" and \"::\"");
+}
+
 /* References: the last unref frees (valgrind sees a leak otherwise). */
 static void
 test_refcount(void **state)
@@ -945,6 +984,7 @@ main(void)
 		cmocka_unit_test(test_load_unreadable),
 		cmocka_unit_test(test_load_include),
 		cmocka_unit_test(test_load_include_where_libconfig_finds_it),
+		cmocka_unit_test(test_reuse_port),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_errs_handling),
 	};
