@@ -41,16 +41,21 @@ ratelimit_mix(uint64_t h)
 	return (h);
 }
 
-/* The set of key, keyed by the table's seed. */
+/* The set of key, keyed by the table's seed: every byte of the key
+ * counts, or sources differing in one left out would share a set. */
 static size_t
 ratelimit_set(const struct ratelimit *rl, const uint8_t *key)
 {
-	uint64_t	a, b, h;
+	uint64_t	w, h = rl->seed;
+	size_t		i;
 
-	memcpy(&a, key, sizeof(a));
-	memcpy(&b, key + sizeof(a), sizeof(b));
-	h = ratelimit_mix(rl->seed ^ a);
-	h = ratelimit_mix(h ^ b ^ rl->seed);
+	_Static_assert(RATELIMIT_KEYLEN % sizeof(w) == 0,
+	    "the key is hashed in whole words");
+	for (i = 0; i < RATELIMIT_KEYLEN; i += sizeof(w)) {
+		memcpy(&w, key + i, sizeof(w));
+		h = ratelimit_mix(h ^ w);
+	}
+	h = ratelimit_mix(h ^ rl->seed);
 	return ((size_t)h & (rl->nsets - 1));
 }
 
