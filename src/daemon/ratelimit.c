@@ -176,6 +176,26 @@ ratelimit_take(struct ratelimit *rl, const uint8_t *key, uint64_t now_usec,
 	return (true);
 }
 
+/* Put one token back into key's bucket, if key still has one. */
+void
+ratelimit_give(struct ratelimit *rl, const uint8_t *key, unsigned int burst)
+{
+	struct ratelimit_entry	*set, *e;
+	uint64_t		 cap = (uint64_t)burst * RATELIMIT_UNIT;
+	size_t			 i;
+
+	set = &rl->entries[ratelimit_set(rl, key) * RATELIMIT_WAYS];
+	for (i = 0; i < RATELIMIT_WAYS; i++) {
+		e = &set[i];
+		if (!e->used || memcmp(e->key, key, RATELIMIT_KEYLEN) != 0)
+			continue;
+		e->tokens += RATELIMIT_UNIT;
+		if (e->tokens > cap)
+			e->tokens = cap;
+		return;
+	}
+}
+
 /* Entries holding an address. */
 size_t
 ratelimit_used(const struct ratelimit *rl)

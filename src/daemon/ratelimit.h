@@ -46,6 +46,14 @@ void			 ratelimit_free(struct ratelimit *);
 bool			 ratelimit_take(struct ratelimit *, const uint8_t *key,
 			    uint64_t now_usec, unsigned int rate,
 			    unsigned int burst);
+/*
+ * Give back the token that ratelimit_take() just took for key, when
+ * another limit refused what it was for: a refusal spends nothing.  A
+ * key the table forgot since has nothing to give back (it was forgotten
+ * with a full bucket, and comes back with one).
+ */
+void			 ratelimit_give(struct ratelimit *, const uint8_t *key,
+			    unsigned int burst);
 /* Entries in use, and the table's capacity. */
 size_t			 ratelimit_used(const struct ratelimit *);
 size_t			 ratelimit_size(const struct ratelimit *);

@@ -151,6 +151,32 @@ test_scope_hashed(void **state)
 	ratelimit_free(rl);
 }
 
+/* A token given back can be taken again, once; giving never overfills
+ * a bucket nor makes an entry for an unknown key. */
+static void
+test_give(void **state)
+{
+	struct ratelimit	*rl;
+	uint8_t			 k[RATELIMIT_KEYLEN], u[RATELIMIT_KEYLEN];
+
+	rl = ratelimit_new(64, TEST_SEED);
+	assert_non_null(rl);
+	test_key(k, 8);
+	assert_int_equal(test_takes(rl, k, SEC, 5, 1, 3), 3);
+	ratelimit_give(rl, k, 3);
+	assert_int_equal(test_takes(rl, k, SEC, 5, 1, 3), 1);
+	/* A full bucket stays at its burst. */
+	assert_int_equal(test_takes(rl, k, 100 * SEC, 1, 1, 3), 1);
+	ratelimit_give(rl, k, 3);
+	ratelimit_give(rl, k, 3);
+	assert_int_equal(test_takes(rl, k, 100 * SEC, 5, 1, 3), 3);
+	/* Nothing to give back to a key never seen. */
+	test_key(u, 9);
+	ratelimit_give(rl, u, 3);
+	assert_int_equal(ratelimit_used(rl), 1);
+	ratelimit_free(rl);
+}
+
 /* A flood of distinct sources never grows the table. */
 static void
 test_bounded(void **state)
@@ -236,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_refill),
 		cmocka_unit_test(test_sources_independent),
 		cmocka_unit_test(test_scope_hashed),
+		cmocka_unit_test(test_give),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_eviction_never_resets_a_limit),
 	};
