@@ -41,16 +41,21 @@ ratelimit_mix(uint64_t h)
 	return (h);
 }
 
-/* The set of key, keyed by the table's seed. */
+/* The set of key, keyed by the table's seed: every byte of the key
+ * counts, or sources differing in one left out would share a set. */
 static size_t
 ratelimit_set(const struct ratelimit *rl, const uint8_t *key)
 {
-	uint64_t	a, b, h;
+	uint64_t	w, h = rl->seed;
+	size_t		i;
 
-	memcpy(&a, key, sizeof(a));
-	memcpy(&b, key + sizeof(a), sizeof(b));
-	h = ratelimit_mix(rl->seed ^ a);
-	h = ratelimit_mix(h ^ b ^ rl->seed);
+	_Static_assert(RATELIMIT_KEYLEN % sizeof(w) == 0,
+	    "the key is hashed in whole words");
+	for (i = 0; i < RATELIMIT_KEYLEN; i += sizeof(w)) {
+		memcpy(&w, key + i, sizeof(w));
+		h = ratelimit_mix(h ^ w);
+	}
+	h = ratelimit_mix(h ^ rl->seed);
 	return ((size_t)h & (rl->nsets - 1));
 }
 
@@ -169,6 +174,26 @@ ratelimit_take(struct ratelimit *rl, const uint8_t *key, uint64_t now_usec,
 		return (false);
 	e->tokens -= RATELIMIT_UNIT;
 	return (true);
+}
+
+/* Put one token back into key's bucket, if key still has one. */
+void
+ratelimit_give(struct ratelimit *rl, const uint8_t *key, unsigned int burst)
+{
+	struct ratelimit_entry	*set, *e;
+	uint64_t		 cap = (uint64_t)burst * RATELIMIT_UNIT;
+	size_t			 i;
+
+	set = &rl->entries[ratelimit_set(rl, key) * RATELIMIT_WAYS];
+	for (i = 0; i < RATELIMIT_WAYS; i++) {
+		e = &set[i];
+		if (!e->used || memcmp(e->key, key, RATELIMIT_KEYLEN) != 0)
+			continue;
+		e->tokens += RATELIMIT_UNIT;
+		if (e->tokens > cap)
+			e->tokens = cap;
+		return;
+	}
 }
 
 /* Entries holding an address. */

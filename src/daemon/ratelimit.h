@@ -17,9 +17,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RATELIMIT_KEYLEN	16	/* IPv6; IPv4 as ::ffff:a.b.c.d */
+/*
+ * A key is an address (IPv6; IPv4 as ::ffff:a.b.c.d) and then 8 bytes
+ * of scope, so that one table can keep apart the same source counted
+ * for different things (source.c: over all listeners, or on one);
+ * udp.c leaves the scope zero.
+ */
+#define RATELIMIT_ADDRLEN	16
+#define RATELIMIT_KEYLEN	(RATELIMIT_ADDRLEN + 8)
 #define RATELIMIT_WAYS		8	/* entries per set */
-#define RATELIMIT_ENTRIES	4096	/* what udp.c uses: 160 KiB */
+#define RATELIMIT_ENTRIES	4096	/* what udp.c uses: 192 KiB */
 
 struct ratelimit;		/* opaque */
 
@@ -38,6 +45,14 @@ void			 ratelimit_free(struct ratelimit *);
  */
 bool			 ratelimit_take(struct ratelimit *, const uint8_t *key,
 			    uint64_t now_usec, unsigned int rate,
+			    unsigned int burst);
+/*
+ * Give back the token that ratelimit_take() just took for key, when
+ * another limit refused what it was for: a refusal spends nothing.  A
+ * key the table forgot since has nothing to give back (it was forgotten
+ * with a full bucket, and comes back with one).
+ */
+void			 ratelimit_give(struct ratelimit *, const uint8_t *key,
 			    unsigned int burst);
 /* Entries in use, and the table's capacity. */
 size_t			 ratelimit_used(const struct ratelimit *);

@@ -227,7 +227,8 @@ udp_bad_v4(in_addr_t addr)
 
 /*
  * Check a datagram's source and make its rate-limit key (IPv4 as
- * ::ffff:a.b.c.d, so a dual-stack socket and an IPv4 one agree).
+ * ::ffff:a.b.c.d, so a dual-stack socket and an IPv4 one agree; the
+ * scope zero: each socket has a table of its own).
  * Returns a drop cause, or UDP_NDROPS when the source may be answered.
  */
 static enum udp_drop
@@ -239,14 +240,14 @@ udp_check_source(const struct sockaddr_storage *ss, socklen_t len,
 	in_addr_t			 v4;
 	uint16_t			 port;
 
+	memset(key, 0, RATELIMIT_KEYLEN);
 	if (ss->ss_family == AF_INET && len >= sizeof(*sin)) {
 		v4 = sin->sin_addr.s_addr;
-		memset(key, 0, 10);
 		key[10] = key[11] = 0xff;
 		memcpy(key + 12, &v4, sizeof(v4));
 		port = ntohs(sin->sin_port);
 	} else if (ss->ss_family == AF_INET6 && len >= sizeof(*sin6)) {
-		memcpy(key, &sin6->sin6_addr, RATELIMIT_KEYLEN);
+		memcpy(key, &sin6->sin6_addr, RATELIMIT_ADDRLEN);
 		port = ntohs(sin6->sin6_port);
 		if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
 			if (IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr) ||

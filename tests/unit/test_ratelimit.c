@@ -16,7 +16,8 @@
 #define MSEC		1000ull		/* microseconds */
 #define SEC		1000000ull
 
-/* The key of IPv4 address 10.x.y.z, as udp.c builds it (::ffff:a.b.c.d). */
+/* The key of IPv4 address 10.x.y.z, as udp.c builds it (::ffff:a.b.c.d,
+ * scope zero). */
 static const uint8_t *
 test_key(uint8_t buf[RATELIMIT_KEYLEN], uint32_t n)
 {
@@ -114,6 +115,65 @@ test_sources_independent(void **state)
 	assert_int_equal(test_takes(rl, a, SEC, 3, 1, 2), 2);
 	assert_int_equal(test_takes(rl, b, SEC, 3, 1, 2), 2);
 	assert_int_equal(ratelimit_used(rl), 4);
+	/* The same address in another scope is another source: the
+	 * scope bytes are part of the key and of its hash. */
+	test_key(a, 5);
+	test_key(b, 5);
+	b[RATELIMIT_KEYLEN - 1] = 1;
+	assert_int_equal(test_takes(rl, a, SEC, 3, 1, 2), 2);
+	assert_int_equal(test_takes(rl, b, SEC, 3, 1, 2), 2);
+	b[RATELIMIT_ADDRLEN] = 1;
+	assert_int_equal(test_takes(rl, b, SEC, 3, 1, 2), 2);
+	assert_int_equal(ratelimit_used(rl), 7);
+	ratelimit_free(rl);
+}
+
+/* Keys differing in their scope alone spread over the sets: a hash that
+ * left the scope out would put one address of every scope in one set. */
+static void
+test_scope_hashed(void **state)
+{
+	struct ratelimit	*rl;
+	uint8_t			 k[RATELIMIT_KEYLEN];
+	uint32_t		 n, served = 0;
+
+	rl = ratelimit_new(RATELIMIT_ENTRIES, TEST_SEED);
+	assert_non_null(rl);
+	/* One address in 200 scopes, burst 1 each, at one instant: a
+	 * single set would hold RATELIMIT_WAYS of them and refuse the rest. */
+	for (n = 0; n < 200; n++) {
+		test_key(k, 7);
+		memcpy(k + RATELIMIT_ADDRLEN, &n, sizeof(n));
+		served += ratelimit_take(rl, k, SEC, 1, 1);
+	}
+	assert_int_equal(served, 200);
+	assert_int_equal(ratelimit_used(rl), 200);
+	ratelimit_free(rl);
+}
+
+/* A token given back can be taken again, once; giving never overfills
+ * a bucket nor makes an entry for an unknown key. */
+static void
+test_give(void **state)
+{
+	struct ratelimit	*rl;
+	uint8_t			 k[RATELIMIT_KEYLEN], u[RATELIMIT_KEYLEN];
+
+	rl = ratelimit_new(64, TEST_SEED);
+	assert_non_null(rl);
+	test_key(k, 8);
+	assert_int_equal(test_takes(rl, k, SEC, 5, 1, 3), 3);
+	ratelimit_give(rl, k, 3);
+	assert_int_equal(test_takes(rl, k, SEC, 5, 1, 3), 1);
+	/* A full bucket stays at its burst. */
+	assert_int_equal(test_takes(rl, k, 100 * SEC, 1, 1, 3), 1);
+	ratelimit_give(rl, k, 3);
+	ratelimit_give(rl, k, 3);
+	assert_int_equal(test_takes(rl, k, 100 * SEC, 5, 1, 3), 3);
+	/* Nothing to give back to a key never seen. */
+	test_key(u, 9);
+	ratelimit_give(rl, u, 3);
+	assert_int_equal(ratelimit_used(rl), 1);
 	ratelimit_free(rl);
 }
 
@@ -201,6 +261,8 @@ main(void)
 		cmocka_unit_test(test_burst_then_rate),
 		cmocka_unit_test(test_refill),
 		cmocka_unit_test(test_sources_independent),
+		cmocka_unit_test(test_scope_hashed),
+		cmocka_unit_test(test_give),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_eviction_never_resets_a_limit),
 	};
