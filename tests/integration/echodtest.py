@@ -208,12 +208,16 @@ def occupy(port, host="127.0.0.1"):
     return s
 
 
-def connect(port, host="127.0.0.1", timeout=DEADLINE):
-    """A connected TCP socket with a timeout on every operation."""
+def connect(port, host="127.0.0.1", timeout=DEADLINE, source=None):
+    """A connected TCP socket with a timeout on every operation; from
+    the address source if given (e.g. "127.0.0.2": all of 127/8 is
+    loopback), with a port the kernel chooses."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
+        if source is not None:
+            s.bind((source, 0))
         s.connect((host, port))
     except BaseException:
         s.close()
@@ -777,12 +781,17 @@ class Echod:
             return "\n".join(self.lines)
 
     def wait_closed_entry(self, port, name, reason=None, timeout=DEADLINE,
-                          since=0):
-        """The close entry of the session whose client port is port:
-        match groups reason, bytes in, bytes out, seconds."""
-        rx = (r"^\w+: connection from (?:127\.0\.0\.1|\[?::1\]?):%d on %s "
+                          since=0, host=None):
+        """The close entry of the session whose client port is port (and
+        address host, default 127.0.0.1 or ::1): match groups reason,
+        bytes in, bytes out, seconds."""
+        if host is None:
+            addr = r"(?:127\.0\.0\.1|\[?::1\]?)"
+        else:
+            addr = re.escape("[%s]" % host if ":" in host else host)
+        rx = (r"^\w+: connection from %s:%d on %s "
               r"closed \((%s)\): (\d+) bytes in, (\d+) out, ([0-9.]+) s$"
-              % (port, re.escape(name),
+              % (addr, port, re.escape(name),
                  re.escape(reason) if reason else r"[a-z-]+"))
         return self.wait_log(rx, timeout, since)
 
