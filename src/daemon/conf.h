@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "framing.h"
+#include "source.h"
 #include "strip.h"
 
 #define CONF_NAME_MAX		64
@@ -34,16 +35,6 @@
 #define CONF_UDP_DATAGRAM_DEFAULT	8192
 
 struct addr_net;
-
-/*
- * Per-source limits (echod.conf(5)): open connections, new ones a
- * second and their burst; 0 turns one off.
- */
-struct conf_per_source {
-	unsigned int		 conns;
-	unsigned int		 rate;
-	unsigned int		 burst;		/* the rate when not set */
-};
 
 enum conf_proto {
 	CONF_TCP,
@@ -65,7 +56,7 @@ struct listener_conf {
 	struct timeval		 idle;		/* zero: never */
 	struct timeval		 write;		/* zero: never */
 	unsigned int		 max_connections; /* 0: no own limit */
-	struct conf_per_source	 per_source;	/* this listener's own */
+	struct source_limits	 per_source;	/* this listener's own */
 	/* PROXY protocol: proxy.h's PROXY_V1 | PROXY_V2, 0 when off */
 	unsigned int		 proxy_protocol;
 	struct addr_net		*proxy_from;	/* who may send the header */
@@ -89,7 +80,7 @@ struct conf {
 	unsigned int		 max_connections;
 	size_t			 max_line;
 	size_t			 max_memory;	/* bytes all sessions hold */
-	struct conf_per_source	 per_source;	/* over all listeners */
+	struct source_limits	 per_source;	/* over all listeners */
 	unsigned int		 source_prefix4; /* a source's netblock */
 	unsigned int		 source_prefix6;
 	struct timeval		 idle;

@@ -198,11 +198,11 @@ confbuild_proxy_from(struct confbuild *b, config_setting_t *list,
  * The per-source limits of group vals, whose keys from rate on are
  * conns, rate, burst; what is wrong is reported at g.
  */
-static struct conf_per_source
+static struct source_limits
 confbuild_per_source(struct confbuild *b, const struct confkeys_val *vals,
     enum confkeys_id conns, enum confkeys_id rate, enum confkeys_id burst)
 {
-	struct conf_per_source	 ps;
+	struct source_limits	 ps;
 
 	ps.conns = confkeys_int(vals, conns);
 	ps.rate = confkeys_int(vals, rate);

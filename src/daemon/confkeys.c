@@ -291,8 +291,12 @@ confkeys_value(struct conferr *e, const struct conffile *cf,
 		v->ok = true;
 		return;
 	case KT_PAIR:
-		if (type != CONFIG_TYPE_ARRAY || config_setting_length(s) != 2 ||
+		/* [ 24, 64 ], or the list ( 24, 64 ). */
+		if ((type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) ||
+		    config_setting_length(s) != 2 ||
 		    config_setting_type(config_setting_get_elem(s, 0)) !=
+		    CONFIG_TYPE_INT ||
+		    config_setting_type(config_setting_get_elem(s, 1)) !=
 		    CONFIG_TYPE_INT)
 			break;
 		v->i = config_setting_get_int_elem(s, 0);
