@@ -25,6 +25,8 @@
 #include "echod.h"
 #include "listener.h"
 #include "log.h"
+#include "session.h"
+#include "source.h"
 #include "systemd.h"
 #include "timer.h"
 #include "udp.h"
@@ -150,6 +152,7 @@ echod_tick(void *arg)
 		log_warnx("cannot set the status tick");
 	log_conn_tick();
 	listeners_tick();
+	sessions_tick();
 	/*
 	 * Quiet sessions gave buffers back: return the free pages to the
 	 * system, or RSS stays where the busiest second left it.
@@ -327,6 +330,8 @@ echod_teardown(bool stopped)
 			*ev[i] = NULL;
 		}
 	systemd_free();
+	/* After the workers: their sessions gave their counts back. */
+	sources_free();
 	if (echod.timers != NULL) {
 		timer_del(echod.timers, &echod_state.tick);
 		timers_free(echod.timers);
@@ -434,6 +439,9 @@ main(int argc, char *argv[])
 	}
 	if ((echod.timers = timers_new(echod.base)) == NULL)
 		return (echod_fail(strdup("cannot set up timers")));
+	if (sources_init() == -1)
+		return (echod_fail(strdup("cannot set up the per-source "
+		    "limits")));
 	if (workers_start(echod.base, echod.timers, nworkers, echod.conf,
 	    &cause) == -1 ||
 	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1)

@@ -66,6 +66,8 @@ struct listener {
 	const struct listener_conf *next;	/* lc once a reload commits */
 	unsigned int		 refused;	/* since the last warning */
 	unsigned int		 refused_limit;
+	unsigned int		 untrusted;	/* not from proxy_from, since */
+	char			 untrusted_last[ADDR_ENDPOINT_MAX];
 	struct event		*resume;	/* ends the EMFILE pause */
 	long			 warned;	/* second of the last EMFILE warning */
 	unsigned int		 burst;		/* accepts since the last pause */
@@ -85,6 +87,8 @@ static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error(struct evconnlistener *, void *);
 static void	listener_nodelay(struct listener *, int);
+static bool	listener_trusted(const struct listener_conf *,
+		    const struct sockaddr *);
 static void	listener_pause(struct listener *, const struct timeval *);
 static void	listener_resume(evutil_socket_t, short, void *);
 
@@ -598,6 +602,16 @@ listeners_tick(void)
 		    l->refused, l->lc->name, l->refused_limit);
 		l->refused = 0;
 	}
+	TAILQ_FOREACH(l, &listeners, entry) {
+		if (l->untrusted == 0)
+			continue;
+		fields[0].value = l->lc->name;
+		log_entry(LOG_WARNING, LOG_MSGID_PROXY, fields, 1,
+		    "refused %u connections on %s: not from proxy_from (the "
+		    "last from %s)", l->untrusted, l->lc->name,
+		    l->untrusted_last);
+		l->untrusted = 0;
+	}
 	udp_tick();
 }
 
@@ -628,10 +642,33 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		l->refused_limit = limit;
 		return;
 	}
+	if (l->lc->proxy_protocol != 0 && !listener_trusted(l->lc, sa)) {
+		close(fd);
+		if (l->untrusted++ == 0)
+			addr_endpoint((struct sockaddr_storage *)sa,
+			    l->untrusted_last, sizeof(l->untrusted_last));
+		return;
+	}
 	if (l->nodelay != NODELAY_INHERITED)
 		listener_nodelay(l, fd);
 	slot_take(l->slots);
 	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l->slots);
+}
+
+/*
+ * Whether sa may send a PROXY header to lc: one of its proxy_from
+ * networks.  Anyone else could claim any address, so is not served.
+ */
+static bool
+listener_trusted(const struct listener_conf *lc, const struct sockaddr *sa)
+{
+	size_t	 i;
+
+	for (i = 0; i < lc->nproxy_from; i++) {
+		if (addr_net_match(&lc->proxy_from[i], sa))
+			return (true);
+	}
+	return (false);
 }
 
 /* TCP_NODELAY on fd, accepted by l, unless it came with it. */

@@ -27,6 +27,7 @@
 #define LOG_MSGID_SUPPRESSED	"e6b2d7284c0f4f3c90c701b468cbe23e"
 #define LOG_MSGID_LIMIT		"3f3e4aba00b54854ad778f16c7bd76dc"
 #define LOG_MSGID_UDP_DROPS	"a51d3dbc1f3246a38e60d2220db74e65"
+#define LOG_MSGID_PROXY		"0885e83887ab4cfb807af2a138fd74ab"
 
 #define LOG_PAYLOAD_MAX		64	/* bytes of payload shown at debug */
 

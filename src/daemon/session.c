@@ -66,6 +66,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -84,8 +85,10 @@
 #include "framing.h"
 #include "log.h"
 #include "pool.h"
+#include "proxy.h"
 #include "session.h"
 #include "slot.h"
+#include "source.h"
 #include "timer.h"
 
 /*
@@ -140,7 +143,8 @@ enum session_state {
 	SESSION_OWING,		/* a reply waits: the write event, not the read */
 	SESSION_WAITING,	/* past max_memory: the read event sees only EOF */
 	SESSION_FLUSHING,	/* ending: what is owed goes out, then the end */
-	SESSION_LINGERING	/* FIN sent: reads to discard, until the end */
+	SESSION_LINGERING,	/* FIN sent: reads to discard, until the end */
+	SESSION_PROXY		/* the PROXY header first: nothing is echoed */
 };
 
 #define SESSION_TO(st)	(1u << (st))
@@ -152,7 +156,8 @@ static const unsigned int session_moves[] = {
 	[SESSION_WAITING] = SESSION_TO(SESSION_READING) |
 	    SESSION_TO(SESSION_FLUSHING),
 	[SESSION_FLUSHING] = SESSION_TO(SESSION_LINGERING),
-	[SESSION_LINGERING] = 0
+	[SESSION_LINGERING] = 0,
+	[SESSION_PROXY] = SESSION_TO(SESSION_READING)
 };
 
 /*
@@ -191,6 +196,9 @@ struct session {
 	enum session_state	 state;		/* see session_enter() */
 	const char		*reason;	/* why, once ending */
 	bool			 rdhup;		/* the client half-closed */
+	bool			 proxied;	/* peer came in a PROXY header */
+	bool			 admitted;	/* hold counts it (source.h) */
+	bool			 silent;	/* refused: no close entry */
 	bool			 ended;		/* a read found the end of input */
 	size_t			 linger_left;	/* bytes it may still discard */
 	size_t			 held;		/* bytes in the bufferevent */
@@ -200,17 +208,38 @@ struct session {
 	uint64_t		 queued;	/* bytes ever put in the output */
 	uint64_t		 start;		/* timer_now() at accept */
 	uint64_t		 quiet;		/* timer_coarse() at the last read */
-	union {					/* the client; formatted */
+	union session_addr {			/* the client; formatted */
 		struct sockaddr		 sa;	/* only for an entry */
 		struct sockaddr_in	 sin;
 		struct sockaddr_in6	 sin6;
 	}			 peer;
+	union session_addr	 proxy;		/* proxied: the balancer */
+	struct source_hold	 hold;		/* admitted: its counts */
+};
+
+/*
+ * What the sessions of every loop refused over a per-source limit, or
+ * closed for their PROXY header, since the last sessions_tick(): each
+ * kind makes one warning a second at most, naming the last one.  Only
+ * these rare paths take the lock.
+ */
+struct session_tally {
+	pthread_mutex_t	 lock;
+	unsigned int	 n;
+	char		 last[256];
+};
+static struct session_tally session_refusals = {
+	.lock = PTHREAD_MUTEX_INITIALIZER
+};
+static struct session_tally session_proxy_errors = {
+	.lock = PTHREAD_MUTEX_INITIALIZER
 };
 
 /* ECHOD_SESSION: unique across workers. */
 static atomic_uint_fast64_t session_next_id = 1;
 
 static void	session_read(evutil_socket_t, short, void *);
+static void	session_proxy_error(struct session *, const char *);
 static void	session_tick(void *);
 static void	session_arm(struct session *);
 static void	session_write(struct bufferevent *, void *);
@@ -230,26 +259,101 @@ struct session_names {
 	char	addr[INET6_ADDRSTRLEN];
 	char	port[8];
 	char	remote[INET6_ADDRSTRLEN + 8];	/* "a:p" or "[a]:p" */
+	char	paddr[INET6_ADDRSTRLEN];	/* the balancer's */
+	char	pport[8];
+	char	via[INET6_ADDRSTRLEN + 16];	/* " via a:p", or "" */
 };
 
-/* The fields every entry about a session carries (echod(8)). */
+/* "a:p" or "[a]:p" of sa into buf, and its address and port apart. */
+static void
+session_endpoint(const struct sockaddr *sa, char *addr, size_t addrlen,
+    char *port, size_t portlen, char *buf, size_t len)
+{
+	uint16_t	 p;
+
+	addr_format(sa, addr, addrlen, &p);
+	snprintf(port, portlen, "%u", p);
+	snprintf(buf, len, strchr(addr, ':') != NULL ? "[%s]:%u" : "%s:%u",
+	    addr, p);
+}
+
+/*
+ * The fields every entry about a session carries (echod(8)): the client,
+ * and when a PROXY header named it, the balancer that connected.
+ */
 static size_t
 session_fields(const struct session *s, struct log_field *f,
     struct session_names *nm)
 {
-	uint16_t	port;
+	char	 balancer[INET6_ADDRSTRLEN + 8];
 
-	addr_format(&s->peer.sa, nm->addr, sizeof(nm->addr), &port);
+	session_endpoint(&s->peer.sa, nm->addr, sizeof(nm->addr), nm->port,
+	    sizeof(nm->port), nm->remote, sizeof(nm->remote));
 	snprintf(nm->id, sizeof(nm->id), "%" PRIu64, s->id);
-	snprintf(nm->port, sizeof(nm->port), "%u", port);
-	snprintf(nm->remote, sizeof(nm->remote),
-	    strchr(nm->addr, ':') != NULL ? "[%s]:%u" : "%s:%u", nm->addr,
-	    port);
 	f[0] = (struct log_field){ "ECHOD_SESSION", nm->id };
 	f[1] = (struct log_field){ "ECHOD_LISTENER", s->lc->name };
 	f[2] = (struct log_field){ "ECHOD_REMOTE_ADDR", nm->addr };
 	f[3] = (struct log_field){ "ECHOD_REMOTE_PORT", nm->port };
-	return (4);
+	nm->via[0] = '\0';
+	if (!s->proxied)
+		return (4);
+	session_endpoint(&s->proxy.sa, nm->paddr, sizeof(nm->paddr),
+	    nm->pport, sizeof(nm->pport), balancer, sizeof(balancer));
+	snprintf(nm->via, sizeof(nm->via), " via %s", balancer);
+	f[4] = (struct log_field){ "ECHOD_PROXY_ADDR", nm->paddr };
+	f[5] = (struct log_field){ "ECHOD_PROXY_PORT", nm->pport };
+	return (6);
+}
+
+/* Count one in t, with what the warning says of the last one. */
+static void
+session_tally(struct session_tally *t, const char *fmt, ...)
+    __attribute__((__format__(printf, 2, 3)));
+
+static void
+session_tally(struct session_tally *t, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	pthread_mutex_lock(&t->lock);
+	t->n++;
+	va_start(ap, fmt);
+	vsnprintf(t->last, sizeof(t->last), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* What t counted since the last call, and its last words into last. */
+static unsigned int
+session_tally_take(struct session_tally *t, char *last, size_t len)
+{
+	unsigned int	 n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->n;
+	t->n = 0;
+	snprintf(last, len, "%s", t->last);
+	pthread_mutex_unlock(&t->lock);
+	return (n);
+}
+
+/* See session.h. */
+void
+sessions_tick(void)
+{
+	char	 last[256];
+	unsigned int	 n;
+
+	if ((n = session_tally_take(&session_refusals, last,
+	    sizeof(last))) > 0)
+		log_entry(LOG_WARNING, LOG_MSGID_LIMIT, NULL, 0, "refused %u "
+		    "connection%s over a per-source limit; the last: %s", n,
+		    n == 1 ? "" : "s", last);
+	if ((n = session_tally_take(&session_proxy_errors, last,
+	    sizeof(last))) > 0)
+		log_entry(LOG_WARNING, LOG_MSGID_PROXY, NULL, 0, "closed %u "
+		    "connection%s for their PROXY header; the last: %s", n,
+		    n == 1 ? "" : "s", last);
 }
 
 /*
@@ -276,7 +380,7 @@ static void
 session_close(struct session *s, const char *reason)
 {
 	struct sessions_stats	*stats;
-	struct log_field	 f[8];
+	struct log_field	 f[10];
 	struct session_names	 nm;
 	char			 in[24], out[24], usec[24];
 	uint64_t		 sent, dur;
@@ -293,12 +397,14 @@ session_close(struct session *s, const char *reason)
 	if (s->state == SESSION_WAITING)
 		TAILQ_REMOVE(&s->set->waiting, s, wentry);
 	slot_release(s->slots);
+	if (s->admitted)
+		source_leave(&s->hold);
 	event_del(s->rd);
 	timer_del(s->set->timers, &s->timer);
 	if (s->bev != NULL)
 		session_free_buffers(s);
 	close(s->fd);
-	if (s->conf->log_connections && log_conn_permit(false)) {
+	if (s->conf->log_connections && !s->silent && log_conn_permit(false)) {
 		n = session_fields(s, f, &nm);
 		snprintf(in, sizeof(in), "%" PRIu64, s->bytes_in);
 		snprintf(out, sizeof(out), "%" PRIu64, sent);
@@ -308,9 +414,9 @@ session_close(struct session *s, const char *reason)
 		f[n++] = (struct log_field){ "ECHOD_BYTES_OUT", out };
 		f[n++] = (struct log_field){ "ECHOD_DURATION_USEC", usec };
 		log_entry(LOG_INFO, LOG_MSGID_CLOSE, f, n,
-		    "connection from %s on %s closed (%s): %" PRIu64
+		    "connection from %s%s on %s closed (%s): %" PRIu64
 		    " bytes in, %" PRIu64 " out, %.2f s",
-		    nm.remote, s->lc->name, reason, s->bytes_in, sent,
+		    nm.remote, nm.via, s->lc->name, reason, s->bytes_in, sent,
 		    (double)dur / 1e6);
 	}
 	stats = &s->set->stats;
@@ -346,7 +452,7 @@ session_enter(struct session *s, enum session_state to)
 	switch (to) {
 	case SESSION_READING:
 		r = event_add(s->rd, NULL);
-		if (from == SESSION_OWING) {
+		if (from == SESSION_OWING || from == SESSION_PROXY) {
 			/* Time waiting for the client to read is not idle. */
 			s->quiet = timer_coarse();
 			session_arm(s);
@@ -375,6 +481,7 @@ session_enter(struct session *s, enum session_state to)
 		}
 		break;
 	case SESSION_LINGERING:
+	case SESSION_PROXY:
 		r = event_add(s->rd, NULL);
 		break;
 	}
@@ -472,10 +579,15 @@ session_flush(struct session *s)
 
 /* The idle timeout in microseconds; 0: never. */
 static uint64_t
+session_usec(const struct timeval *tv)
+{
+	return ((uint64_t)tv->tv_sec * 1000000 + (uint64_t)tv->tv_usec);
+}
+
+static uint64_t
 session_idle_usec(const struct session *s)
 {
-	return ((uint64_t)s->lc->idle.tv_sec * 1000000 +
-	    (uint64_t)s->lc->idle.tv_usec);
+	return (session_usec(&s->lc->idle));
 }
 
 /*
@@ -665,6 +777,13 @@ session_arm(struct session *s)
 	struct timers	*ts = s->set->timers;
 	uint64_t	 idle = session_idle_usec(s), at = UINT64_MAX, rel;
 
+	if (s->state == SESSION_PROXY) {
+		/* The whole header within proxy_timeout of the accept. */
+		at = s->start + session_usec(&s->lc->proxy_timeout);
+		if (timer_at(ts, &s->timer, at) == -1)
+			log_warnx("session %" PRIu64 ": no timer", s->id);
+		return;
+	}
 	if (idle != 0)
 		at = s->quiet + idle;
 	if (s->bev != NULL) {
@@ -695,6 +814,10 @@ session_tick(void *arg)
 
 	if (s->state == SESSION_LINGERING) {
 		session_close(s, s->reason);
+		return;
+	}
+	if (s->state == SESSION_PROXY) {
+		session_proxy_error(s, "no whole header within proxy_timeout");
 		return;
 	}
 	quiet = timer_now() - s->quiet;
@@ -1162,6 +1285,144 @@ session_read_over(struct session *s)
 		session_read_framed(s, 0);
 }
 
+/*
+ * The header was wrong, incomplete or late: close, with nothing echoed,
+ * and count it for the warning (the close entry says "proxy-error").
+ */
+static void
+session_proxy_error(struct session *s, const char *why)
+{
+	char	 addr[INET6_ADDRSTRLEN], port[8], from[INET6_ADDRSTRLEN + 8];
+
+	session_endpoint(&s->peer.sa, addr, sizeof(addr), port, sizeof(port),
+	    from, sizeof(from));
+	session_tally(&session_proxy_errors, "from %s on %s: %s", from,
+	    s->lc->name, why);
+	session_close(s, "proxy-error");
+}
+
+/*
+ * Whether the per-source limits (source.h) take s, from the client it
+ * now names; if not it is closed at once without an entry, as
+ * max_connections refuses (the warning counts it).
+ */
+static bool
+session_admit(struct session *s)
+{
+	const struct source_limits	*g = &s->conf->per_source;
+	const struct source_limits	*o = &s->lc->per_source;
+	enum source_verdict		 v;
+	char				 addr[INET6_ADDRSTRLEN];
+	const char			*what;
+	uint16_t			 port;
+
+	if (!sources_wanted(g, o))
+		return (true);
+	v = source_admit(&s->peer.sa, s->conf->source_prefix4,
+	    s->conf->source_prefix6, s->lc->name, g, o, timer_now(),
+	    &s->hold);
+	if (v == SOURCE_OK) {
+		s->admitted = true;
+		return (true);
+	}
+	switch (v) {
+	case SOURCE_TOO_MANY:
+		what = "max_connections_per_source";
+		break;
+	case SOURCE_TOO_FAST:
+		what = "max_new_connections_per_source";
+		break;
+	default:
+		what = "the table of sources is full";
+		break;
+	}
+	addr_format(&s->peer.sa, addr, sizeof(addr), &port);
+	session_tally(&session_refusals, "%s on %s: %s", addr, s->lc->name,
+	    what);
+	s->silent = true;
+	session_close(s, "refused");
+	return (false);
+}
+
+/* The open entry: the session is served from now on. */
+static void
+session_opened(struct session *s)
+{
+	struct log_field	 f[6];
+	struct session_names	 nm;
+	size_t			 n;
+
+	if (!s->conf->log_connections || !log_conn_permit(true))
+		return;
+	n = session_fields(s, f, &nm);
+	log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n, "connection from %s%s on %s",
+	    nm.remote, nm.via, s->lc->name);
+}
+
+/*
+ * A session of a proxy_protocol listener: look at what came so far
+ * (MSG_PEEK: nothing is taken before the header is whole and valid),
+ * and once the header is, take exactly its bytes, make the client it
+ * names the session's, and read what follows as any session.  Until
+ * then each new segment is a new edge of the read event.
+ */
+static void
+session_proxy(struct session *s)
+{
+	struct proxy_header	 h;
+	char			*buf = s->set->buf;
+	ssize_t			 r;
+
+	r = recv(s->fd, buf, PROXY_HEADER_MAX, MSG_PEEK);
+	if (r == -1) {
+		if (errno == EINTR)
+			event_active(s->rd, EV_READ, 1);
+		else if (errno != EAGAIN)
+			session_fail(s, "read");
+		return;
+	}
+	/* Closed before a byte: a port check, nothing to warn of. */
+	if (r == 0) {
+		session_close(s, "eof");
+		return;
+	}
+	switch (proxy_parse(buf, (size_t)r, s->lc->proxy_protocol, &h)) {
+	case PROXY_MORE:
+		if (s->rdhup)
+			session_proxy_error(s, "closed within the header");
+		return;
+	case PROXY_BAD:
+		session_proxy_error(s, h.error);
+		return;
+	case PROXY_DONE:
+		break;
+	}
+	if (recv(s->fd, buf, h.len, MSG_TRUNC) != (ssize_t)h.len) {
+		session_fail(s, "recv");
+		return;
+	}
+	/* LOCAL, UNKNOWN: the balancer's own connection (a health check). */
+	if (!h.local) {
+		memcpy(&s->proxy, &s->peer, sizeof(s->proxy));
+		memset(&s->peer, 0, sizeof(s->peer));
+		memcpy(&s->peer, &h.src, h.srclen < sizeof(s->peer) ?
+		    h.srclen : sizeof(s->peer));
+		s->proxied = true;
+	}
+	if (!session_admit(s))
+		return;
+	if (session_enter(s, SESSION_READING) == -1) {
+		session_fail(s, "event_add");
+		return;
+	}
+	session_opened(s);
+	/*
+	 * Read on at once: what came after the header, or an end of input
+	 * or reset behind it (a balancer's check), has no new edge to come.
+	 */
+	event_active(s->rd, EV_READ, 1);
+}
+
 /* The socket is readable. */
 static void
 session_read(evutil_socket_t fd, short what, void *arg)
@@ -1174,6 +1435,10 @@ session_read(evutil_socket_t fd, short what, void *arg)
 		s->rdhup = true;
 	if (s->state == SESSION_LINGERING) {
 		session_discard(s);
+		return;
+	}
+	if (s->state == SESSION_PROXY) {
+		session_proxy(s);
 		return;
 	}
 	/* Waiting for memory, the client ended its input: read it now. */
@@ -1258,9 +1523,6 @@ session_create(struct sessions *ss, evutil_socket_t fd,
     const struct listener_conf *lc, struct slots *sl)
 {
 	struct session		*s;
-	struct log_field	 f[4];
-	struct session_names	 nm;
-	size_t			 n;
 
 	if ((s = pool_get(ss->pool)) != NULL) {
 		s->rd = (struct event *)((char *)s + SESSION_EVENT_OFF);
@@ -1290,6 +1552,9 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen :
 	    sizeof(s->peer));
 	framing_init(&s->framing, lc->framing, lc->strip, conf->max_line);
+	/* Behind a balancer the client is known once its header is in. */
+	if (lc->proxy_protocol != 0)
+		s->state = SESSION_PROXY;
 
 	event_add(s->rd, NULL);
 	session_arm(s);
@@ -1297,11 +1562,9 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 	TAILQ_INSERT_TAIL(&ss->list, s, entry);
 	atomic_fetch_add_explicit(&ss->stats.accepted, 1,
 	    memory_order_relaxed);
-	if (conf->log_connections && log_conn_permit(true)) {
-		n = session_fields(s, f, &nm);
-		log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n,
-		    "connection from %s on %s", nm.remote, lc->name);
-	}
+	if (s->state == SESSION_PROXY || !session_admit(s))
+		return;
+	session_opened(s);
 }
 
 /*

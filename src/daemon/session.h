@@ -54,6 +54,12 @@ const struct sessions_stats *
 void		 session_create(struct sessions *, evutil_socket_t,
 		    const struct sockaddr *, socklen_t, struct conf *,
 		    const struct listener_conf *, struct slots *);
+/*
+ * Once a second (main loop): one warning for the connections every loop
+ * refused over a per-source limit, one for those closed for their PROXY
+ * header, since the last call.
+ */
+void		 sessions_tick(void);
 /* End of a graceful stop: send what is owed, close every session. */
 void		 sessions_close_all(struct sessions *, const char *reason);
 /*

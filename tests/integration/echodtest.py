@@ -789,7 +789,7 @@ class Echod:
             addr = r"(?:127\.0\.0\.1|\[?::1\]?)"
         else:
             addr = re.escape("[%s]" % host if ":" in host else host)
-        rx = (r"^\w+: connection from %s:%d on %s "
+        rx = (r"^\w+: connection from %s:%d(?: via [^ ]+)? on %s "
               r"closed \((%s)\): (\d+) bytes in, (\d+) out, ([0-9.]+) s$"
               % (addr, port, re.escape(name),
                  re.escape(reason) if reason else r"[a-z-]+"))
