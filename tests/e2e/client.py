@@ -20,12 +20,18 @@ check holds, 1 when it does not (with the reason on stderr).
                              echod(8), one close entry on listener "echo" has
                              IN bytes in and OUT out, and no entry holds
                              MARKER (client payload)
+  jproxy HOST PORT           a session with a PROXY v2 header naming
+                             192.0.2.77:4242: echoed, and its open and
+                             close entries name that client in
+                             ECHOD_REMOTE_* and this end in ECHOD_PROXY_*
 """
 
 import codecs
+import ipaddress
 import json
 import selectors
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -206,6 +212,29 @@ def cmd_jsessions(marker, bytes_in, bytes_out):
         if marker in json.dumps(e):
             raise Fail("client payload in the journal: %r" % e.get("MESSAGE"))
     print(close["MESSAGE"])
+
+
+def cmd_jproxy(host, port):
+    s = connect(host, port)
+    me = s.getsockname()
+    body = (ipaddress.IPv4Address("192.0.2.77").packed +
+            ipaddress.IPv4Address("127.0.0.1").packed +
+            struct.pack("!HH", 4242, int(port)))
+    s.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" +
+              struct.pack("!H", len(body)) + body)
+    got = exchange(s, b"proxied\n")
+    if got != b"proxied\n":
+        raise Fail("sent proxied, got %r" % got)
+    s.close()
+    want = ("ECHOD_REMOTE_ADDR=192.0.2.77", "ECHOD_REMOTE_PORT=4242",
+            "ECHOD_PROXY_ADDR=%s" % me[0], "ECHOD_PROXY_PORT=%d" % me[1])
+    for msgid in (MSGID_OPEN, MSGID_CLOSE):
+        deadline = time.monotonic() + TIMEOUT
+        while not matching(msgid, want):
+            if time.monotonic() > deadline:
+                raise Fail("no entry %s with %s" % (msgid, " ".join(want)))
+            time.sleep(0.2)     # journald has no change notification here
+    print(matching(MSGID_CLOSE, want)[-1]["MESSAGE"])
 
 
 def main(argv):
