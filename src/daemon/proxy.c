@@ -494,7 +494,7 @@ proxy_v2(const uint8_t *p, size_t len, struct proxy_header *h)
 	m = len < PROXY_V2_SIGLEN ? len : PROXY_V2_SIGLEN;
 	if (memcmp(p, proxy_v2_sig, m) != 0)
 		return (proxy_bad(h, "v2: bad signature"));
-	if (len <= 12)
+	if (len <= PROXY_V2_SIGLEN)
 		return (PROXY_MORE);
 	if (p[12] >> 4 != 2)
 		return (proxy_bad(h, "v2: version not 2"));
@@ -530,7 +530,8 @@ proxy_v2(const uint8_t *p, size_t len, struct proxy_header *h)
 	 * LOCAL, or PROXY of an unspecified family or transport: the
 	 * connection's own addresses count, and the block may hold
 	 * addresses of a kind not known here, so where TLVs would start is
-	 * not known either: all of it is skipped unread.
+	 * not known either: all of it is skipped unread, a CRC32C TLV
+	 * unchecked.
 	 */
 	if (cmd == PROXY_V2_CMD_LOCAL || fam == PROXY_V2_AF_UNSPEC ||
 	    trans != PROXY_V2_T_STREAM) {

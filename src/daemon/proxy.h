@@ -46,8 +46,8 @@ struct proxy_header {
 						   consume; never echoed */
 	int			 version;	/* 1 or 2 */
 	/*
-	 * v2 LOCAL, v1 UNKNOWN, v2 AF_UNSPEC/AF_UNIX: use the connection's
-	 * own addresses.
+	 * v2 LOCAL, v1 UNKNOWN, v2 AF_UNSPEC/AF_UNIX or an unspecified
+	 * transport: use the connection's own addresses.
 	 */
 	bool			 local;
 	/*

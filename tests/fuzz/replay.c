@@ -7,8 +7,8 @@
  * is one test: it runs in a child process, so an abort(), a sanitizer
  * report or a hang (REPLAY_TIMEOUT seconds) is one "not ok" line naming
  * the file, and the other files still run.  Without arguments it replays
- * both seed corpora, $top_srcdir/tests/fuzz/corpus/{config,strip}, so each
- * target also meets the other's inputs.
+ * every seed corpus, $top_srcdir/tests/fuzz/corpus/{config,strip,proxy},
+ * so each target also meets the others' inputs.
  */
 
 #include <sys/stat.h>
@@ -144,8 +144,10 @@ replay_path(const char *path)
 int
 main(int argc, char *argv[])
 {
+	static const char *const corpora[] = { "config", "strip", "proxy" };
 	const char	*top;
 	char		 dir[PATH_MAX];
+	size_t		 c;
 	int		 i;
 
 	if (argc > 1)
@@ -154,10 +156,11 @@ main(int argc, char *argv[])
 	else {
 		if ((top = getenv("top_srcdir")) == NULL)
 			top = ".";
-		snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/config", top);
-		replay_path(dir);
-		snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/strip", top);
-		replay_path(dir);
+		for (c = 0; c < sizeof(corpora) / sizeof(corpora[0]); c++) {
+			snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s",
+			    top, corpora[c]);
+			replay_path(dir);
+		}
 	}
 	printf("1..%u\n", replay_n);
 	return (replay_failed > 0);
