@@ -28,6 +28,32 @@ conferr_init(struct conferr *e, const struct conffile *cf)
 	e->cf = cf;
 }
 
+/* text with every control byte as \xNN (text is freed), or NULL. */
+static char *
+conferr_oneline(char *text)
+{
+	char	*out;
+	size_t	 i, n = 0;
+
+	if (strcspn(text, "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c"
+	    "\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"
+	    "\x1c\x1d\x1e\x1f\x7f") == strlen(text))
+		return (text);
+	if ((out = malloc(strlen(text) * 4 + 1)) != NULL) {
+		for (i = 0; text[i] != '\0'; i++) {
+			unsigned char	 c = text[i];
+
+			if (c < 0x20 || c == 0x7f)
+				n += (size_t)sprintf(out + n, "\\x%02x", c);
+			else
+				out[n++] = (char)c;
+		}
+		out[n] = '\0';
+	}
+	free(text);
+	return (out);
+}
+
 /* Record one error at line of the expanded text, mapped to its file. */
 void
 conferr_add(struct conferr *e, int line, const char *fmt, ...)
@@ -50,6 +76,14 @@ conferr_add(struct conferr *e, int line, const char *fmt, ...)
 		return;
 	}
 	va_end(ap);
+	/*
+	 * One error, one line: a control byte a message took from the file
+	 * (a regex's own text, in a rule's error) shows as \xNN.
+	 */
+	if ((text = conferr_oneline(text)) == NULL) {
+		e->nomem = true;
+		return;
+	}
 	n = reallocarray(e->errs, e->nerrs + 1, sizeof(*e->errs));
 	if (n == NULL) {
 		free(text);
