@@ -21,7 +21,8 @@ import time
 import tap
 from echodtest import (Echod, conf, connect, free_port, listener, local_port,
                        recv_until_eof, roundtrip, run_echod, wait_until)
-from haproxytest import Haproxy, connect_from, need_haproxy, server
+from haproxytest import (Haproxy, connect_from, haproxy_path, need_haproxy,
+                         server)
 
 SIZES = (1, 1500, 65536 + 17, 1 << 20)
 
@@ -347,6 +348,16 @@ def test_bad_or_missing_header_is_a_proxy_error():
         s.close()
         m = d.wait_closed_entry(4242, "any", host="127.0.0.9")
         assert m.group(1) != "proxy-error", (me, m.group(0))
+
+
+def test_shipped_example_is_valid_haproxy():
+    """examples/haproxy.cfg is what `haproxy -c` accepts."""
+    need_haproxy()
+    import subprocess
+    cfg = os.path.join(os.environ["top_srcdir"], "examples", "haproxy.cfg")
+    r = subprocess.run([haproxy_path(), "-c", "-f", cfg],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 tap.main(globals())
