@@ -33,6 +33,9 @@
 #define CONF_UDP_RATE_DEFAULT		50
 #define CONF_UDP_BURST_DEFAULT		100
 #define CONF_UDP_DATAGRAM_DEFAULT	8192
+/* The metrics endpoint's defaults (echod.conf(5), METRICS). */
+#define CONF_METRICS_ADDRESS		"127.0.0.1"
+#define CONF_METRICS_PORT		9862
 
 struct addr_net;
 
@@ -69,6 +72,15 @@ struct listener_conf {
 	int			 line;		/* where it was defined */
 };
 
+/* The "metrics" group: the Prometheus endpoint (metrics.c). */
+struct metrics_conf {
+	bool			 enabled;	/* the group is there */
+	char			 address[64];	/* as written */
+	uint16_t		 port;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+};
+
 struct conf {
 	atomic_uint		 refcnt;
 	char			*path;
@@ -88,6 +100,7 @@ struct conf {
 	struct timeval		 shutdown;
 	size_t			 nlisteners;
 	struct listener_conf	*listeners;
+	struct metrics_conf	 metrics;
 };
 
 /* Every error of one load, each "FILE:LINE: message" or "FILE: message". */

@@ -405,6 +405,30 @@ confbuild_listeners(struct confbuild *b, config_setting_t *list, struct conf *c)
 	}
 }
 
+/* The "metrics" group g into c->metrics. */
+static void
+confbuild_metrics(struct confbuild *b, config_setting_t *g, struct conf *c)
+{
+	struct metrics_conf	*m = &c->metrics;
+	struct confkeys_val	 vals[K_COUNT];
+	const char		*addr;
+	char			 q[CONFERR_QUOTED];
+
+	confkeys_walk(b->e, b->cf, g, CTX_METRICS, vals);
+	m->enabled = true;
+	m->port = confkeys_int(vals, K_M_PORT);
+	if (vals[K_M_ADDRESS].s != NULL && !vals[K_M_ADDRESS].ok)
+		return;
+	addr = confkeys_str(vals, K_M_ADDRESS);
+	if (addr_parse(addr, m->port, &m->ss, &m->sslen) == -1) {
+		conferr_quote(q, sizeof(q), addr);
+		conferr_setting(b->e, vals[K_M_ADDRESS].s, "invalid metrics "
+		    "address \"%s\": not an IPv4 or IPv6 literal", q);
+		return;
+	}
+	snprintf(m->address, sizeof(m->address), "%s", addr);
+}
+
 /* Check the whole parsed tree into c. */
 static void
 confbuild_tree(struct confbuild *b, config_t *cfg, struct conf *c)
@@ -442,6 +466,8 @@ confbuild_tree(struct confbuild *b, config_t *cfg, struct conf *c)
 		conferr_add(b->e, 0, "\"listeners\" is required");
 	else if (vals[K_LISTENERS].ok)
 		confbuild_listeners(b, vals[K_LISTENERS].s, c);
+	if (vals[K_METRICS].ok)
+		confbuild_metrics(b, vals[K_METRICS].s, c);
 }
 
 /* Check the whole tree into c. */

@@ -236,3 +236,14 @@ config_addr_overlap(const struct listener_conf *a,
 {
 	return (addr_overlap(&a->ss, &b->ss));
 }
+
+/*
+ * Whether a passed socket called name is the metrics endpoint's: named
+ * "metrics", unless a listener has that name (as before 1.1).
+ */
+bool
+config_metrics_socket(const struct conf *c, const char *name)
+{
+	return (strcmp(name, "metrics") == 0 &&
+	    config_listener(c, name) == NULL);
+}

@@ -39,5 +39,8 @@ void		 config_listener_endpoint(const struct listener_conf *, char *,
  * the other (echod.conf(5), LISTENERS). */
 bool		 config_addr_overlap(const struct listener_conf *,
 		    const struct listener_conf *);
+/* Whether a passed socket of that name is the metrics endpoint's
+ * (FileDescriptorName=metrics, and no listener of that name). */
+bool		 config_metrics_socket(const struct conf *, const char *name);
 
 #endif

@@ -31,7 +31,8 @@ static const char *const ctx_where[] = {
 	"in the global \"timeouts\"",
 	"in a listener",
 	"in a listener's \"timeouts\"",
-	"in a strip rule"
+	"in a strip rule",
+	"in \"metrics\""
 };
 
 enum key_type {
@@ -107,6 +108,7 @@ static const struct key keys[K_COUNT] = {
 	[K_TIMEOUTS] = { "timeouts", CTX_TOP, KT_GROUP },
 	[K_LISTENERS] = { "listeners", CTX_TOP, KT_LIST,
 	    .flags = KF_REQUIRED },
+	[K_METRICS] = { "metrics", CTX_TOP, KT_GROUP },
 
 	[K_IDLE] = { "idle", CTX_TIMEOUTS, KT_DURATION,
 	    0, CONF_IDLE_MAX, .def = 300 },
@@ -169,6 +171,12 @@ static const struct key keys[K_COUNT] = {
 	    1, STRIP_PREFIX_MAX },
 	[K_S_REGEX] = { "regex", CTX_STRIP, KT_STRING,
 	    1, CONF_STRING_ANY },
+
+	/* The Prometheus endpoint: loopback unless said otherwise. */
+	[K_M_ADDRESS] = { "address", CTX_METRICS, KT_STRING,
+	    0, CONF_STRING_ANY, .sdef = CONF_METRICS_ADDRESS },
+	[K_M_PORT] = { "port", CTX_METRICS, KT_INT,
+	    1, 65535, .def = CONF_METRICS_PORT },
 };
 
 /* Whether libconfig's INT setting s was wrapped from a bigger literal. */

@@ -24,7 +24,8 @@ enum confkeys_ctx {
 	CTX_TIMEOUTS,		/* the global "timeouts" group */
 	CTX_LISTENER,
 	CTX_LTIMEOUTS,		/* a listener's "timeouts" group */
-	CTX_STRIP
+	CTX_STRIP,
+	CTX_METRICS		/* the "metrics" group */
 };
 
 /* confkeys_flags(): a key a group must have, or one of one protocol. */
@@ -48,6 +49,7 @@ enum confkeys_id {
 	K_SOURCE_PREFIX,
 	K_TIMEOUTS,
 	K_LISTENERS,
+	K_METRICS,
 	K_IDLE,
 	K_WRITE,
 	K_SHUTDOWN,
@@ -75,6 +77,8 @@ enum confkeys_id {
 	K_S_BYTES,
 	K_S_PREFIX,
 	K_S_REGEX,
+	K_M_ADDRESS,
+	K_M_PORT,
 	K_COUNT
 };
 

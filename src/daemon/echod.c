@@ -25,7 +25,9 @@
 #include "echod.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "session.h"
+#include "slot.h"
 #include "source.h"
 #include "systemd.h"
 #include "timer.h"
@@ -153,6 +155,8 @@ echod_tick(void *arg)
 	log_conn_tick();
 	listeners_tick();
 	sessions_tick();
+	/* Counters of listeners gone whose last session closed. */
+	slots_reap();
 	/*
 	 * Quiet sessions gave buffers back: return the free pages to the
 	 * system, or RSS stays where the busiest second left it.
@@ -175,6 +179,15 @@ echod_log_settings(const struct conf *conf)
 	log_conn_setrate(conf->log_rate);
 }
 
+/* Whether the metrics group differs between a and b. */
+static bool
+echod_metrics_changed(const struct conf *a, const struct conf *b)
+{
+	return (a->metrics.enabled != b->metrics.enabled ||
+	    a->metrics.sslen != b->metrics.sslen ||
+	    memcmp(&a->metrics.ss, &b->metrics.ss, a->metrics.sslen) != 0);
+}
+
 /* SIGHUP: reload transactionally (echod(8), SIGNALS). */
 static void
 echod_reload(evutil_socket_t sig, short what, void *arg)
@@ -193,15 +206,19 @@ echod_reload(evutil_socket_t sig, short what, void *arg)
 		    "reload rejected: %s", why != NULL ? why : "out of memory");
 		free(why);
 		config_unref(next);
+		metrics_reloaded(false);
 	} else {
 		if (next->workers != echod.conf->workers ||
 		    strcmp(next->event_method, echod.conf->event_method) != 0)
 			log_notice("workers and event_method change at the "
 			    "next restart");
+		if (echod_metrics_changed(echod.conf, next))
+			log_notice("metrics changes at the next restart");
 		config_unref(echod.conf);
 		echod.conf = next;
 		echod_log_settings(next);
 		budget_set(next->max_memory);
+		metrics_reloaded(true);
 		result.value = "ok";
 		log_entry(LOG_INFO, LOG_MSGID_RELOAD, &result, 1,
 		    "configuration reloaded: %u listeners (%u added, "
@@ -329,9 +346,11 @@ echod_teardown(bool stopped)
 			event_free(*ev[i]);
 			*ev[i] = NULL;
 		}
+	metrics_free();
 	systemd_free();
 	/* After the workers: their sessions gave their counts back. */
 	sources_free();
+	slots_free_all();
 	if (echod.timers != NULL) {
 		timer_del(echod.timers, &echod_state.tick);
 		timers_free(echod.timers);
@@ -444,7 +463,8 @@ main(int argc, char *argv[])
 		    "limits")));
 	if (workers_start(echod.base, echod.timers, nworkers, echod.conf,
 	    &cause) == -1 ||
-	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1)
+	    listeners_apply(echod.base, echod.conf, &diff, &cause) == -1 ||
+	    metrics_start(echod.base, echod.conf, &cause) == -1)
 		return (echod_fail(cause));
 	echod_events();
 	if (systemd_watchdog(echod.timers) == -1)

@@ -233,13 +233,14 @@ listener_new(struct event_base *base, int fd, const struct systemd_socket *s,
 		goto fail;
 	if ((l->slots = slots_new()) == NULL) {
 		free(l);
+		l = NULL;
 		goto fail;
 	}
 	l->fd = fd;
 	l->activated = s;
 	l->refcnt = 1;
 	if (dgram) {
-		if ((l->udp = udp_new(base, fd, cause)) == NULL) {
+		if ((l->udp = udp_new(base, fd, l->slots, cause)) == NULL) {
 			slots_unref(l->slots);
 			free(l);
 			return (NULL);
@@ -259,6 +260,8 @@ fail:
 	if (asprintf(cause, "cannot serve socket %d: %s", fd,
 	    strerror(errno)) == -1)
 		*cause = NULL;
+	if (l != NULL)
+		slots_unref(l->slots);
 	free(l);
 	return (NULL);
 }
@@ -295,6 +298,7 @@ listener_configure(struct listener *l, struct conf *conf,
 	config_unref(l->conf);
 	l->conf = next;
 	l->lc = lc;
+	slots_label(l->slots, lc->name, lc->protocol == CONF_UDP);
 	config_listener_endpoint(lc, l->endpoint, sizeof(l->endpoint));
 	/* New datagrams use the new settings from now on. */
 	if (l->udp != NULL)
@@ -412,6 +416,9 @@ listeners_apply(struct event_base *base, struct conf *conf,
 
 	/* Sockets from systemd: always served, matched anew each time. */
 	for (i = 0; i < nsocks; i++) {
+		/* The metrics endpoint's: metrics.c serves it. */
+		if (config_metrics_socket(conf, socks[i].name))
+			continue;
 		match[i] = listener_match(conf, &socks[i]);
 		for (j = 0; match[i] != NULL && j < conf->nlisteners; j++)
 			if (&conf->listeners[j] == match[i])
@@ -423,6 +430,8 @@ listeners_apply(struct event_base *base, struct conf *conf,
 			    "unit does)", match[i]->name, socks[i].name);
 	}
 	for (i = 0; i < nsocks; i++) {
+		if (config_metrics_socket(conf, socks[i].name))
+			continue;
 		if ((l = listener_find(&socks[i], NULL)) != NULL)
 			TAILQ_REMOVE(&listeners, l, entry);
 		else if ((l = listener_new(base, socks[i].fd, &socks[i],
@@ -627,6 +636,7 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	struct listener	*l = arg;
 	struct timeval	 next_pass = { 0, 0 };
 	unsigned int	 limit = 0;
+	enum slot_counter which = SC_REFUSED_GLOBAL;
 
 	/* Every LISTENER_BURST accepts, let one loop pass go by. */
 	if (++l->burst >= LISTENER_BURST)
@@ -634,16 +644,20 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	if (slots_open() >= l->conf->max_connections)
 		limit = l->conf->max_connections;
 	else if (l->lc->max_connections != 0 &&
-	    slots_count(l->slots) >= l->lc->max_connections)
+	    slots_count(l->slots) >= l->lc->max_connections) {
 		limit = l->lc->max_connections;
+		which = SC_REFUSED_LISTENER;
+	}
 	if (limit != 0) {
 		close(fd);
+		slot_count(slots_cell(l->slots, 0), which, 1);
 		l->refused++;
 		l->refused_limit = limit;
 		return;
 	}
 	if (l->lc->proxy_protocol != 0 && !listener_trusted(l->lc, sa)) {
 		close(fd);
+		slot_count(slots_cell(l->slots, 0), SC_REFUSED_PROXY_FROM, 1);
 		if (l->untrusted++ == 0)
 			addr_endpoint((struct sockaddr_storage *)sa,
 			    l->untrusted_last, sizeof(l->untrusted_last));

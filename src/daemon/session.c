@@ -178,6 +178,7 @@ struct sessions {
 	struct evbuffer		*scratch;
 	char			*buf;		/* SESSIONS_BUFFER bytes */
 	struct sessions_stats	 stats;
+	unsigned int		 cell;		/* its listeners' counters */
 };
 
 struct session {
@@ -191,6 +192,7 @@ struct session {
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
 	struct slots		*slots;		/* the slot it holds */
+	struct slot_cell	*cell;		/* its loop's counters of it */
 	struct sessions		*set;		/* its loop's sessions */
 	struct framing		 framing;
 	enum session_state	 state;		/* see session_enter() */
@@ -396,6 +398,9 @@ session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(&s->set->list, s, entry);
 	if (s->state == SESSION_WAITING)
 		TAILQ_REMOVE(&s->set->waiting, s, wentry);
+	/* Before the slot: its counters may go with it. */
+	if (slot_reason(reason) != SC_COUNT)
+		slot_count(s->cell, slot_reason(reason), 1);
 	slot_release(s->slots);
 	if (s->admitted)
 		source_leave(&s->hold);
@@ -515,6 +520,7 @@ session_count(struct session *s, size_t len)
 	s->queued += len;
 	atomic_fetch_add_explicit(&s->set->stats.bytes, len,
 	    memory_order_relaxed);
+	slot_count(s->cell, SC_SENT, len);
 }
 
 /*
@@ -694,6 +700,7 @@ session_received(struct session *s, const void *data, size_t avail,
 
 	s->quiet = timer_coarse();
 	s->bytes_in += len;
+	slot_count(s->cell, SC_RECEIVED, len);
 	if (log_getlevel() < LOG_DEBUG)
 		return;
 	log_debug("session %" PRIu64 " received %zu bytes: %s", s->id, len,
@@ -1053,6 +1060,7 @@ session_discard(struct session *s)
 		return;
 	if (r > 0) {
 		s->bytes_in += (size_t)r;
+		slot_count(s->cell, SC_RECEIVED, (size_t)r);
 		s->linger_left -= (size_t)r;
 		if (s->linger_left > 0)
 			return;
@@ -1336,6 +1344,9 @@ session_admit(struct session *s)
 		what = "the table of sources is full";
 		break;
 	}
+	/* A refusal, not a close ("refused" has no close counter). */
+	slot_count(s->cell, v == SOURCE_TOO_FAST ? SC_REFUSED_RATE :
+	    SC_REFUSED_PER_SOURCE, 1);
 	addr_format(&s->peer.sa, addr, sizeof(addr), &port);
 	session_tally(&session_refusals, "%s on %s: %s", addr, s->lc->name,
 	    what);
@@ -1546,6 +1557,7 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 	s->conf = config_ref(conf);
 	s->lc = lc;
 	s->slots = sl;
+	s->cell = slots_cell(sl, ss->cell);
 	s->start = timer_now();
 	s->quiet = timer_coarse();
 	s->rdsize = SESSION_READ_MIN;
@@ -1562,6 +1574,7 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 	TAILQ_INSERT_TAIL(&ss->list, s, entry);
 	atomic_fetch_add_explicit(&ss->stats.accepted, 1,
 	    memory_order_relaxed);
+	slot_count(s->cell, SC_ACCEPTED, 1);
 	if (s->state == SESSION_PROXY || !session_admit(s))
 		return;
 	session_opened(s);
@@ -1591,7 +1604,7 @@ sessions_close_all(struct sessions *ss, const char *reason)
 /* The sessions of the loop base, whose timers are timers. */
 struct sessions *
 sessions_new(struct event_base *base, struct timers *timers,
-    struct budget_share *share)
+    struct budget_share *share, unsigned int cell)
 {
 	struct sessions	*ss;
 
@@ -1600,6 +1613,7 @@ sessions_new(struct event_base *base, struct timers *timers,
 	ss->base = base;
 	ss->timers = timers;
 	ss->share = share;
+	ss->cell = cell;
 	TAILQ_INIT(&ss->list);
 	TAILQ_INIT(&ss->waiting);
 	ss->pool = pool_new(SESSION_EVENT_OFF + event_get_struct_event_size());

@@ -38,9 +38,12 @@ struct sessions_stats {
 	atomic_uint_fast64_t	closed;		/* sessions ended */
 };
 
-/* The sessions of loop base, with its timers and budget share. */
+/*
+ * The sessions of loop base, with its timers and budget share; they
+ * count into cell of their listeners' counters (slot.h).
+ */
 struct sessions	*sessions_new(struct event_base *, struct timers *,
-		    struct budget_share *);
+		    struct budget_share *, unsigned int cell);
 /* Free a set; its sessions must be gone.  NULL is fine. */
 void		 sessions_free(struct sessions *);
 const struct sessions_stats *

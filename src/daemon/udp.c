@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "slot.h"
 #include "strip.h"
 #include "timer.h"
 #include "udp.h"
@@ -67,6 +68,7 @@ struct udp {
 	struct conf		*conf;		/* reference for lc */
 	const struct listener_conf *lc;
 	struct ratelimit	*rl;
+	struct slot_cell	*cell;		/* the listener's counters */
 	unsigned char		*slots;		/* UDP_BATCH * UDP_SLOT */
 	struct mmsghdr		 in[UDP_BATCH];
 	struct iovec		 iin[UDP_BATCH];
@@ -75,6 +77,15 @@ struct udp {
 	struct mmsghdr		 out[UDP_BATCH];
 	struct iovec		 iout[UDP_BATCH];
 	union udp_cmsg		 cout[UDP_BATCH];
+};
+
+/* Why a datagram got no answer, as echod_udp_datagrams_total says. */
+static const enum slot_counter udp_drop_counters[UDP_NDROPS] = {
+	[UDP_DROP_RATE] = SC_UDP_DROPPED_RATE,
+	[UDP_DROP_PORT] = SC_UDP_DROPPED_GUARD,
+	[UDP_DROP_ADDR] = SC_UDP_DROPPED_GUARD,
+	[UDP_DROP_SIZE] = SC_UDP_DROPPED_SIZE,
+	[UDP_DROP_SEND] = SC_UDP_DROPPED_SEND
 };
 
 /* Counters of every UDP listener; the main loop alone touches them. */
@@ -122,7 +133,7 @@ udp_sockopts(int fd)
 
 /* A new echo on fd; see udp.h. */
 struct udp *
-udp_new(struct event_base *base, int fd, char **cause)
+udp_new(struct event_base *base, int fd, struct slots *sl, char **cause)
 {
 	struct udp	*u;
 	size_t		 i;
@@ -131,6 +142,8 @@ udp_new(struct event_base *base, int fd, char **cause)
 		goto fail;
 	udp_state.count++;
 	u->fd = fd;
+	/* The main loop's cell: datagrams are answered there. */
+	u->cell = slots_cell(sl, 0);
 	if ((u->slots = malloc(UDP_BATCH * UDP_SLOT)) == NULL ||
 	    (u->rl = ratelimit_new(RATELIMIT_ENTRIES, 0)) == NULL ||
 	    udp_sockopts(fd) == -1)
@@ -344,7 +357,7 @@ udp_check_dest(const struct msghdr *in, union udp_cmsg *out)
 static void
 udp_send(struct udp *u, unsigned int n)
 {
-	unsigned int	i = 0;
+	unsigned int	i = 0, j;
 	int		r;
 
 	while (i < n) {
@@ -352,6 +365,10 @@ udp_send(struct udp *u, unsigned int n)
 		if (r > 0) {
 			/* A short count: the next one failed; its error
 			 * comes back when it is tried again. */
+			slot_count(u->cell, SC_UDP_ECHOED, (unsigned int)r);
+			for (j = i; j < i + (unsigned int)r; j++)
+				slot_count(u->cell, SC_SENT,
+				    u->iout[j].iov_len);
 			i += (unsigned int)r;
 			continue;
 		}
@@ -360,10 +377,12 @@ udp_send(struct udp *u, unsigned int n)
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == ENOBUFS)) {
 			udp_state.dropped[UDP_DROP_SEND] += n - i;
+			slot_count(u->cell, SC_UDP_DROPPED_SEND, n - i);
 			return;
 		}
 		log_debug("udp send on %s: %s", u->lc->name, strerror(errno));
 		udp_state.dropped[UDP_DROP_SEND]++;
+		slot_count(u->cell, SC_UDP_DROPPED_SEND, 1);
 		i++;
 	}
 }
@@ -385,26 +404,25 @@ udp_answer(struct udp *u, unsigned int n)
 	unsigned int		 i, k = 0;
 	unsigned char		*data;
 	size_t			 len, drop;
-	ssize_t			 ctl;
+	ssize_t			 ctl = 0;
 
 	for (i = 0; i < n; i++) {
 		in = &u->in[i].msg_hdr;
 		len = u->in[i].msg_len;
 		data = u->iin[i].iov_base;
+		slot_count(u->cell, SC_RECEIVED, len);
 		why = udp_check_source(&u->peer[i], in->msg_namelen, key);
+		/* Part of it would be lost: RFC 862 wants all of it. */
+		if (why == UDP_NDROPS &&
+		    ((in->msg_flags & MSG_TRUNC) || len > lc->max_datagram))
+			why = UDP_DROP_SIZE;
+		/* Packet info cut off: the destination cannot be checked. */
+		if (why == UDP_NDROPS && ((in->msg_flags & MSG_CTRUNC) ||
+		    (ctl = udp_check_dest(in, &u->cout[k])) == -1))
+			why = UDP_DROP_ADDR;
 		if (why != UDP_NDROPS) {
 			udp_state.dropped[why]++;
-			continue;
-		}
-		/* Part of it would be lost: RFC 862 wants all of it. */
-		if ((in->msg_flags & MSG_TRUNC) || len > lc->max_datagram) {
-			udp_state.dropped[UDP_DROP_SIZE]++;
-			continue;
-		}
-		/* Packet info cut off: the destination cannot be checked. */
-		if ((in->msg_flags & MSG_CTRUNC) ||
-		    (ctl = udp_check_dest(in, &u->cout[k])) == -1) {
-			udp_state.dropped[UDP_DROP_ADDR]++;
+			slot_count(u->cell, udp_drop_counters[why], 1);
 			continue;
 		}
 		/*
@@ -418,6 +436,7 @@ udp_answer(struct udp *u, unsigned int n)
 		if (!ratelimit_take(u->rl, key, now, lc->udp_rate,
 		    lc->udp_burst)) {
 			udp_state.dropped[UDP_DROP_RATE]++;
+			slot_count(u->cell, SC_UDP_DROPPED_RATE, 1);
 			continue;
 		}
 		drop = strip_message(lc->strip, data, len);

@@ -22,14 +22,17 @@
 struct conf;
 struct event_base;
 struct listener_conf;
+struct slots;
 struct udp;
 
 /*
- * Echo on the bound datagram socket fd, once configured and enabled;
- * asks the kernel for the destination address of each datagram.  NULL
- * with *cause allocated on failure.  fd is not closed by udp_free().
+ * Echo on the bound datagram socket fd, once configured and enabled,
+ * counting into sl's main-loop cell (slot.h); asks the kernel for the
+ * destination address of each datagram.  NULL with *cause allocated on
+ * failure.  fd is not closed by udp_free(); sl must outlive it.
  */
-struct udp	*udp_new(struct event_base *, int fd, char **cause);
+struct udp	*udp_new(struct event_base *, int fd, struct slots *sl,
+		    char **cause);
 /* Answer datagrams from now on with lc, holding a reference to conf. */
 void		 udp_configure(struct udp *, struct conf *,
 		    const struct listener_conf *);

@@ -184,7 +184,9 @@ worker_init(struct worker *w, unsigned int id, struct event_base *base,
 	    w->stop == NULL || w->memwake == NULL ||
 	    (w->share = budget_join(w->memwake)) == NULL)
 		return (-1);
-	w->sessions = sessions_new(base, w->timers, w->share);
+	/* Cell 0 is the main loop's: it accepts, and serves UDP. */
+	w->sessions = sessions_new(base, w->timers, w->share,
+	    thread ? id + 1 : 0);
 	return (w->sessions == NULL ? -1 : 0);
 }
 
@@ -226,6 +228,8 @@ workers_start(struct event_base *main, struct timers *main_timers,
 	if ((workers.v = calloc(n, sizeof(*workers.v))) == NULL ||
 	    budget_init(n) == -1)
 		goto fail;
+	/* Counters: one cell per thread that counts (slot.h). */
+	slots_init(n == 1 ? 1 : n + 1);
 	budget_set(conf->max_memory);
 	if (n == 1) {
 		if (worker_init(&workers.v[0], 0, main, main_timers,
