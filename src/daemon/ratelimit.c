@@ -19,6 +19,7 @@ struct ratelimit_entry {
 	bool		 used;
 	uint64_t	 last;		/* usec of the last request */
 	uint64_t	 tokens;	/* in RATELIMIT_UNITs */
+	uint64_t	 full;		/* usec when it has refilled */
 };
 
 struct ratelimit {
@@ -94,16 +95,32 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-/* Whether e's bucket has refilled to the brim by now: then forgetting
- * it loses nothing, a new entry starts full anyway. */
+/*
+ * Whether e's bucket has refilled to the brim by now: then forgetting
+ * it loses nothing, a new entry starts full anyway.  By the moment its
+ * own rate and burst gave at its last request, never by the caller's:
+ * keys of several limits share a table (source.c), and one of a slow
+ * limit must not look refilled to the request of a fast one.
+ */
 static bool
-ratelimit_full(const struct ratelimit_entry *e, uint64_t now, uint64_t cap,
+ratelimit_full(const struct ratelimit_entry *e, uint64_t now)
+{
+	return (now >= e->full);
+}
+
+/* When e, just taken from at now, is full again. */
+static void
+ratelimit_refill_at(struct ratelimit_entry *e, uint64_t now, uint64_t cap,
     unsigned int rate)
 {
-	uint64_t	elapsed = now > e->last ? now - e->last : 0;
+	uint64_t	 deficit = cap > e->tokens ? cap - e->tokens : 0;
 
-	return (e->tokens >= cap ||
-	    (rate != 0 && elapsed >= (cap - e->tokens) / rate));
+	if (deficit == 0)
+		e->full = now;
+	else if (rate == 0)
+		e->full = UINT64_MAX;
+	else
+		e->full = now + (deficit + rate - 1) / rate;
 }
 
 /*
@@ -115,7 +132,7 @@ ratelimit_full(const struct ratelimit_entry *e, uint64_t now, uint64_t cap,
  */
 static struct ratelimit_entry *
 ratelimit_lookup(struct ratelimit *rl, const uint8_t *key, uint64_t now,
-    unsigned int rate, unsigned int burst)
+    unsigned int burst)
 {
 	struct ratelimit_entry	*set, *e, *victim = NULL;
 	uint64_t		 cap = (uint64_t)burst * RATELIMIT_UNIT;
@@ -131,7 +148,7 @@ ratelimit_lookup(struct ratelimit *rl, const uint8_t *key, uint64_t now,
 		}
 		if (memcmp(e->key, key, RATELIMIT_KEYLEN) == 0)
 			return (e);
-		if (!ratelimit_full(e, now, cap, rate))
+		if (!ratelimit_full(e, now))
 			continue;
 		if (victim == NULL || (victim->used && e->last < victim->last))
 			victim = e;
@@ -144,6 +161,7 @@ ratelimit_lookup(struct ratelimit *rl, const uint8_t *key, uint64_t now,
 	victim->used = true;
 	victim->last = now;
 	victim->tokens = cap;
+	victim->full = now;
 	return (victim);
 }
 
@@ -158,7 +176,7 @@ ratelimit_take(struct ratelimit *rl, const uint8_t *key, uint64_t now_usec,
 
 	cap = (uint64_t)burst * RATELIMIT_UNIT;
 	/* A set of busy sources has no room: refuse, never forget one. */
-	if ((e = ratelimit_lookup(rl, key, now_usec, rate, burst)) == NULL)
+	if ((e = ratelimit_lookup(rl, key, now_usec, burst)) == NULL)
 		return (false);
 	/* A clock that steps back refills nothing. */
 	elapsed = now_usec > e->last ? now_usec - e->last : 0;
@@ -170,9 +188,12 @@ ratelimit_take(struct ratelimit *rl, const uint8_t *key, uint64_t now_usec,
 	if (e->tokens > cap)
 		e->tokens = cap;	/* a reload lowered udp_burst */
 	e->last = now_usec;
-	if (e->tokens < RATELIMIT_UNIT)
+	if (e->tokens < RATELIMIT_UNIT) {
+		ratelimit_refill_at(e, now_usec, cap, rate);
 		return (false);
+	}
 	e->tokens -= RATELIMIT_UNIT;
+	ratelimit_refill_at(e, now_usec, cap, rate);
 	return (true);
 }
 
@@ -189,6 +210,8 @@ ratelimit_give(struct ratelimit *rl, const uint8_t *key, unsigned int burst)
 		e = &set[i];
 		if (!e->used || memcmp(e->key, key, RATELIMIT_KEYLEN) != 0)
 			continue;
+		/* e->full stays: later than it is, which only keeps the
+		 * entry a little longer. */
 		e->tokens += RATELIMIT_UNIT;
 		if (e->tokens > cap)
 			e->tokens = cap;

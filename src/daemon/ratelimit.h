@@ -26,7 +26,7 @@
 #define RATELIMIT_ADDRLEN	16
 #define RATELIMIT_KEYLEN	(RATELIMIT_ADDRLEN + 8)
 #define RATELIMIT_WAYS		8	/* entries per set */
-#define RATELIMIT_ENTRIES	4096	/* what udp.c uses: 192 KiB */
+#define RATELIMIT_ENTRIES	4096	/* what udp.c uses: 224 KiB */
 
 struct ratelimit;		/* opaque */
 

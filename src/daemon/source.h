@@ -38,7 +38,7 @@
  * half full (8 MiB at the cap) and never shrinks.
  */
 #define SOURCE_ENTRIES_MAX	(1u << 17)
-/* Buckets of the rates, over both scopes: 768 KiB, pages touched as
+/* Buckets of the rates, over both scopes: 896 KiB, pages touched as
  * they are used. */
 #define SOURCE_RATE_ENTRIES	16384
 

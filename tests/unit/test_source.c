@@ -583,6 +583,68 @@ test_wanted(void **state)
 	assert_false(sources_wanted(&on, &on));
 }
 
+/* IPv6 address 2001:db8:N::, one /64 each. */
+static const struct sockaddr *
+test_v6(struct sockaddr_storage *ss, uint32_t n)
+{
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	uint32_t		 v = htonl(n);
+
+	test_sa(ss, "2001:db8::");
+	memcpy(&sin6->sin6_addr.s6_addr[4], &v, sizeof(v));
+	return ((const struct sockaddr *)ss);
+}
+
+/*
+ * Rate buckets of different limits share one table: a flood of sources
+ * under a fast global rate must not make a source held by a slow
+ * listener rate look refilled (it would get a fresh burst), ...
+ */
+static void
+test_rate_scopes_no_bypass(void **state)
+{
+	const struct source_limits	 g = { 0, 1000, 10 }, o = { 0, 1, 1 };
+	struct sockaddr_storage		 x, y;
+	struct source_hold		 h;
+	uint64_t			 now = 10 * SEC;
+	uint32_t			 i;
+
+	(void)state;
+	test_sa(&x, "192.0.2.1");
+	assert_int_equal(source_admit((struct sockaddr *)&x, 32, 64, "echo",
+	    &g, &o, now, &h), SOURCE_OK);
+	assert_int_equal(source_admit((struct sockaddr *)&x, 32, 64, "echo",
+	    &g, &o, now, &h), SOURCE_TOO_FAST);
+	for (i = 0; i < 200000; i++)
+		(void)source_admit(test_v6(&y, i), 32, 64, "other", &g,
+		    &test_off, now + 20 * MSEC + i / 100, &h);
+	/* Its own bucket refills at one a second: not yet. */
+	assert_int_equal(source_admit((struct sockaddr *)&x, 32, 64, "echo",
+	    &g, &o, now + 500 * MSEC, &h), SOURCE_TOO_FAST);
+}
+
+/*
+ * ... and buckets of a fast rate that have refilled by their own rate
+ * make room for a new source of a slow one.
+ */
+static void
+test_rate_scopes_room(void **state)
+{
+	const struct source_limits	 g = { 0, 1000, 1 }, o = { 0, 1, 1 };
+	struct sockaddr_storage		 x, y;
+	struct source_hold		 h;
+	uint64_t			 now = 10 * SEC;
+	uint32_t			 i;
+
+	(void)state;
+	for (i = 0; i < 50000; i++)
+		(void)source_admit(test_v6(&y, i), 32, 64, "other", &g,
+		    &test_off, now + i, &h);
+	test_sa(&x, "192.0.2.1");
+	assert_int_equal(source_admit((struct sockaddr *)&x, 32, 64, "echo",
+	    &g, &o, now + 150 * MSEC, &h), SOURCE_OK);
+}
+
 int
 main(void)
 {
@@ -608,6 +670,10 @@ main(void)
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_threads, test_setup,
 		    test_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_scopes_no_bypass,
+		    test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_scopes_room,
+		    test_setup, test_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
