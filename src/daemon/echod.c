@@ -336,6 +336,9 @@ echod_teardown(bool stopped)
 
 	listeners_close(NULL);
 	workers_stop();
+	/* The sessions' last refusal warnings, before the stop entry. */
+	if (stopped)
+		sessions_tick();
 	/* After the workers are joined: every close entry is written. */
 	if (stopped)
 		log_entry(LOG_INFO, LOG_MSGID_STOP, NULL, 0,

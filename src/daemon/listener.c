@@ -89,6 +89,7 @@ static void	listener_error(struct evconnlistener *, void *);
 static void	listener_nodelay(struct listener *, int);
 static bool	listener_trusted(const struct listener_conf *,
 		    const struct sockaddr *);
+static void	listener_name_peer(const struct sockaddr *, char *, size_t);
 static void	listener_pause(struct listener *, const struct timeval *);
 static void	listener_resume(evutil_socket_t, short, void *);
 
@@ -545,6 +546,8 @@ listeners_close(struct event *drained)
 {
 	struct listener	*l, *tmp;
 
+	/* What they refused since the last tick, before they are gone. */
+	listeners_tick();
 	TAILQ_FOREACH_SAFE(l, &listeners, entry, tmp) {
 		TAILQ_REMOVE(&listeners, l, entry);
 		listener_shut(l);
@@ -616,9 +619,9 @@ listeners_tick(void)
 			continue;
 		fields[0].value = l->lc->name;
 		log_entry(LOG_WARNING, LOG_MSGID_PROXY, fields, 1,
-		    "refused %u connections on %s: not from proxy_from (the "
-		    "last from %s)", l->untrusted, l->lc->name,
-		    l->untrusted_last);
+		    "refused %u connection%s on %s: not from proxy_from (the "
+		    "last from %s)", l->untrusted, l->untrusted == 1 ? "" : "s",
+		    l->lc->name, l->untrusted_last);
 		l->untrusted = 0;
 	}
 	udp_tick();
@@ -658,15 +661,27 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	if (l->lc->proxy_protocol != 0 && !listener_trusted(l->lc, sa)) {
 		close(fd);
 		slot_count(slots_cell(l->slots, 0), SC_REFUSED_PROXY_FROM, 1);
-		if (l->untrusted++ == 0)
-			addr_endpoint((struct sockaddr_storage *)sa,
-			    l->untrusted_last, sizeof(l->untrusted_last));
+		l->untrusted++;
+		listener_name_peer(sa, l->untrusted_last,
+		    sizeof(l->untrusted_last));
 		return;
 	}
 	if (l->nodelay != NODELAY_INHERITED)
 		listener_nodelay(l, fd);
 	slot_take(l->slots);
 	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l->slots);
+}
+
+/* "192.0.2.1:5000" or "[2001:db8::1]:5000" of a peer, IPv4 unmapped. */
+static void
+listener_name_peer(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char		 addr[INET6_ADDRSTRLEN];
+	uint16_t	 port;
+
+	addr_format(sa, addr, sizeof(addr), &port);
+	snprintf(buf, len, strchr(addr, ':') != NULL ? "[%s]:%u" : "%s:%u",
+	    addr, port);
 }
 
 /*

@@ -130,6 +130,12 @@
  * every byte freed (see session_wake()).
  */
 #define SESSION_WAKE_BATCH	16
+/*
+ * A level-triggered read event (poll, select) stays ready while a part
+ * of a PROXY header waits unread: look again this much later, not in a
+ * loop, until the header is whole or proxy_timeout has passed.
+ */
+#define SESSION_PROXY_AGAIN_USEC	(20 * 1000)
 
 /*
  * What a session is doing; session_enter() makes every change, and
@@ -201,6 +207,7 @@ struct session {
 	bool			 proxied;	/* peer came in a PROXY header */
 	bool			 admitted;	/* hold counts it (source.h) */
 	bool			 silent;	/* refused: no close entry */
+	bool			 again;		/* PROXY: the timer looks again */
 	bool			 ended;		/* a read found the end of input */
 	size_t			 linger_left;	/* bytes it may still discard */
 	size_t			 held;		/* bytes in the bufferevent */
@@ -787,6 +794,8 @@ session_arm(struct session *s)
 	if (s->state == SESSION_PROXY) {
 		/* The whole header within proxy_timeout of the accept. */
 		at = s->start + session_usec(&s->lc->proxy_timeout);
+		if (s->again && timer_now() + SESSION_PROXY_AGAIN_USEC < at)
+			at = timer_now() + SESSION_PROXY_AGAIN_USEC;
 		if (timer_at(ts, &s->timer, at) == -1)
 			log_warnx("session %" PRIu64 ": no timer", s->id);
 		return;
@@ -824,6 +833,16 @@ session_tick(void *arg)
 		return;
 	}
 	if (s->state == SESSION_PROXY) {
+		if (s->again && timer_now() < s->start +
+		    session_usec(&s->lc->proxy_timeout)) {
+			/* Level-triggered: ready again at once if bytes wait. */
+			s->again = false;
+			if (event_add(s->rd, NULL) == -1)
+				session_fail(s, "event_add");
+			else
+				session_arm(s);
+			return;
+		}
 		session_proxy_error(s, "no whole header within proxy_timeout");
 		return;
 	}
@@ -1385,6 +1404,14 @@ session_proxy(struct session *s)
 	ssize_t			 r;
 
 	r = recv(s->fd, buf, PROXY_HEADER_MAX, MSG_PEEK);
+	/*
+	 * Closed before a byte, or reset (many checkers close so): a port
+	 * check, nothing to warn of.
+	 */
+	if (r == 0 || (r == -1 && errno == ECONNRESET)) {
+		session_close(s, "eof");
+		return;
+	}
 	if (r == -1) {
 		if (errno == EINTR)
 			event_active(s->rd, EV_READ, 1);
@@ -1392,15 +1419,15 @@ session_proxy(struct session *s)
 			session_fail(s, "read");
 		return;
 	}
-	/* Closed before a byte: a port check, nothing to warn of. */
-	if (r == 0) {
-		session_close(s, "eof");
-		return;
-	}
 	switch (proxy_parse(buf, (size_t)r, s->lc->proxy_protocol, &h)) {
 	case PROXY_MORE:
 		if (s->rdhup)
 			session_proxy_error(s, "closed within the header");
+		else if (!(session_read_flags(s->set->base) & EV_ET)) {
+			event_del(s->rd);
+			s->again = true;
+			session_arm(s);
+		}
 		return;
 	case PROXY_BAD:
 		session_proxy_error(s, h.error);

@@ -235,6 +235,13 @@ def test_missing_header_times_out():
         p = local_port(check)
         check.close()
         d.wait_closed_entry(p, "p", "eof")
+        # A check that resets instead (SO_LINGER 0) is a check too.
+        check = connect(port)
+        p = local_port(check)
+        check.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+        check.close()
+        d.wait_closed_entry(p, "p", "eof")
 
 
 def test_only_proxy_from_may_connect():
@@ -247,13 +254,57 @@ def test_only_proxy_from_may_connect():
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(v1("192.0.2.1", "127.0.0.1", 1, port) + b"x\n")
         assert_refused_silently(s, "not in proxy_from")
-        d.wait_log(r"^warning: refused 1 connections on p: not from "
+        d.wait_log(r"^warning: refused 1 connection on p: not from "
                    r"proxy_from \(the last from 127\.0\.0\.1:\d+\)$")
+        # Two in a second: the warning names the last one.
+        mark = d.log_mark()
+        for src in ("127.0.0.3", "127.0.0.4"):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                         source_address=(src, 0))
+            assert_refused_silently(s, "from %s" % src)
+        # (Both in one second's warning, or each in its own.)
+        d.wait_log(r"^warning: refused [12] connections? on p: not from "
+                   r"proxy_from \(the last from 127\.0\.0\.4:\d+\)$",
+                   since=mark)
         s = socket.create_connection(("127.0.0.1", port), timeout=10,
                                      source_address=("127.0.0.2", 0))
         s.sendall(v1("192.0.2.1", "127.0.0.1", 1, port))
         roundtrip(s, b"trusted\n")
         s.close()
+
+
+def cpu_seconds(pid):
+    """User and system time of a process so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_partial_header_on_a_level_triggered_backend():
+    """event_method = "poll": the read event stays ready while half a
+    header waits unread; echod looks again now and then, not in a loop
+    (a second of waiting costs well under a tenth of a CPU second), and
+    the rest of the header, when it comes, is taken."""
+    port = free_port()
+    with Echod(conf(proxied(port, proxy_timeout=10), workers=1,
+                    event_method="poll")) as d:
+        waiting = [connect(port) for _ in range(5)]
+        for s in waiting:
+            s.sendall(b"PROXY TCP4 192.0.2.9 ")
+        # Until echod has looked at them all (a first peek each).
+        roundtrip(connect(port), v1("192.0.2.1", "127.0.0.1", 1, port) +
+                  b"x\n", b"x\n")
+        before = cpu_seconds(d.pid)
+        t0 = time.monotonic()
+        time.sleep(1.0)     # a measurement window, not a synchronisation
+        spent = cpu_seconds(d.pid) - before
+        assert spent < 0.1 * (time.monotonic() - t0), \
+            "%.2f s of CPU in a second with 5 half headers" % spent
+        for i, s in enumerate(waiting):
+            s.sendall(b"127.0.0.1 %d %d\r\n" % (1000 + i, port))
+            roundtrip(s, b"completed %d\n" % i)
+            s.close()
+        d.wait_log(r"connection from 192\.0\.2\.9:1004 via")
 
 
 def test_header_is_not_special_elsewhere():
