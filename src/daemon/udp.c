@@ -18,6 +18,8 @@
 #include "config.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "reflector.h"
+#include "stamp.h"
 #include "strip.h"
 #include "timer.h"
 #include "udp.h"
@@ -35,6 +37,7 @@ enum udp_drop {
 	UDP_DROP_ADDR,		/* from or to broadcast, multicast, 0/8 */
 	UDP_DROP_SIZE,		/* over max_datagram, or truncated */
 	UDP_DROP_SEND,		/* send buffer full, or the send failed */
+	UDP_DROP_STAMP,		/* no STAMP test packet, or no session room */
 	UDP_NDROPS
 };
 
@@ -43,7 +46,8 @@ static const char *const udp_drop_fields[UDP_NDROPS] = {
 	"ECHOD_UDP_DROPPED_PORT",
 	"ECHOD_UDP_DROPPED_ADDRESS",
 	"ECHOD_UDP_DROPPED_SIZE",
-	"ECHOD_UDP_DROPPED_SEND"
+	"ECHOD_UDP_DROPPED_SEND",
+	"ECHOD_UDP_DROPPED_STAMP"
 };
 
 /* Room for one IPv4 and one IPv6 packet-info message. */
@@ -53,7 +57,10 @@ union udp_cmsg {
 	 * may have other options on), so neither is ever cut off. */
 	char		buf[CMSG_SPACE(sizeof(struct in_pktinfo)) +
 			    CMSG_SPACE(sizeof(struct in6_pktinfo)) +
-			    CMSG_SPACE(64)];
+			    CMSG_SPACE(64) +
+			    /* STAMP: the receive time and the TTL */
+			    CMSG_SPACE(sizeof(struct timespec)) +
+			    CMSG_SPACE(sizeof(int))];
 };
 
 /*
@@ -67,6 +74,7 @@ struct udp {
 	struct conf		*conf;		/* reference for lc */
 	const struct listener_conf *lc;
 	struct ratelimit	*rl;
+	struct reflector	*rf;		/* protocol = "stamp" */
 	unsigned char		*slots;		/* UDP_BATCH * UDP_SLOT */
 	struct mmsghdr		 in[UDP_BATCH];
 	struct iovec		 iin[UDP_BATCH];
@@ -133,6 +141,7 @@ udp_new(struct event_base *base, int fd, char **cause)
 	u->fd = fd;
 	if ((u->slots = malloc(UDP_BATCH * UDP_SLOT)) == NULL ||
 	    (u->rl = ratelimit_new(RATELIMIT_ENTRIES, 0)) == NULL ||
+	    (u->rf = reflector_new()) == NULL ||
 	    udp_sockopts(fd) == -1)
 		goto fail;
 	u->ev = event_new(base, fd, EV_READ | EV_PERSIST, udp_read, u);
@@ -171,6 +180,9 @@ udp_configure(struct udp *u, struct conf *conf,
 		len = UDP_SLOT;
 	for (i = 0; i < UDP_BATCH; i++)
 		u->iin[i].iov_len = len;
+	/* Left on if a reload makes it an echo again: they cost little. */
+	if (lc->stamp && reflector_sockopts(u->fd) == -1)
+		log_warn("STAMP on %s: receive timestamps and TTL", lc->name);
 	config_unref(old);
 }
 
@@ -190,6 +202,7 @@ udp_free(struct udp *u)
 	if (u->ev != NULL)
 		event_free(u->ev);
 	ratelimit_free(u->rl);
+	reflector_free(u->rf);
 	free(u->slots);
 	config_unref(u->conf);
 	udp_state.count--;
@@ -401,6 +414,11 @@ udp_answer(struct udp *u, unsigned int n)
 			udp_state.dropped[UDP_DROP_SIZE]++;
 			continue;
 		}
+		/* Too short for a test packet: before it costs a token. */
+		if (lc->stamp && len < STAMP_MIN) {
+			udp_state.dropped[UDP_DROP_STAMP]++;
+			continue;
+		}
 		/* Packet info cut off: the destination cannot be checked. */
 		if ((in->msg_flags & MSG_CTRUNC) ||
 		    (ctl = udp_check_dest(in, &u->cout[k])) == -1) {
@@ -420,7 +438,17 @@ udp_answer(struct udp *u, unsigned int n)
 			udp_state.dropped[UDP_DROP_RATE]++;
 			continue;
 		}
-		drop = strip_message(lc->strip, data, len);
+		if (lc->stamp) {
+			len = reflector_answer(u->rf, lc, data, len, UDP_SLOT,
+			    in, &u->peer[i], now);
+			if (len == 0) {
+				ratelimit_give(u->rl, key, lc->udp_burst);
+				udp_state.dropped[UDP_DROP_STAMP]++;
+				continue;
+			}
+			drop = 0;
+		} else
+			drop = strip_message(lc->strip, data, len);
 		u->iout[k].iov_base = data + drop;
 		u->iout[k].iov_len = len - drop;
 		out = &u->out[k].msg_hdr;
@@ -433,6 +461,9 @@ udp_answer(struct udp *u, unsigned int n)
 		out->msg_flags = 0;
 		k++;
 	}
+	/* STAMP's transmit timestamps: as late as they can be written. */
+	for (i = 0; lc->stamp && i < k; i++)
+		reflector_transmit(u->iout[i].iov_base);
 	if (k > 0)
 		udp_send(u, k);
 }
@@ -498,13 +529,15 @@ udp_tick(void)
 	log_entry(LOG_NOTICE, LOG_MSGID_UDP_DROPS, f, UDP_NDROPS + 1,
 	    "dropped %llu UDP datagrams: %llu over the rate limit, "
 	    "%llu from ports below %d, %llu from or to broadcast or "
-	    "multicast addresses, %llu too large, %llu not sent",
+	    "multicast addresses, %llu too large, %llu not sent, "
+	    "%llu not STAMP test packets or without session room",
 	    (unsigned long long)total,
 	    (unsigned long long)d[UDP_DROP_RATE],
 	    (unsigned long long)d[UDP_DROP_PORT], UDP_PORT_MIN,
 	    (unsigned long long)d[UDP_DROP_ADDR],
 	    (unsigned long long)d[UDP_DROP_SIZE],
-	    (unsigned long long)d[UDP_DROP_SEND]);
+	    (unsigned long long)d[UDP_DROP_SEND],
+	    (unsigned long long)d[UDP_DROP_STAMP]);
 	memcpy(udp_state.logged, udp_state.dropped, sizeof(udp_state.logged));
 	udp_state.last_log = now;
 }
