@@ -337,7 +337,8 @@ sender_report_text(const struct sender *s)
 		printf(" (%lld on the way there, %lld on the way back)",
 		    (long long)there, (long long)back);
 	else
-		printf(" (each way: not known, the reflector is stateless)");
+		printf(" (each way: not known, the reflector's numbers "
+		    "are ours)");
 	printf(", %llu duplicated\n", (unsigned long long)s->dups);
 	if (s->received == 0)
 		return;
