@@ -22,6 +22,7 @@
 
 #include "bench.h"
 #include "peer.h"
+#include "sender.h"
 
 #define ECHOCLI_BUFSZ		65536
 /* The largest UDP payload over IPv4; a longer line is sent in pieces. */
@@ -52,7 +53,9 @@ echocli_usage(int status)
 	fprintf(status == 0 ? stdout : stderr,
 	    "usage: echocli [-u] [-t seconds] host [port]\n"
 	    "       echocli bench [options] host [port]   "
-	    "(echocli bench -h for options)\n");
+	    "(echocli bench -h for options)\n"
+	    "       echocli stamp [options] host [port]   "
+	    "(echocli stamp -h for options)\n");
 	exit(status);
 }
 
@@ -294,7 +297,8 @@ echocli_udp(struct echocli *e)
 	}
 }
 
-/* The interactive client, or "echocli bench" (see echocli(1)). */
+/* The interactive client, "echocli bench" or "echocli stamp" (see
+ * echocli(1)). */
 int
 main(int argc, char **argv)
 {
@@ -313,6 +317,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "bench") == 0)
 		return (bench_main(argc - 1, argv + 1));
+	if (argc > 1 && strcmp(argv[1], "stamp") == 0)
+		return (sender_main(argc - 1, argv + 1));
 
 	memset(&e, 0, sizeof(e));
 	e.timeout = ECHOCLI_TIMEOUT;

@@ -69,6 +69,9 @@ struct listener_conf {
 	unsigned int		 udp_rate;	/* replies/s per source */
 	unsigned int		 udp_burst;	/* bucket depth */
 	unsigned int		 max_datagram;	/* larger ones are dropped */
+	/* protocol = "stamp": RFC 8762 reflector, stateful or not */
+	bool			 stamp;
+	bool			 stamp_stateful;
 	int			 line;		/* where it was defined */
 };
 

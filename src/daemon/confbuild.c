@@ -251,6 +251,7 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 	char			 q[CONFERR_QUOTED], where[512];
 	char			 unit[96] = "";
 	int			 k, *flags = &b->lflags[n];
+	long long		 proto;
 	bool			 framing_ok;
 	size_t			 i, longest = SIZE_MAX;
 
@@ -279,7 +280,11 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 		*flags |= LF_PORT_OK;
 	if (vals[K_L_PROTOCOL].ok || vals[K_L_PROTOCOL].s == NULL)
 		*flags |= LF_PROTO_OK;
-	l->protocol = confkeys_int(vals, K_L_PROTOCOL);
+	/* A STAMP reflector is a UDP listener that answers otherwise. */
+	proto = confkeys_int(vals, K_L_PROTOCOL);
+	l->stamp = proto == CONF_PROTO_STAMP;
+	l->protocol = l->stamp ? CONF_UDP : (enum conf_proto)proto;
+	l->stamp_stateful = confkeys_int(vals, K_L_STAMP_MODE) == 1;
 	l->reuse_port = confkeys_int(vals, K_L_REUSE_PORT);
 	l->port = confkeys_int(vals, K_L_PORT);
 	l->framing = confkeys_int(vals, K_L_FRAMING);
@@ -301,11 +306,12 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 			if (((confkeys_flags(k) & KF_TCP) &&
 			    l->protocol != CONF_TCP) ||
 			    ((confkeys_flags(k) & KF_UDP) &&
-			    l->protocol != CONF_UDP))
+			    l->protocol != CONF_UDP) ||
+			    ((confkeys_flags(k) & KF_STAMP) && !l->stamp))
 				conferr_setting(b->e, vals[k].s, "\"%s\" is "
 				    "not allowed on a %s listener",
 				    confkeys_name(k),
-				    confkeys_choice(K_L_PROTOCOL, l->protocol));
+				    confkeys_choice(K_L_PROTOCOL, proto));
 		}
 	}
 
@@ -343,7 +349,11 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 		snprintf(unit, sizeof(unit), "a line can hold (max_line = "
 		    "%zu, the newline included)", c->max_line);
 	}
-	if (vals[K_L_STRIP].ok)
+	/* The reply is the reflector's fields, not the packet less some. */
+	if ((*flags & LF_PROTO_OK) && l->stamp && vals[K_L_STRIP].s != NULL)
+		conferr_setting(b->e, vals[K_L_STRIP].s, "\"strip\" is not "
+		    "allowed on a stamp listener");
+	else if (vals[K_L_STRIP].ok)
 		confbuild_strip(b, vals[K_L_STRIP].s, l, framing_ok, longest,
 		    unit);
 

@@ -65,7 +65,9 @@ struct key {
 static const char *const event_methods[] = {
 	"auto", "epoll", "poll", "select", NULL
 };
-static const char *const protocols[] = { "tcp", "udp", NULL };
+/* In the order of enum conf_proto, then CONF_PROTO_STAMP. */
+static const char *const protocols[] = { "tcp", "udp", "stamp", NULL };
+static const char *const stamp_modes[] = { "stateless", "stateful", NULL };
 static const char *const framings[] = { "raw", "line", NULL };
 /* In the order of enum proxy_accept's bits: the index is the mask. */
 static const char *const proxy_protocols[] = {
@@ -159,6 +161,8 @@ static const struct key keys[K_COUNT] = {
 	[K_L_NEW_CONNECTIONS_BURST] = { "new_connections_burst",
 	    CTX_LISTENER, KT_INT, 0, CONF_COUNT_MAX, .def = 0,
 	    .flags = KF_TCP },
+	[K_L_STAMP_MODE] = { "stamp_mode", CTX_LISTENER, KT_CHOICE,
+	    .def = 0, .choices = stamp_modes, .flags = KF_UDP | KF_STAMP },
 
 	[K_LT_IDLE] = { "idle", CTX_LTIMEOUTS, KT_DURATION,
 	    0, CONF_IDLE_MAX },
@@ -441,7 +445,7 @@ confkeys_name(enum confkeys_id k)
 	return (keys[k].name);
 }
 
-/* KF_REQUIRED, KF_TCP, KF_UDP. */
+/* KF_REQUIRED, KF_TCP, KF_UDP, KF_STAMP. */
 int
 confkeys_flags(enum confkeys_id k)
 {

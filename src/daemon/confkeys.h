@@ -32,6 +32,10 @@ enum confkeys_ctx {
 #define KF_REQUIRED	0x01
 #define KF_TCP		0x02	/* an error on a UDP listener */
 #define KF_UDP		0x04	/* an error on a TCP listener */
+#define KF_STAMP	0x08	/* an error but on a STAMP listener */
+
+/* The value of "protocol" for a STAMP reflector: a UDP listener. */
+#define CONF_PROTO_STAMP	2
 
 /* Every key; a name in several contexts is a key in each. */
 enum confkeys_id {
@@ -71,7 +75,8 @@ enum confkeys_id {
 	K_L_MAX_CONNECTIONS_PER_SOURCE,
 	K_L_MAX_NEW_CONNECTIONS_PER_SOURCE,
 	K_L_NEW_CONNECTIONS_BURST,
-	K_L_LAST = K_L_NEW_CONNECTIONS_BURST,	/* the last listener key */
+	K_L_STAMP_MODE,
+	K_L_LAST = K_L_STAMP_MODE,	/* the last listener key */
 	K_LT_IDLE,
 	K_LT_WRITE,
 	K_S_BYTES,

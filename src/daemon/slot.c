@@ -35,7 +35,7 @@ const char *const slot_limits[] = {
 };
 const char *const slot_udp_results[] = {
 	"echoed", "dropped_rate", "dropped_guard", "dropped_size",
-	"dropped_send"
+	"dropped_send", "dropped_stamp"
 };
 
 TAILQ_HEAD(slots_list, slots);

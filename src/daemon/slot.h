@@ -50,6 +50,7 @@ enum slot_counter {
 	SC_UDP_DROPPED_GUARD,
 	SC_UDP_DROPPED_SIZE,
 	SC_UDP_DROPPED_SEND,
+	SC_UDP_DROPPED_STAMP,
 	SC_COUNT
 };
 #define SC_CLOSED_FIRST		SC_CLOSED_EOF
@@ -57,7 +58,7 @@ enum slot_counter {
 #define SC_REFUSED_FIRST	SC_REFUSED_GLOBAL
 #define SC_REFUSED_LAST		SC_REFUSED_PROXY_FROM
 #define SC_UDP_FIRST		SC_UDP_ECHOED
-#define SC_UDP_LAST		SC_UDP_DROPPED_SEND
+#define SC_UDP_LAST		SC_UDP_DROPPED_STAMP
 
 /* One loop's counters of one listener, on cache lines of their own. */
 struct slot_cell {

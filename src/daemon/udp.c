@@ -18,7 +18,9 @@
 #include "config.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "reflector.h"
 #include "slot.h"
+#include "stamp.h"
 #include "strip.h"
 #include "timer.h"
 #include "udp.h"
@@ -36,6 +38,7 @@ enum udp_drop {
 	UDP_DROP_ADDR,		/* from or to broadcast, multicast, 0/8 */
 	UDP_DROP_SIZE,		/* over max_datagram, or truncated */
 	UDP_DROP_SEND,		/* send buffer full, or the send failed */
+	UDP_DROP_STAMP,		/* no STAMP test packet, or no session room */
 	UDP_NDROPS
 };
 
@@ -44,7 +47,8 @@ static const char *const udp_drop_fields[UDP_NDROPS] = {
 	"ECHOD_UDP_DROPPED_PORT",
 	"ECHOD_UDP_DROPPED_ADDRESS",
 	"ECHOD_UDP_DROPPED_SIZE",
-	"ECHOD_UDP_DROPPED_SEND"
+	"ECHOD_UDP_DROPPED_SEND",
+	"ECHOD_UDP_DROPPED_STAMP"
 };
 
 /* Room for one IPv4 and one IPv6 packet-info message. */
@@ -54,7 +58,10 @@ union udp_cmsg {
 	 * may have other options on), so neither is ever cut off. */
 	char		buf[CMSG_SPACE(sizeof(struct in_pktinfo)) +
 			    CMSG_SPACE(sizeof(struct in6_pktinfo)) +
-			    CMSG_SPACE(64)];
+			    CMSG_SPACE(64) +
+			    /* STAMP: the receive time and the TTL */
+			    CMSG_SPACE(sizeof(struct timespec)) +
+			    CMSG_SPACE(sizeof(int))];
 };
 
 /*
@@ -69,6 +76,7 @@ struct udp {
 	const struct listener_conf *lc;
 	struct ratelimit	*rl;
 	struct slot_cell	*cell;		/* the listener's counters */
+	struct reflector	*rf;		/* protocol = "stamp" */
 	unsigned char		*slots;		/* UDP_BATCH * UDP_SLOT */
 	struct mmsghdr		 in[UDP_BATCH];
 	struct iovec		 iin[UDP_BATCH];
@@ -85,7 +93,8 @@ static const enum slot_counter udp_drop_counters[UDP_NDROPS] = {
 	[UDP_DROP_PORT] = SC_UDP_DROPPED_GUARD,
 	[UDP_DROP_ADDR] = SC_UDP_DROPPED_GUARD,
 	[UDP_DROP_SIZE] = SC_UDP_DROPPED_SIZE,
-	[UDP_DROP_SEND] = SC_UDP_DROPPED_SEND
+	[UDP_DROP_SEND] = SC_UDP_DROPPED_SEND,
+	[UDP_DROP_STAMP] = SC_UDP_DROPPED_STAMP
 };
 
 /* Counters of every UDP listener; the main loop alone touches them. */
@@ -146,6 +155,7 @@ udp_new(struct event_base *base, int fd, struct slots *sl, char **cause)
 	u->cell = slots_cell(sl, 0);
 	if ((u->slots = malloc(UDP_BATCH * UDP_SLOT)) == NULL ||
 	    (u->rl = ratelimit_new(RATELIMIT_ENTRIES, 0)) == NULL ||
+	    (u->rf = reflector_new()) == NULL ||
 	    udp_sockopts(fd) == -1)
 		goto fail;
 	u->ev = event_new(base, fd, EV_READ | EV_PERSIST, udp_read, u);
@@ -184,6 +194,9 @@ udp_configure(struct udp *u, struct conf *conf,
 		len = UDP_SLOT;
 	for (i = 0; i < UDP_BATCH; i++)
 		u->iin[i].iov_len = len;
+	/* Left on if a reload makes it an echo again: they cost little. */
+	if (lc->stamp && reflector_sockopts(u->fd) == -1)
+		log_warn("STAMP on %s: receive timestamps and TTL", lc->name);
 	config_unref(old);
 }
 
@@ -203,6 +216,7 @@ udp_free(struct udp *u)
 	if (u->ev != NULL)
 		event_free(u->ev);
 	ratelimit_free(u->rl);
+	reflector_free(u->rf);
 	free(u->slots);
 	config_unref(u->conf);
 	udp_state.count--;
@@ -416,6 +430,9 @@ udp_answer(struct udp *u, unsigned int n)
 		if (why == UDP_NDROPS &&
 		    ((in->msg_flags & MSG_TRUNC) || len > lc->max_datagram))
 			why = UDP_DROP_SIZE;
+		/* Too short for a test packet: before it costs a token. */
+		if (why == UDP_NDROPS && lc->stamp && len < STAMP_MIN)
+			why = UDP_DROP_STAMP;
 		/* Packet info cut off: the destination cannot be checked. */
 		if (why == UDP_NDROPS && ((in->msg_flags & MSG_CTRUNC) ||
 		    (ctl = udp_check_dest(in, &u->cout[k])) == -1))
@@ -439,7 +456,18 @@ udp_answer(struct udp *u, unsigned int n)
 			slot_count(u->cell, SC_UDP_DROPPED_RATE, 1);
 			continue;
 		}
-		drop = strip_message(lc->strip, data, len);
+		if (lc->stamp) {
+			len = reflector_answer(u->rf, lc, data, len, UDP_SLOT,
+			    in, &u->peer[i], now);
+			if (len == 0) {
+				ratelimit_give(u->rl, key, lc->udp_burst);
+				udp_state.dropped[UDP_DROP_STAMP]++;
+				slot_count(u->cell, SC_UDP_DROPPED_STAMP, 1);
+				continue;
+			}
+			drop = 0;
+		} else
+			drop = strip_message(lc->strip, data, len);
 		u->iout[k].iov_base = data + drop;
 		u->iout[k].iov_len = len - drop;
 		out = &u->out[k].msg_hdr;
@@ -452,6 +480,9 @@ udp_answer(struct udp *u, unsigned int n)
 		out->msg_flags = 0;
 		k++;
 	}
+	/* STAMP's transmit timestamps: as late as they can be written. */
+	for (i = 0; lc->stamp && i < k; i++)
+		reflector_transmit(u->iout[i].iov_base);
 	if (k > 0)
 		udp_send(u, k);
 }
@@ -517,13 +548,15 @@ udp_tick(void)
 	log_entry(LOG_NOTICE, LOG_MSGID_UDP_DROPS, f, UDP_NDROPS + 1,
 	    "dropped %llu UDP datagrams: %llu over the rate limit, "
 	    "%llu from ports below %d, %llu from or to broadcast or "
-	    "multicast addresses, %llu too large, %llu not sent",
+	    "multicast addresses, %llu too large, %llu not sent, "
+	    "%llu not STAMP test packets or without session room",
 	    (unsigned long long)total,
 	    (unsigned long long)d[UDP_DROP_RATE],
 	    (unsigned long long)d[UDP_DROP_PORT], UDP_PORT_MIN,
 	    (unsigned long long)d[UDP_DROP_ADDR],
 	    (unsigned long long)d[UDP_DROP_SIZE],
-	    (unsigned long long)d[UDP_DROP_SEND]);
+	    (unsigned long long)d[UDP_DROP_SEND],
+	    (unsigned long long)d[UDP_DROP_STAMP]);
 	memcpy(udp_state.logged, udp_state.dropped, sizeof(udp_state.logged));
 	udp_state.last_log = now;
 }

@@ -216,6 +216,35 @@ test_every_key(void **state)
 }
 
 /* Durations: integers, decimals, INT64 literals; tiny ones are not 0. */
+/* protocol = "stamp": a UDP listener that reflects, stateless by default. */
+static void
+test_stamp(void **state)
+{
+	struct conf			*c;
+	const struct listener_conf	*l;
+
+	(void)state;
+	c = parse_ok("listeners = (\n"
+	    "  { name = \"s\"; port = 862; protocol = \"stamp\"; },\n"
+	    "  { name = \"f\"; port = 863; protocol = \"stamp\";\n"
+	    "    stamp_mode = \"stateful\"; udp_rate = 7; },\n"
+	    "  { name = \"u\"; port = 864; protocol = \"udp\"; }\n"
+	    ");\n");
+	l = &c->listeners[0];
+	assert_int_equal(l->protocol, CONF_UDP);
+	assert_true(l->stamp);
+	assert_false(l->stamp_stateful);
+	assert_int_equal(l->udp_rate, 50);
+	l = &c->listeners[1];
+	assert_true(l->stamp);
+	assert_true(l->stamp_stateful);
+	assert_int_equal(l->udp_rate, 7);
+	l = &c->listeners[2];
+	assert_int_equal(l->protocol, CONF_UDP);
+	assert_false(l->stamp);
+	config_unref(c);
+}
+
 static void
 test_durations(void **state)
 {
@@ -484,7 +513,8 @@ test_errors(void **state)
 		  "IPv6 literal" },
 		{ "listeners = (\n{ name = \"a\"; port = 1;\n"
 		  "protocol = \"sctp\"; }\n);",
-		  "t.conf:3: \"protocol\" must be one of \"tcp\", \"udp\"" },
+		  "t.conf:3: \"protocol\" must be one of \"tcp\", \"udp\", "
+		  "\"stamp\"" },
 		{ "listeners = (\n{ name = \"a\"; port = 1;\n"
 		  "framing = \"lines\"; }\n);",
 		  "t.conf:3: \"framing\" must be one of \"raw\", \"line\"" },
@@ -972,6 +1002,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_stamp),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_timeout_inheritance),
 		cmocka_unit_test(test_addresses),

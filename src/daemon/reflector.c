@@ -1,0 +1,262 @@
+/*
+ * reflector.c: the STAMP session-reflector of a UDP listener: timestamps,
+ * TTL, error estimate and the stateful sessions.
+ */
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/timex.h>
+
+#include <netinet/in.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "reflector.h"
+#include "stamp.h"
+
+#define REFLECTOR_WAYS		8	/* sessions per set */
+#define REFLECTOR_KEYLEN	24	/* address, port, SSID, zeros */
+#define REFLECTOR_EE_USEC	1000000ull	/* adjtimex() once a second */
+
+struct reflector_session {
+	uint8_t		 key[REFLECTOR_KEYLEN];
+	bool		 used;
+	uint32_t	 next;		/* the reflector's next number */
+	uint64_t	 last;		/* usec of its last packet */
+};
+
+struct reflector {
+	uint16_t		  ee;		/* the clock's error estimate */
+	uint64_t		  ee_at;	/* usec it was read; 0: never */
+	uint64_t		  seed;
+	struct reflector_session *sessions;	/* on first stateful use */
+};
+
+/* A new reflector; see reflector.h. */
+struct reflector *
+reflector_new(void)
+{
+	struct reflector	*rf;
+
+	if ((rf = calloc(1, sizeof(*rf))) == NULL)
+		return (NULL);
+	/* Unknown to whoever picks the sources: no aiming at one set. */
+	if (getrandom(&rf->seed, sizeof(rf->seed), GRND_NONBLOCK) !=
+	    sizeof(rf->seed))
+		rf->seed = (uint64_t)time(NULL) ^ (uintptr_t)rf;
+	return (rf);
+}
+
+/* Free a reflector and its sessions. */
+void
+reflector_free(struct reflector *rf)
+{
+	if (rf == NULL)
+		return;
+	free(rf->sessions);
+	free(rf);
+}
+
+/* The receive timestamp and the TTL (IPv4, also on a dual-stack socket)
+ * or hop limit (IPv6) of each datagram. */
+int
+reflector_sockopts(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+	int			on = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) == -1)
+		return (-1);
+	if (ss.ss_family == AF_INET)
+		return (setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on,
+		    sizeof(on)));
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on,
+	    sizeof(on)) == -1)
+		return (-1);
+	/* Refused on an IPv6-only socket, which gets no IPv4 anyway. */
+	(void)setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on));
+	return (0);
+}
+
+/*
+ * The error estimate of the realtime clock (RFC 4656 section 4.1.2):
+ * synchronised unless the kernel says STA_UNSYNC or TIME_ERROR, and its
+ * maxerror, the bound NTP daemons keep there, rounded up.  Read again
+ * after a second: adjtimex() is a system call, and the figures move
+ * slowly.  Refused (a system call filter), nothing is known.
+ */
+static uint16_t
+reflector_ee(struct reflector *rf, uint64_t now)
+{
+	struct timex	tx;
+	int		st;
+	bool		sync;
+
+	if (rf->ee_at != 0 && now - rf->ee_at < REFLECTOR_EE_USEC)
+		return (rf->ee);
+	memset(&tx, 0, sizeof(tx));	/* modes 0: read only */
+	if ((st = adjtimex(&tx)) == -1)
+		rf->ee = STAMP_EE_MAX;
+	else {
+		sync = st != TIME_ERROR && !(tx.status & STA_UNSYNC);
+		rf->ee = stamp_ee_encode(sync, tx.maxerror > 0 ?
+		    (uint64_t)tx.maxerror * 1000 : 0);
+	}
+	rf->ee_at = now;
+	return (rf->ee);
+}
+
+/* The receive timestamp and TTL of a datagram from its control
+ * messages; the time now when the kernel gave none. */
+static void
+reflector_cmsgs(const struct msghdr *in, struct timespec *rx, uint8_t *ttl)
+{
+	struct cmsghdr	*c;
+	bool		 have_rx = false;
+	int		 v;
+
+	*ttl = 0;
+	for (c = CMSG_FIRSTHDR(in); c != NULL;
+	    c = CMSG_NXTHDR((struct msghdr *)in, c)) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(*rx))) {
+			memcpy(rx, CMSG_DATA(c), sizeof(*rx));
+			have_rx = true;
+		} else if (((c->cmsg_level == IPPROTO_IP &&
+		    c->cmsg_type == IP_TTL) ||
+		    (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_HOPLIMIT)) &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(v))) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			*ttl = v >= 0 && v <= 255 ? (uint8_t)v : 0;
+		}
+	}
+	/* Queued before SO_TIMESTAMPNS was set (a reload to stamp). */
+	if (!have_rx)
+		clock_gettime(CLOCK_REALTIME, rx);
+}
+
+/* The session key of a packet: the source's address (IPv4 mapped, as
+ * udp.c's), its port and the SSID. */
+static void
+reflector_key(const struct sockaddr_storage *ss, uint16_t ssid,
+    uint8_t key[REFLECTOR_KEYLEN])
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	memset(key, 0, REFLECTOR_KEYLEN);
+	if (ss->ss_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &sin->sin_addr, 4);
+		memcpy(key + 16, &sin->sin_port, 2);
+	} else {
+		memcpy(key, &sin6->sin6_addr, 16);
+		memcpy(key + 16, &sin6->sin6_port, 2);
+	}
+	key[18] = ssid >> 8;
+	key[19] = ssid & 0xff;
+}
+
+/* A 64-bit finaliser (MurmurHash3's fmix64), as ratelimit.c's. */
+static uint64_t
+reflector_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (h);
+}
+
+/*
+ * The reflector's next sequence number for the session of key, or -1
+ * when its set holds only sessions active in the last
+ * REFLECTOR_IDLE_USEC (or the table cannot be allocated).
+ */
+static int64_t
+reflector_next(struct reflector *rf, const uint8_t *key, uint64_t now)
+{
+	struct reflector_session	*set, *s, *lru = NULL;
+	uint64_t			 w, h = rf->seed;
+	size_t				 i, nsets;
+
+	nsets = REFLECTOR_SESSIONS / REFLECTOR_WAYS;
+	if (rf->sessions == NULL &&
+	    (rf->sessions = calloc(REFLECTOR_SESSIONS,
+	    sizeof(*rf->sessions))) == NULL)
+		return (-1);
+	for (i = 0; i < REFLECTOR_KEYLEN; i += sizeof(w)) {
+		memcpy(&w, key + i, sizeof(w));
+		h = reflector_mix(h ^ w);
+	}
+	set = rf->sessions + (h & (nsets - 1)) * REFLECTOR_WAYS;
+	for (i = 0; i < REFLECTOR_WAYS; i++) {
+		s = &set[i];
+		if (s->used && memcmp(s->key, key, REFLECTOR_KEYLEN) == 0) {
+			s->last = now;
+			return (s->next++);
+		}
+		if (!s->used) {
+			if (lru == NULL || lru->used)
+				lru = s;
+		} else if (lru == NULL || (lru->used && s->last < lru->last))
+			lru = s;
+	}
+	if (lru->used && now - lru->last < REFLECTOR_IDLE_USEC)
+		return (-1);
+	memcpy(lru->key, key, REFLECTOR_KEYLEN);
+	lru->used = true;
+	lru->last = now;
+	lru->next = 1;
+	return (0);
+}
+
+/* The reply to one test packet; see reflector.h. */
+size_t
+reflector_answer(struct reflector *rf, const struct listener_conf *lc,
+    uint8_t *buf, size_t len, size_t cap, const struct msghdr *in,
+    const struct sockaddr_storage *peer, uint64_t now)
+{
+	struct stamp_test	 t;
+	struct stamp_reply	 r;
+	struct timespec		 rx;
+	uint8_t			 key[REFLECTOR_KEYLEN];
+	int64_t			 seq;
+
+	if (stamp_test_parse(buf, len, &t) == -1)
+		return (0);
+	memset(&r, 0, sizeof(r));
+	reflector_cmsgs(in, &rx, &r.sender_ttl);
+	r.rx = stamp_ts_from_timespec(&rx);
+	if (lc->stamp_stateful) {
+		reflector_key(peer, t.ssid, key);
+		if ((seq = reflector_next(rf, key, now)) == -1)
+			return (0);
+		r.seq = (uint32_t)seq;
+	} else
+		r.seq = t.seq;
+	r.ee = reflector_ee(rf, now);
+	r.ssid = t.ssid;
+	r.sender_seq = t.seq;
+	r.sender_ts = t.ts;
+	r.sender_ee = t.ee;
+	return (stamp_reflect(buf, len, cap, &r));
+}
+
+/* The transmit timestamp, as late as udp.c can write it. */
+void
+reflector_transmit(uint8_t *buf)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	stamp_reply_set_ts(buf, stamp_ts_from_timespec(&ts));
+}
