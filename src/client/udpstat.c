@@ -203,7 +203,7 @@ udpstat_received(struct udpstat *u, uint64_t seq, uint64_t t_sent,
 	u->received++;
 	u->recv[udpstat_second_of(u, seq)]++;
 
-	/* RFC 4737 section 3.3: below NextExp is reordered. */
+	/* RFC 4737 section 3: below NextExp is reordered. */
 	if (seq >= u->next_exp)
 		u->next_exp = seq + 1;
 	else

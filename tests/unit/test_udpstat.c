@@ -2,7 +2,7 @@
  * test_udpstat.c: the figures of "echocli bench -u" against values
  * worked out by hand from their definitions: loss and its seconds,
  * duplicates, reordering (RFC 4737 section 3), interarrival jitter
- * (RFC 3550 section 6.4.1) and IPDV (RFC 3393, RFC 5481 section 4.2).
+ * (RFC 3550 section 6.4.1) and IPDV (RFC 3393, RFC 5481).
  */
 #include <setjmp.h>
 #include <stdarg.h>
