@@ -109,11 +109,19 @@ class Netns:
         script = "ip link set lo up && "
         for c in setup:
             script += c + " && "
-        script += 'exec "$@"'
+        # The line says the namespace exists: nsenter before it would
+        # enter the namespace unshare is leaving.
+        script += 'echo netns && exec "$@"'
         self.proc = subprocess.Popen(
             ["unshare", "-n", "--", "sh", "-c", script, "sh"] + list(argv),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
+        line = ""
+        if select.select([self.proc.stdout], [], [], DEADLINE)[0]:
+            line = self.proc.stdout.readline()
+        if line.strip() != "netns":
+            self.close()
+            raise AssertionError("no network namespace: %r" % (line,))
 
     def wrap(self, cmd):
         return ["nsenter", "-t", str(self.proc.pid), "-n", "--"] + cmd
