@@ -192,7 +192,9 @@ def test_echod_all_back():
         assert lines[0].startswith("echocli bench -u: 127.0.0.1 port %d, "
                                    "64-byte datagrams, 200/s" % port), lines
         got = {ln.split()[0]: ln.split()[1] for ln in lines[1:]}
-        assert got["sent"] == got["received"] == "100", lines
+        # 100, unless a stall of this machine moved the schedule on.
+        assert got["sent"] == got["received"], lines
+        assert 50 <= int(got["sent"]) <= 100, lines
         assert got["lost"] == "0", lines
         for k in ("duplicated", "reordered", "round", "jitter", "ipdv",
                   "errors"):
