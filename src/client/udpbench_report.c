@@ -19,6 +19,8 @@
 static void	udpbench_report_json_str(const char *);
 static void	udpbench_report_fmt_ns(double, char *, size_t);
 static double	udpbench_report_ratio(uint64_t, uint64_t);
+static void	udpbench_report_delays(const struct udpbench_result *,
+		    const struct udpstat_sum *);
 
 /* A string as a JSON string literal. */
 static void
@@ -59,6 +61,49 @@ udpbench_report_ratio(uint64_t n, uint64_t of)
 	return (of == 0 ? 0.0 : (double)n / (double)of);
 }
 
+/* The table's lines of round trips, jitter and IPDV. */
+static void
+udpbench_report_delays(const struct udpbench_result *r,
+    const struct udpstat_sum *s)
+{
+	static const double	 pcts[5] = { 50.0, 90.0, 99.0, 99.9, 100.0 };
+	static const char	*names[5] = { "p50", "p90", "p99", "p99.9",
+	    "max" };
+	const struct hist	*rtt = udpstat_rtt(r->st);
+	const struct hist	*ipdv = udpstat_ipdv(r->st);
+	char			 f[6][32];
+	unsigned		 i;
+
+	if (s->received == 0) {
+		printf("  round trip  no reply\n");
+		return;
+	}
+	udpbench_report_fmt_ns((double)hist_min(rtt), f[0],
+	    sizeof(f[0]));
+	printf("  round trip  min %s", f[0]);
+	for (i = 0; i < 5; i++) {
+		udpbench_report_fmt_ns((double)hist_percentile(rtt,
+		    pcts[i]), f[i], sizeof(f[i]));
+		printf(", %s %s", names[i], f[i]);
+	}
+	udpbench_report_fmt_ns(s->jitter_ns, f[0], sizeof(f[0]));
+	printf("\n  jitter      %s (RFC 3550)\n", f[0]);
+	udpbench_report_fmt_ns(hist_mean(ipdv), f[0], sizeof(f[0]));
+	udpbench_report_fmt_ns((double)hist_percentile(ipdv, 50.0),
+	    f[1], sizeof(f[1]));
+	udpbench_report_fmt_ns((double)hist_percentile(ipdv, 99.0),
+	    f[2], sizeof(f[2]));
+	udpbench_report_fmt_ns((double)hist_max(ipdv), f[3],
+	    sizeof(f[3]));
+	udpbench_report_fmt_ns((double)s->ipdv_min_ns, f[4],
+	    sizeof(f[4]));
+	udpbench_report_fmt_ns((double)s->ipdv_max_ns, f[5],
+	    sizeof(f[5]));
+	printf("  ipdv        |ipdv| mean %s, p50 %s, p99 %s, max %s; "
+	    "from %s to %s, %" PRIu64 " pairs\n", f[0], f[1], f[2],
+	    f[3], f[4], f[5], s->ipdv_pairs);
+}
+
 /* Once a second on a terminal: sent, received, round trip, jitter. */
 void
 udpbench_report_progress(const struct udpbench_result *r, double t)
@@ -83,14 +128,12 @@ int
 udpbench_report(const struct udpbench_result *r, bool json)
 {
 	static const double	 pcts[5] = { 50.0, 90.0, 99.0, 99.9, 100.0 };
-	static const char	*names[5] = { "p50", "p90", "p99", "p99.9",
-	    "max" };
 	static const char	*keys[5] = { "p50", "p90", "p99", "p99_9",
 	    "max" };
 	const struct hist	*rtt = udpstat_rtt(r->st);
 	const struct hist	*ipdv = udpstat_ipdv(r->st);
 	struct udpstat_sum	 s;
-	char			 f[8][32];
+	char			 f[3][32];
 	size_t			 k;
 	unsigned		 i;
 	bool			 ok;
@@ -170,30 +213,7 @@ udpbench_report(const struct udpbench_result *r, bool json)
 		printf("\n  duplicated  %12" PRIu64 "\n", s.duplicated);
 		printf("  reordered   %12" PRIu64 "  %.2f %%\n", s.reordered,
 		    100.0 * udpbench_report_ratio(s.reordered, s.received));
-		udpbench_report_fmt_ns((double)hist_min(rtt), f[0],
-		    sizeof(f[0]));
-		printf("  round trip  min %s", f[0]);
-		for (i = 0; i < 5; i++) {
-			udpbench_report_fmt_ns((double)hist_percentile(rtt,
-			    pcts[i]), f[i], sizeof(f[i]));
-			printf(", %s %s", names[i], f[i]);
-		}
-		udpbench_report_fmt_ns(s.jitter_ns, f[0], sizeof(f[0]));
-		printf("\n  jitter      %s (RFC 3550)\n", f[0]);
-		udpbench_report_fmt_ns(hist_mean(ipdv), f[0], sizeof(f[0]));
-		udpbench_report_fmt_ns((double)hist_percentile(ipdv, 50.0),
-		    f[1], sizeof(f[1]));
-		udpbench_report_fmt_ns((double)hist_percentile(ipdv, 99.0),
-		    f[2], sizeof(f[2]));
-		udpbench_report_fmt_ns((double)hist_max(ipdv), f[3],
-		    sizeof(f[3]));
-		udpbench_report_fmt_ns((double)s.ipdv_min_ns, f[4],
-		    sizeof(f[4]));
-		udpbench_report_fmt_ns((double)s.ipdv_max_ns, f[5],
-		    sizeof(f[5]));
-		printf("  ipdv        |ipdv| mean %s, p50 %s, p99 %s, max %s; "
-		    "from %s to %s, %" PRIu64 " pairs\n", f[0], f[1], f[2],
-		    f[3], f[4], f[5], s.ipdv_pairs);
+		udpbench_report_delays(r, &s);
 		printf("  errors      %" PRIu64 " wrong replies, %" PRIu64
 		    " refused, %" PRIu64 " not sent, %" PRIu64 " dropped by "
 		    "this host\n", r->wrong, r->refused, r->not_sent,
