@@ -37,11 +37,13 @@
 #include "bench_types.h"
 #include "hist.h"
 #include "peer.h"
+#include "udpbench.h"
 
 #define BENCH_THREADS_MAX	64
 #define BENCH_FD_SPARE		64	/* stdio, the event base, the probe */
 
 static void	bench_usage(FILE *);
+static bool	bench_is_udp(int, char **);
 static int	bench_parse(int, char **, struct bench_opts *);
 static int	bench_fd_limit(unsigned);
 static unsigned	bench_ports_per_source(void);
@@ -63,7 +65,48 @@ bench_usage(FILE *f)
 	    "usage: echocli bench [-c connections] [-s size] [-p pipeline]\n"
 	    "           [-d seconds | -n messages] [-r rate] [-T threads]\n"
 	    "           [-t timeout] [--strip N] [--churn] [--source-range]\n"
-	    "           [--json] host [port]\n");
+	    "           [--json] host [port]\n"
+	    "       echocli bench -u [-s size] [-r rate] "
+	    "[-d seconds | -n datagrams]\n"
+	    "           [-t seconds] [--json] host [port]\n");
+}
+
+/*
+ * Whether -u (--udp) is among the options: then udpbench.c has the run.
+ * Every option of both modes is known here, so that no option's value
+ * is taken for one; the errors are left to the parser of the mode.
+ */
+static bool
+bench_is_udp(int argc, char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "churn",		no_argument,		NULL, 'C' },
+		{ "connections",	required_argument,	NULL, 'c' },
+		{ "duration",		required_argument,	NULL, 'd' },
+		{ "help",		no_argument,		NULL, 'h' },
+		{ "json",		no_argument,		NULL, 'J' },
+		{ "messages",		required_argument,	NULL, 'n' },
+		{ "pipeline",		required_argument,	NULL, 'p' },
+		{ "rate",		required_argument,	NULL, 'r' },
+		{ "size",		required_argument,	NULL, 's' },
+		{ "source-range",	no_argument,		NULL, 'R' },
+		{ "strip",		required_argument,	NULL, 'S' },
+		{ "threads",		required_argument,	NULL, 'T' },
+		{ "timeout",		required_argument,	NULL, 't' },
+		{ "udp",		no_argument,		NULL, 'u' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	bool	udp = false;
+	int	ch, saved = opterr;
+
+	opterr = 0;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "c:d:hn:p:r:s:T:t:u", longopts,
+	    NULL)) != -1)
+		if (ch == 'u')
+			udp = true;
+	opterr = saved;
+	return (udp);
 }
 
 /* Options and arguments into o; -1 after a message on a bad one. */
@@ -499,6 +542,8 @@ bench_main(int argc, char **argv)
 	unsigned		 t;
 	int			 fd, status = 1;
 
+	if (bench_is_udp(argc, argv))
+		return (udpbench_main(argc, argv));
 	memset(&b, 0, sizeof(b));
 	if (bench_parse(argc, argv, &b.o) == -1)
 		return (2);
