@@ -7,8 +7,8 @@
  * is one test: it runs in a child process, so an abort(), a sanitizer
  * report or a hang (REPLAY_TIMEOUT seconds) is one "not ok" line naming
  * the file, and the other files still run.  Without arguments it replays
- * every seed corpus, $top_srcdir/tests/fuzz/corpus/{config,strip,proxy},
- * so each target also meets the others' inputs.
+ * every seed corpus, $top_srcdir/tests/fuzz/corpus/{config,strip,proxy,
+ * metrics}, so each target also meets the others' inputs.
  */
 
 #include <sys/stat.h>
@@ -144,7 +144,8 @@ replay_path(const char *path)
 int
 main(int argc, char *argv[])
 {
-	static const char *const corpora[] = { "config", "strip", "proxy" };
+	static const char *const corpora[] = { "config", "strip", "proxy",
+	    "metrics" };
 	const char	*top;
 	char		 dir[PATH_MAX];
 	size_t		 c;
