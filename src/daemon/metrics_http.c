@@ -101,7 +101,7 @@ metrics_http_parse(const char *buf, size_t len, struct metrics_http *r)
 		r->len = i + 1;
 		if (buf[i] == '\0' ||
 		    (i > 0 && buf[i - 1] == '\r' && buf[i] != '\n'))
-			return (400);
+			goto bad;
 		if (buf[i] != '\n')
 			continue;
 		end = i;
@@ -110,26 +110,26 @@ metrics_http_parse(const char *buf, size_t len, struct metrics_http *r)
 		if (start == 0) {
 			/* The request line: what to answer, unless a fault. */
 			if ((code = metrics_http_line(buf, end, &r->head)) ==
-			    400) {
-				r->head = false;
-				return (400);
-			}
+			    400)
+				goto bad;
 		} else if (end == start)
 			return (code);	/* the empty line: the head is whole */
-		else if (metrics_http_field(buf + start, end - start) != 0) {
-			r->head = false;
-			return (400);
-		}
+		else if (metrics_http_field(buf + start, end - start) != 0)
+			goto bad;
 		start = i + 1;
 	}
+	r->head = false;
 	if (i == METRICS_REQUEST) {
 		r->len = METRICS_REQUEST;
-		r->head = false;
 		return (431);
 	}
 	r->len = 0;
-	r->head = false;
 	return (0);
+
+bad:
+	/* A HEAD that turns out malformed gets a body with its 400. */
+	r->head = false;
+	return (400);
 }
 
 const char *

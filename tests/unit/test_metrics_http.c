@@ -210,6 +210,11 @@ test_fields(void **state)
 	/* obs-fold after a good field. */
 	assert_int_equal(test_parse("GET /metrics HTTP/1.1\r\nX: a\r\n b\r\n"
 	    "\r\n"), 400);
+	/* A HEAD found malformed later is no HEAD: its 400 has a body. */
+	assert_false(test_head("HEAD /metrics HTTP/1.1\r\nX: a\rb"));
+	assert_int_equal(test_parse_len("HEAD / HTTP/1.1\r\nX\0", 19,
+	    &(struct metrics_http){ 0 }), 400);
+	assert_false(test_head("HEAD /metrics HTTP/1.1\r\nX y\r\n"));
 	/* A fault in a field beats the 404 or 405 its request line says. */
 	assert_int_equal(test_parse("GET / HTTP/1.1\r\n x\r\n\r\n"), 400);
 	assert_int_equal(test_parse("PUT /metrics HTTP/1.1\r\n x\r\n\r\n"),
