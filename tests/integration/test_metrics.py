@@ -3,6 +3,7 @@
 against hostile clients, and counters compared with the traffic that
 made them, across a reload and with two workers."""
 
+import json
 import os
 import re
 import select
@@ -10,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import tap
@@ -543,6 +545,41 @@ def test_strict_requests():
             assert status == 400, (req, status)
         status, _, body = http(m, b"GET /metrics HTTP/1.0\n\n")
         assert status == 200 and body.startswith(b"# HELP "), status
+
+
+def test_grafana_dashboard():
+    """examples/grafana-dashboard.json: says it is untested, its PromQL
+    parses (promtool check rules), and names only series echod serves."""
+    path = os.path.join(os.environ["top_srcdir"], "examples",
+                        "grafana-dashboard.json")
+    with open(path) as f:
+        dash = json.load(f)
+    assert "untested" in dash["description"].lower()
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert exprs
+    p, m = free_port(), free_port()
+    with Echod(metrics_conf(m, listener("e", p, address="127.0.0.1"),
+                            listener("u", free_port(), protocol="udp",
+                                     address="127.0.0.1"))):
+        served = {n for n, _ in scrape(m)}
+    for e in exprs:
+        for name in re.findall(r"\b(echod_[a-z_]+)", e):
+            assert name in served, (name, e)
+    tool = shutil.which("promtool")
+    if tool is None:
+        tap.skip("promtool not installed (Debian package prometheus)")
+    # Grafana's variables, as Prometheus would see them substituted.
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": "dashboard:%d" % i,
+         "expr": e.replace("$__rate_interval", "1m")
+                  .replace("$__range", "1h").replace("$instance", ".*")}
+        for i, e in enumerate(exprs)]}]}
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+        json.dump(rules, f)     # JSON is YAML
+        f.flush()
+        r = subprocess.run([tool, "check", "rules", f.name],
+                           capture_output=True, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
 
 
 tap.main(globals())
