@@ -77,6 +77,7 @@ bench_echod_conf()
 log_connections = $2;
 workers = $1;
 max_connections = 20000;	# the 19 000 idle sessions
+${BENCH_GLOBAL:-}
 listeners = (
   { name = "bench"; port = $3; address = "127.0.0.1"; ${BENCH_LISTENER:-} }
 );

@@ -39,12 +39,12 @@
 #include "echod.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "slot.h"
 #include "systemd.h"
 #include "worker.h"
 
 #define METRICS_CONNS		16	/* scrapes at once; more are refused */
-#define METRICS_REQUEST		8192	/* request line and headers */
 #define METRICS_DEADLINE	10	/* seconds from accept to the end */
 #define METRICS_LINGER		4096	/* bytes read after the reply */
 #define METRICS_TYPE		"text/plain; version=0.0.4; charset=utf-8"
@@ -222,7 +222,7 @@ metrics_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		return;
 	}
 	/* Reading stops at the bound: the kernel holds the rest. */
-	bufferevent_setwatermark(mc->bev, EV_READ, 0, METRICS_REQUEST + 1);
+	bufferevent_setwatermark(mc->bev, EV_READ, 0, METRICS_REQUEST);
 	bufferevent_setcb(mc->bev, metrics_read, metrics_written,
 	    metrics_event, mc);
 	bufferevent_enable(mc->bev, EV_READ);
@@ -286,8 +286,8 @@ metrics_per_listener(struct evbuffer *b, const struct slots_series *v, int n,
     enum slot_counter first, enum slot_counter last,
     const char *key, const char *const *values)
 {
-	int	 i;
-	enum slot_counter k;
+	enum slot_counter	 k;
+	int			 i;
 
 	metrics_family(b, name, type, help);
 	for (i = 0; i < n; i++) {
@@ -405,39 +405,20 @@ metrics_reply(struct metrics_conn *mc, int code, const char *reason,
 	bufferevent_enable(mc->bev, EV_WRITE);
 }
 
-/* Answer the request whose line is line (NUL-terminated). */
-static void
-metrics_request(struct metrics_conn *mc, char *line)
-{
-	char	*method, *target, *version, *q;
-
-	method = strsep(&line, " ");
-	target = strsep(&line, " ");
-	version = line;
-	if (method == NULL || target == NULL || version == NULL ||
-	    strncmp(version, "HTTP/1.", 7) != 0 || method[0] == '\0') {
-		metrics_reply(mc, 400, "Bad Request", false);
-		return;
-	}
-	if ((q = strchr(target, '?')) != NULL)
-		*q = '\0';
-	if (strcmp(target, "/metrics") != 0)
-		metrics_reply(mc, 404, "Not Found", strcmp(method, "HEAD") == 0);
-	else if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-		metrics_reply(mc, 200, "OK", strcmp(method, "HEAD") == 0);
-	else
-		metrics_reply(mc, 405, "Method Not Allowed", false);
-}
-
-/* Bytes came: the request once its headers end, or past the bound 431. */
+/*
+ * Bytes came: the answer once they decide one (metrics_http.c).  Each
+ * read parses the head again from its start: at most METRICS_REQUEST
+ * bytes, and a connection is read for METRICS_DEADLINE seconds at most.
+ */
 static void
 metrics_read(struct bufferevent *bev, void *arg)
 {
 	struct metrics_conn	*mc = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 end;
-	char			*line;
+	struct metrics_http	 req;
+	const char		*p;
 	size_t			 len;
+	int			 code;
 
 	if (mc->answered) {
 		mc->linger += evbuffer_get_length(in);
@@ -446,26 +427,14 @@ metrics_read(struct bufferevent *bev, void *arg)
 			metrics_close(mc);
 		return;
 	}
-	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (end.pos == -1)
-		end = evbuffer_search(in, "\n\n", 2, NULL);
-	if (end.pos == -1) {
-		if (evbuffer_get_length(in) > METRICS_REQUEST)
-			metrics_reply(mc, 431, "Request Header Fields Too "
-			    "Large", false);
-		return;
-	}
-	if (end.pos > METRICS_REQUEST) {
-		metrics_reply(mc, 431, "Request Header Fields Too Large",
-		    false);
-		return;
-	}
-	if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
+	if ((len = evbuffer_get_length(in)) > METRICS_REQUEST)
+		len = METRICS_REQUEST;
+	if ((p = (const char *)evbuffer_pullup(in, len)) == NULL) {
 		metrics_close(mc);
 		return;
 	}
-	metrics_request(mc, line);
-	free(line);
+	if ((code = metrics_http_parse(p, len, &req)) != 0)
+		metrics_reply(mc, code, metrics_http_reason(code), req.head);
 }
 
 /*

@@ -8,7 +8,7 @@
  * report or a hang (REPLAY_TIMEOUT seconds) is one "not ok" line naming
  * the file, and the other files still run.  Without arguments it replays
  * every seed corpus, $top_srcdir/tests/fuzz/corpus/{config,strip,proxy,
- * stamp}, so each target also meets the others' inputs.
+ * stamp,metrics}, so each target also meets the others' inputs.
  */
 
 #include <sys/stat.h>
@@ -145,7 +145,7 @@ int
 main(int argc, char *argv[])
 {
 	static const char *const corpora[] = { "config", "strip", "proxy",
-	    "stamp" };
+	    "stamp", "metrics" };
 	const char	*top;
 	char		 dir[PATH_MAX];
 	size_t		 c;

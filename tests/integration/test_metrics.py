@@ -3,11 +3,15 @@
 against hostile clients, and counters compared with the traffic that
 made them, across a reload and with two workers."""
 
+import json
 import os
 import re
+import select
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import tap
@@ -348,6 +352,234 @@ def test_promtool():
         assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
         assert r.stdout.strip() == b"" and r.stderr.strip() == b"", \
             (r.stdout, r.stderr)
+
+
+def _refused_at_once(port):
+    """A connection the server closes without an echo."""
+    s = connect(port)
+    try:
+        s.sendall(b"x")
+    except OSError:
+        pass
+    got = recv_until_eof(s, 2)
+    s.close()
+    assert got == b"", "a refused connection echoed %r" % got
+
+
+def _each_ends_once(sm, name):
+    """Accepted = closed + refused by a per-source limit, on name."""
+    closed = sum(v for (n, lt), v in sm.items()
+                 if n == "echod_sessions_closed_total" and
+                 'listener="%s"' % name in lt)
+    refused = sum(value(sm, "echod_connections_refused_total",
+                        listener=name, limit=lim)
+                  for lim in ("per_source", "rate"))
+    return (value(sm, "echod_sessions_accepted_total", listener=name) ==
+            closed + refused + value(sm, "echod_sessions", listener=name))
+
+
+def test_write_timeout_counted():
+    """A client that never reads is closed by the write timeout: one
+    write-timeout close, the bytes its close entry says it read, and as
+    many of replies (echod.conf(5): sent or queued to be sent)."""
+    p, m = free_port(), free_port()
+    with Echod(metrics_conf(m, listener("w", p, address="127.0.0.1",
+                                        timeouts={"write": 0.3}))) as d:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", p))
+        port = s.getsockname()[1]
+        s.setblocking(False)
+        chunk = b"w" * 65536
+        end = time.monotonic() + DEADLINE
+        try:
+            # Until echod, its replies unread, gives up on the socket.
+            while time.monotonic() < end:
+                try:
+                    s.send(chunk)
+                except BlockingIOError:
+                    select.select([], [s], [], 0.1)
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        s.close()
+        e = d.wait_closed_entry(port, "w")
+        assert e.group(1) == "write-timeout", e.group(0)
+        sm = scrape(m)
+        assert value(sm, "echod_sessions_closed_total", listener="w",
+                     reason="write-timeout") == 1
+        for r in ("eof", "timeout", "error", "line-too-long", "shutdown",
+                  "proxy-error"):
+            assert value(sm, "echod_sessions_closed_total", listener="w",
+                         reason=r) == 0, r
+        assert value(sm, "echod_received_bytes_total",
+                     listener="w") == int(e.group(2))
+        # Sent or queued: all it read was queued, some never went out.
+        assert value(sm, "echod_sent_bytes_total",
+                     listener="w") == int(e.group(2))
+        assert int(e.group(3)) < int(e.group(2))
+        assert _each_ends_once(sm, "w")
+
+
+def test_refused_global_and_rate():
+    """max_connections refuses as global on the listener that took the
+    connection; max_new_connections_per_source as rate, after the
+    accept (so accepted = closed + refused)."""
+    pa, pb, pr, m = free_port(), free_port(), free_port(), free_port()
+    text = metrics_conf(
+        m, listener("a", pa, address="127.0.0.1"),
+        listener("b", pb, address="127.0.0.1"),
+        listener("r", pr, address="127.0.0.1",
+                 max_new_connections_per_source=1, new_connections_burst=1),
+        max_connections=2)
+    with Echod(text) as d:
+        a = connect(pa)
+        roundtrip(a, b"a\n")
+        b = connect(pb)
+        roundtrip(b, b"b\n")
+        _refused_at_once(pb)
+        _refused_at_once(pb)
+        _refused_at_once(pa)
+        sm = scrape(m)
+        assert value(sm, "echod_connections_refused_total", listener="b",
+                     limit="global") == 2
+        assert value(sm, "echod_connections_refused_total", listener="a",
+                     limit="global") == 1
+        for name in ("a", "b"):
+            assert value(sm, "echod_sessions_accepted_total",
+                         listener=name) == 1
+            for lim in ("listener", "per_source", "rate", "proxy_from"):
+                assert value(sm, "echod_connections_refused_total",
+                             listener=name, limit=lim) == 0, (name, lim)
+        a.close()
+        b.close()
+        wait_until(lambda: value(scrape(m), "echod_sessions",
+                                 listener="a") == 0 and
+                   value(scrape(m), "echod_sessions", listener="b") == 0,
+                   what="a and b to close")
+        # A burst of 1 at one a second: the second at once is refused.
+        r = connect(pr)
+        roundtrip(r, b"r\n")
+        r.close()
+        _refused_at_once(pr)
+        d.wait_log(r"max_new_connections_per_source$")
+        sm = scrape(m)
+        assert value(sm, "echod_connections_refused_total", listener="r",
+                     limit="rate") == 1
+        assert value(sm, "echod_connections_refused_total", listener="r",
+                     limit="global") == 0
+        assert value(sm, "echod_connections_refused_total", listener="r",
+                     limit="per_source") == 0
+        assert value(sm, "echod_sessions_accepted_total", listener="r") == 2
+        wait_until(lambda: _each_ends_once(scrape(m), "r"),
+                   what="r's sessions to end once each")
+        for name in ("a", "b"):
+            assert _each_ends_once(scrape(m), name)
+
+
+def test_scraped_during_graceful_stop():
+    """Through a graceful stop the endpoint still answers, with the
+    sessions that hold the stop up.  Their shutdown closes come at its
+    end, and the endpoint closes with the daemon once the last is gone,
+    so no scrape sees those: their close entries say it."""
+    p, m = free_port(), free_port()
+    with Echod(metrics_conf(m, listener("s", p, address="127.0.0.1"),
+                            timeouts={"shutdown": 1})) as d:
+        s = connect(p)
+        roundtrip(s, b"held\n")
+        port = s.getsockname()[1]
+        since = len(d.lines)
+        d.kill(signal.SIGTERM)
+        d.wait_notify(r"^STOPPING=1$")
+        sm = scrape(m)
+        assert value(sm, "echod_sessions", listener="s") == 1
+        assert value(sm, "echod_sessions_closed_total", listener="s",
+                     reason="shutdown") == 0
+        e = d.wait_closed_entry(port, "s", since=since)
+        assert e.group(1) == "shutdown", e.group(0)
+        assert d.wait_exit() == 0
+        s.close()
+
+
+def test_activated_metrics_socket():
+    """A passed socket named metrics serves the endpoint without a
+    metrics group (FileDescriptorName=metrics), and keeps serving it
+    across a reload."""
+    m, p = free_port(), free_port()
+    text = conf(listener("echo", p, address="127.0.0.1"))
+    # The harness's knock goes to the first socket: metrics, so that
+    # every echo session is the test's.
+    with Echod(text, activate=[(m, "metrics"), (p, "echo")]) as d:
+        d.wait_log(r"serving metrics on http://127\.0\.0\.1:%d/metrics$"
+                   % m)
+        N = 5
+        for i in range(N):
+            s = connect(p)
+            roundtrip(s, b"%d\n" % i)
+            s.close()
+        wait_until(lambda: value(scrape(m), "echod_sessions_closed_total",
+                                 listener="echo", reason="eof") == N,
+                   what="the sessions to close")
+        assert value(scrape(m), "echod_sessions_accepted_total",
+                     listener="echo") == N
+        assert d.reload().group(1) == "configuration reloaded"
+        sm = scrape(m)
+        assert value(sm, "echod_config_reloads_total", result="ok") == 1
+        assert value(sm, "echod_sessions_accepted_total",
+                     listener="echo") == N
+        status, _, _ = http(m, b"GET / HTTP/1.1\r\n\r\n")
+        assert status == 404
+
+
+def test_strict_requests():
+    """What the parser refuses (metrics_http.c) is refused on the wire,
+    and a scrape after each is served."""
+    p, m = free_port(), free_port()
+    with Echod(metrics_conf(m, listener("e", p, address="127.0.0.1"))):
+        for req in (b"GET /metrics\r\n\r\n",
+                    b"GET /metrics HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+                    b"GET /metrics HTTP/1.1\rX: y\r\n\r\n",
+                    b"GET /metrics HTTP/1.1\r\nX: a\0b\r\n\r\n",
+                    b"GET /metrics HTTP/1.1\r\nHost : x\r\n\r\n",
+                    b"GET /m\xc3\xa9trics HTTP/1.1\r\n\r\n"):
+            status, _, _ = http(m, req)
+            assert status == 400, (req, status)
+        status, _, body = http(m, b"GET /metrics HTTP/1.0\n\n")
+        assert status == 200 and body.startswith(b"# HELP "), status
+
+
+def test_grafana_dashboard():
+    """examples/grafana-dashboard.json: says it is untested, its PromQL
+    parses (promtool check rules), and names only series echod serves."""
+    path = os.path.join(os.environ["top_srcdir"], "examples",
+                        "grafana-dashboard.json")
+    with open(path) as f:
+        dash = json.load(f)
+    assert "untested" in dash["description"].lower()
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert exprs
+    p, m = free_port(), free_port()
+    with Echod(metrics_conf(m, listener("e", p, address="127.0.0.1"),
+                            listener("u", free_port(), protocol="udp",
+                                     address="127.0.0.1"))):
+        served = {n for n, _ in scrape(m)}
+    for e in exprs:
+        for name in re.findall(r"\b(echod_[a-z_]+)", e):
+            assert name in served, (name, e)
+    tool = shutil.which("promtool")
+    if tool is None:
+        tap.skip("promtool not installed (Debian package prometheus)")
+    # Grafana's variables, as Prometheus would see them substituted.
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": "dashboard:%d" % i,
+         "expr": e.replace("$__rate_interval", "1m")
+                  .replace("$__range", "1h").replace("$instance", ".*")}
+        for i, e in enumerate(exprs)]}]}
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+        json.dump(rules, f)     # JSON is YAML
+        f.flush()
+        r = subprocess.run([tool, "check", "rules", f.name],
+                           capture_output=True, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
 
 
 tap.main(globals())

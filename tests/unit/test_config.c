@@ -975,6 +975,60 @@ test_refcount(void **state)
 	config_unref(NULL);
 }
 
+/* The "metrics" group: off when absent, its defaults, its errors. */
+static void
+test_metrics(void **state)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	struct conf			*c;
+
+	c = parse_ok(L1);
+	assert_false(c->metrics.enabled);
+	assert_true(config_metrics_socket(c, "metrics"));
+	assert_false(config_metrics_socket(c, "echo"));
+	config_unref(c);
+
+	c = parse_ok("metrics = { };\n" L1);
+	assert_true(c->metrics.enabled);
+	assert_string_equal(c->metrics.address, "127.0.0.1");
+	assert_int_equal(c->metrics.port, 9862);
+	sin = (const struct sockaddr_in *)&c->metrics.ss;
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 9862);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(c->metrics.sslen, sizeof(*sin));
+	config_unref(c);
+
+	c = parse_ok("metrics = { address = \"::1\"; port = 1; };\n" L1);
+	sin6 = (const struct sockaddr_in6 *)&c->metrics.ss;
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 1);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	assert_int_equal(c->metrics.sslen, sizeof(*sin6));
+	config_unref(c);
+
+	/* A listener named "metrics" keeps a socket of that name. */
+	c = parse_ok("listeners = ( { name = \"metrics\"; port = 7; } );");
+	assert_false(config_metrics_socket(c, "metrics"));
+	config_unref(c);
+
+	fails_with("metrics = { port = 65536; };\n" L1,
+	    "t.conf:1: \"port\" must be an integer from 1 to 65535");
+	fails_with("metrics = { port = 0; };\n" L1,
+	    "t.conf:1: \"port\" must be an integer from 1 to 65535");
+	fails_with("metrics = { address = \"localhost\"; };\n" L1,
+	    "t.conf:1: invalid metrics address \"localhost\": not an IPv4 "
+	    "or IPv6 literal");
+	fails_with("metrics = {\nmax_connections = 1; };\n" L1,
+	    "t.conf:2: \"max_connections\" is not allowed in \"metrics\"");
+	fails_with("listeners = ( { name = \"a\"; port = 1;\n"
+	    "metrics = { }; } );",
+	    "t.conf:2: \"metrics\" is not allowed in a listener");
+	fails_with("metrics = 1;\n" L1,
+	    "t.conf:1: \"metrics\" must be a group ({ ... })");
+}
+
 /* errs may be NULL (the fuzzer), and is reset before use. */
 static void
 test_errs_handling(void **state)
@@ -1017,6 +1071,7 @@ main(void)
 		cmocka_unit_test(test_load_include_where_libconfig_finds_it),
 		cmocka_unit_test(test_reuse_port),
 		cmocka_unit_test(test_refcount),
+		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_errs_handling),
 	};
 
