@@ -69,7 +69,8 @@ bench_ic()
 # The echod configuration for workers $1, log_connections $2, port $3.
 # $BENCH_LISTENER, when set, adds settings to the listener, e.g.
 # 'framing = "line"; strip = ({ bytes = 2; });' (then give the load
-# generator --strip 2: bench/compare -x).
+# generator --strip 2: bench/compare -x); $BENCH_GLOBAL global settings
+# other than the three below, e.g. 'max_connections_per_source = 1000;'.
 bench_echod_conf()
 {
 	cat <<EOF
@@ -77,6 +78,7 @@ bench_echod_conf()
 log_connections = $2;
 workers = $1;
 max_connections = 20000;	# the 19 000 idle sessions
+${BENCH_GLOBAL:-}
 listeners = (
   { name = "bench"; port = $3; address = "127.0.0.1"; ${BENCH_LISTENER:-} }
 );
