@@ -69,7 +69,8 @@ bench_ic()
 # The echod configuration for workers $1, log_connections $2, port $3.
 # $BENCH_LISTENER, when set, adds settings to the listener, e.g.
 # 'framing = "line"; strip = ({ bytes = 2; });' (then give the load
-# generator --strip 2: bench/compare -x).
+# generator --strip 2: bench/compare -x); $BENCH_GLOBAL global settings
+# other than the three below, e.g. 'max_connections_per_source = 1000;'.
 bench_echod_conf()
 {
 	cat <<EOF

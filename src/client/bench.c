@@ -65,7 +65,7 @@ bench_usage(FILE *f)
 	    "usage: echocli bench [-c connections] [-s size] [-p pipeline]\n"
 	    "           [-d seconds | -n messages] [-r rate] [-T threads]\n"
 	    "           [-t timeout] [--strip N] [--churn] [--source-range]\n"
-	    "           [--json] host [port]\n"
+	    "           [--proxy v1|v2] [--json] host [port]\n"
 	    "       echocli bench -u [-s size] [-r rate] "
 	    "[-d seconds | -n datagrams]\n"
 	    "           [-t seconds] [--json] host [port]\n");
@@ -87,6 +87,7 @@ bench_is_udp(int argc, char **argv)
 		{ "json",		no_argument,		NULL, 'J' },
 		{ "messages",		required_argument,	NULL, 'n' },
 		{ "pipeline",		required_argument,	NULL, 'p' },
+		{ "proxy",		required_argument,	NULL, 'P' },
 		{ "rate",		required_argument,	NULL, 'r' },
 		{ "size",		required_argument,	NULL, 's' },
 		{ "source-range",	no_argument,		NULL, 'R' },
@@ -121,6 +122,7 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ "json",		no_argument,		NULL, 'J' },
 		{ "messages",		required_argument,	NULL, 'n' },
 		{ "pipeline",		required_argument,	NULL, 'p' },
+		{ "proxy",		required_argument,	NULL, 'P' },
 		{ "rate",		required_argument,	NULL, 'r' },
 		{ "size",		required_argument,	NULL, 's' },
 		{ "source-range",	no_argument,		NULL, 'R' },
@@ -154,6 +156,15 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		}
 		if (ch == '?' || optarg == NULL)
 			goto usage;
+		if (ch == 'P') {
+			if (strcmp(optarg, "v1") == 0)
+				o->proxy = 1;
+			else if (strcmp(optarg, "v2") == 0)
+				o->proxy = 2;
+			else
+				goto bad;
+			continue;
+		}
 		errno = 0;
 		if (ch == 'd' || ch == 'r' || ch == 't') {
 			d = strtod(optarg, &end);
@@ -233,9 +244,9 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 	return (0);
 
 bad:
-	if (ch == 'S')
-		fprintf(stderr, "echocli bench: invalid value for --strip: "
-		    "%s\n", optarg);
+	if (ch == 'S' || ch == 'P')
+		fprintf(stderr, "echocli bench: invalid value for --%s: "
+		    "%s\n", ch == 'S' ? "strip" : "proxy", optarg);
 	else
 		fprintf(stderr, "echocli bench: invalid value for -%c: %s\n",
 		    ch, optarg);
@@ -300,12 +311,13 @@ bench_setup(struct bench *b)
 	struct bench_loop	*w;
 	struct bench_conn	*c;
 	struct timeval		 tv;
-	size_t			 evsz, stride, i, k;
+	size_t			 evsz, stride, hdr, i, k;
 	unsigned		 t, first;
 	char			*p;
 
 	evsz = (event_get_struct_event_size() + 15) & ~(size_t)15;
-	stride = 2 * evsz + ((o->pipeline * sizeof(uint64_t) +
+	hdr = o->proxy != 0 ? BENCH_PROXY_MAX : 0;
+	stride = 2 * evsz + ((o->pipeline * sizeof(uint64_t) + hdr +
 	    (size_t)o->pipeline * o->size + o->size + 15) & ~(size_t)15);
 	if ((b->loops = calloc(o->threads, sizeof(*w))) == NULL)
 		return (-1);
@@ -343,7 +355,8 @@ bench_setup(struct bench *b)
 			c->wev = (struct event *)(p + evsz);
 			c->sent_ns = (uint64_t *)(p + 2 * evsz);
 			c->out = (char *)(c->sent_ns + o->pipeline);
-			c->expect = c->out + (size_t)o->pipeline * o->size;
+			c->expect = c->out + hdr + (size_t)o->pipeline *
+			    o->size;
 		}
 		w->end_ev = evtimer_new(w->base, bench_loop_end, w);
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, bench_loop_tick,

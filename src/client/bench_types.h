@@ -29,6 +29,9 @@
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #define BENCH_ALPHABET_LEN	(sizeof(BENCH_ALPHABET) - 1)
 
+/* The longest PROXY header sent (v1, TCP6, as HAProxy's spec bounds it). */
+#define BENCH_PROXY_MAX		108
+
 /* The options of a run, as parsed; read-only once it starts. */
 struct bench_opts {
 	const char	*host;
@@ -45,6 +48,7 @@ struct bench_opts {
 	bool		 json;
 	bool		 source_range;
 	bool		 churn;
+	int		 proxy;		/* PROXY header first: 0, 1 or 2 */
 };
 
 /* Counters of one loop, summed at the end. */
@@ -89,7 +93,8 @@ struct bench_conn {
 	size_t			 out_len;
 	uint64_t		 cycle_start;	/* churn: connect began */
 	uint64_t		*sent_ns;	/* pipeline send times */
-	char			*out;		/* pipeline * size bytes */
+	char			*out;		/* the PROXY header (if any),
+						   then pipeline * size bytes */
 	char			*expect;	/* message recv_seq */
 	TAILQ_ENTRY(bench_conn)	 wait_entry;
 };

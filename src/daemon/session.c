@@ -964,19 +964,47 @@ oom:
 }
 
 /*
+ * Frame the len bytes at p, in the loop's buffer, and send their replies
+ * with one writev() (more only for more than SESSION_IOV stripped lines);
+ * a new partial line is kept in the input.
+ */
+static void
+session_direct_lines(struct session *s, char *p, size_t len)
+{
+	struct iovec		 iov[SESSION_IOV];
+	enum framing_status	 st = FRAMING_OK;
+	size_t			 pos, n, used;
+
+	for (pos = 0; pos < len; pos += used) {
+		n = SESSION_IOV;
+		st = framing_direct(&s->framing, p + pos, len - pos,
+		    iov, &n, &used);
+		if (n > 0 && session_send(s, iov, n) == -1)
+			return;
+		if (used == 0 || st != FRAMING_OK)
+			break;
+	}
+	if (st == FRAMING_LINE_TOO_LONG) {
+		session_finish(s, "line-too-long");
+		return;
+	}
+	/* A partial line: the input holds it until its LF comes. */
+	if (pos < len && ((s->bev == NULL && session_buffers(s) == -1) ||
+	    evbuffer_add(bufferevent_get_input(s->bev), p + pos,
+	    len - pos) == -1))
+		session_oom(s);
+}
+
+/*
  * The direct path (see the top of the file): the held partial line, if
  * any, copied to the front of the loop's buffer and one recv() after
- * it; the replies sent from there with one writev() (more only for more
- * than SESSION_IOV stripped lines), a new partial line kept.
+ * it, then framed and answered from there.
  */
 static void
 session_direct(struct session *s, size_t held)
 {
 	char			*buf = s->set->buf;
 	struct evbuffer		*in = NULL;
-	struct iovec		 iov[SESSION_IOV];
-	enum framing_status	 st = FRAMING_OK;
-	size_t			 pos, n, used, len;
 	ssize_t			 r;
 
 	if (held > 0) {
@@ -992,25 +1020,7 @@ session_direct(struct session *s, size_t held)
 	if (in != NULL)
 		evbuffer_drain(in, held);
 	session_received(s, buf + held, (size_t)r, (size_t)r);
-	len = held + (size_t)r;
-	for (pos = 0; pos < len; pos += used) {
-		n = SESSION_IOV;
-		st = framing_direct(&s->framing, buf + pos, len - pos,
-		    iov, &n, &used);
-		if (n > 0 && session_send(s, iov, n) == -1)
-			return;
-		if (used == 0 || st != FRAMING_OK)
-			break;
-	}
-	if (st == FRAMING_LINE_TOO_LONG) {
-		session_finish(s, "line-too-long");
-		return;
-	}
-	/* A partial line: the input holds it until its LF comes. */
-	if (pos < len && ((s->bev == NULL && session_buffers(s) == -1) ||
-	    evbuffer_add(bufferevent_get_input(s->bev), buf + pos,
-	    len - pos) == -1))
-		session_oom(s);
+	session_direct_lines(s, buf, held + (size_t)r);
 }
 
 /*
@@ -1392,9 +1402,16 @@ session_opened(struct session *s)
 /*
  * A session of a proxy_protocol listener: look at what came so far
  * (MSG_PEEK: nothing is taken before the header is whole and valid),
- * and once the header is, take exactly its bytes, make the client it
- * names the session's, and read what follows as any session.  Until
- * then each new segment is a new edge of the read event.
+ * and once the header is, take its bytes, make the client it names the
+ * session's, and read what follows as any session.  Until then each new
+ * segment is a new edge of the read event.
+ *
+ * A balancer sends the header and the first data together: on the
+ * direct path, when no per-source limit may refuse the client, one
+ * recv() takes both and what follows the header is answered at once, as
+ * session_direct() would (a recv() and a pass of the loop less for
+ * every connection).  Otherwise exactly the header is taken and the
+ * session reads on as any.
  */
 static void
 session_proxy(struct session *s)
@@ -1402,6 +1419,7 @@ session_proxy(struct session *s)
 	struct proxy_header	 h;
 	char			*buf = s->set->buf;
 	ssize_t			 r;
+	bool			 direct;
 
 	r = recv(s->fd, buf, PROXY_HEADER_MAX, MSG_PEEK);
 	/*
@@ -1435,7 +1453,18 @@ session_proxy(struct session *s)
 	case PROXY_DONE:
 		break;
 	}
-	if (recv(s->fd, buf, h.len, MSG_TRUNC) != (ssize_t)h.len) {
+	/*
+	 * A refusal must find the data behind the header still unread, as
+	 * it always did: only where none can come is it taken now.
+	 */
+	direct = framing_direct_ok(&s->framing) && !budget_over() &&
+	    !sources_wanted(&s->conf->per_source, &s->lc->per_source);
+	if (direct)
+		r = recv(s->fd, buf, SESSIONS_BUFFER, 0);
+	else
+		r = recv(s->fd, buf, h.len, MSG_TRUNC);
+	/* What was peeked is there: less is a broken socket. */
+	if (r < (ssize_t)h.len || (!direct && r != (ssize_t)h.len)) {
 		session_fail(s, "recv");
 		return;
 	}
@@ -1454,6 +1483,14 @@ session_proxy(struct session *s)
 		return;
 	}
 	session_opened(s);
+	if (direct && (size_t)r > h.len) {
+		/* Read on if the buffer filled, or for the end of input. */
+		session_more(s, r, SESSIONS_BUFFER);
+		session_received(s, buf + h.len, (size_t)r - h.len,
+		    (size_t)r - h.len);
+		session_direct_lines(s, buf + h.len, (size_t)r - h.len);
+		return;
+	}
 	/*
 	 * Read on at once: what came after the header, or an end of input
 	 * or reset behind it (a balancer's check), has no new edge to come.

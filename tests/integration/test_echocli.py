@@ -5,11 +5,13 @@ Each server runs in threads on a free loopback port: a correct raw echo, a
 line server that strips 2 bytes (the tutorial's), one that strips ONE BYTE
 TOO MANY (bench --strip 2 must catch it), one that answers only after the
 client half-closes, one that never answers, one that hangs up after the
-first reply, and a UDP echo.  $ECHOCLI is the binary under test.
+first reply, and a UDP echo.  $ECHOCLI is the binary under test; the
+bench's PROXY headers are checked against the real echod ($ECHOD).
 """
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import echodtest  # noqa: E402
 import tap  # noqa: E402
 
 ECHOCLI = os.environ.get("ECHOCLI", "./echocli")
@@ -478,12 +481,59 @@ def test_bench_source_range():
     assert sources == {"127.0.0.2"}, sources
 
 
+def bench_proxied(version, host, source_range):
+    """echocli bench --churn --proxy version against an echod listener
+    that takes only that version: every session must be named, in its
+    close entry, by the connection's own address and port, as the header
+    says (and "via" the same: the bench is its own balancer), with the
+    64-byte message echoed and the header not."""
+    port = echodtest.free_port()
+    lst = echodtest.listener("p", port, address=host, proxy_protocol=version,
+                             proxy_from=["127.0.0.0/8", "::1"])
+    args = ["--churn", "-c", 2, "-n", 10, "--proxy", version]
+    if source_range:
+        args.append("--source-range")
+    with echodtest.Echod(echodtest.conf(lst, log_connections=True)) as d:
+        rc, r, err = bench(args + [host, port])
+        assert rc == 0, err
+        assert r["messages"] == 10 and r["bytes_received"] == 640, r
+        a = re.escape("[%s]" % host if ":" in host else
+                      "127.0.0.2" if source_range else host)
+        rx = (r"^\w+: connection from %s:(\d+) via %s:(\d+) on p closed "
+              r"\(eof\): 64 bytes in, 64 out" % (a, a))
+        echodtest.wait_until(lambda: len(d.log_matches(rx)) >= 10,
+                             what="10 proxied close entries")
+        for m in d.log_matches(rx):
+            assert m.group(1) == m.group(2), m.group(0)
+        # Nothing refused for its header, and only the probe unproxied.
+        assert not d.log_matches(r"proxy-error"), d.log_text()
+        assert len(d.log_matches(r"closed \(eof\)")) == 11, d.log_text()
+
+
+def test_bench_proxy_v2():
+    bench_proxied("v2", "127.0.0.1", True)
+
+
+def test_bench_proxy_v1():
+    bench_proxied("v1", "127.0.0.1", False)
+
+
+def test_bench_proxy_ipv6():
+    if not echodtest.have_ipv6():
+        tap.skip("no IPv6 loopback")
+    bench_proxied("v2", "::1", False)
+    bench_proxied("v1", "::1", False)
+
+
 def test_bench_bad_options():
     rc, out, err = run(["bench", "-s", "4", "--strip", "4", "127.0.0.1"])
     assert rc == 2
     assert "strip" in err
     rc, out, err = run(["bench", "-c", "0", "127.0.0.1"])
     assert rc == 2
+    rc, out, err = run(["bench", "--proxy", "v3", "127.0.0.1"])
+    assert rc == 2
+    assert "--proxy" in err, err
 
 
 tap.main(globals())
