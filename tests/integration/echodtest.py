@@ -696,6 +696,7 @@ class Echod:
             self._nsock.close()
         for t in self._threads:
             t.join(2)
+        problems.extend(self._instrumentation_reports())
         if failed or problems:
             diag("echod: %s" % " ".join(getattr(self, "argv", [])))
             diag("exit status: %r" % (self.proc.returncode
@@ -708,6 +709,23 @@ class Echod:
             shutil.rmtree(self.dir, ignore_errors=True)
         if problems and not failed:
             raise AssertionError("; ".join(problems))
+
+    def _instrumentation_reports(self):
+        """What valgrind (ECHOD_WRAPPER, --error-exitcode=99) or the
+        sanitizers reported about this echod: any of it fails the test,
+        whatever the test itself checked."""
+        found = []
+        if self.proc is not None and self.proc.returncode == 99:
+            found.append("valgrind reported errors (exit status 99)")
+        with self.cond:
+            lines = list(self.lines)
+        for line in lines:
+            if ("ERROR: AddressSanitizer" in line or
+                    "ERROR: LeakSanitizer" in line or
+                    ": runtime error: " in line):
+                found.append("instrumentation: " + line.strip())
+                break
+        return found
 
     # -- observing
 
