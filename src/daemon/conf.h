@@ -35,6 +35,7 @@
 #define CONF_UDP_DATAGRAM_DEFAULT	8192
 
 struct addr_net;
+struct tls_conf;
 
 enum conf_proto {
 	CONF_TCP,
@@ -62,6 +63,8 @@ struct listener_conf {
 	struct addr_net		*proxy_from;	/* who may send the header */
 	size_t			 nproxy_from;
 	struct timeval		 proxy_timeout;	/* for the whole header */
+	struct tls_conf		*tls;		/* NULL: no TLS (tls.h) */
+	struct timeval		 handshake;	/* for the TLS handshake */
 	/* UDP only */
 	unsigned int		 udp_rate;	/* replies/s per source */
 	unsigned int		 udp_burst;	/* bucket depth */
@@ -86,6 +89,7 @@ struct conf {
 	struct timeval		 idle;
 	struct timeval		 write;
 	struct timeval		 shutdown;
+	struct timeval		 handshake;
 	size_t			 nlisteners;
 	struct listener_conf	*listeners;
 };

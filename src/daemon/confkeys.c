@@ -31,7 +31,8 @@ static const char *const ctx_where[] = {
 	"in the global \"timeouts\"",
 	"in a listener",
 	"in a listener's \"timeouts\"",
-	"in a strip rule"
+	"in a strip rule",
+	"in a listener's \"tls\""
 };
 
 enum key_type {
@@ -70,6 +71,9 @@ static const char *const framings[] = { "raw", "line", NULL };
 static const char *const proxy_protocols[] = {
 	"off", "v1", "v2", "any", NULL
 };
+/* In the order of tls.h's enums: the index is the value. */
+static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+static const char *const tls_clients[] = { "optional", "required", NULL };
 
 /*
  * Every key of echod.conf(5).  A name may appear in several contexts with
@@ -114,6 +118,8 @@ static const struct key keys[K_COUNT] = {
 	    0, CONF_IDLE_MAX, .def = 30 },
 	[K_SHUTDOWN] = { "shutdown", CTX_TIMEOUTS, KT_DURATION,
 	    0, CONF_SHUTDOWN_MAX, .def = 5 },
+	[K_HANDSHAKE] = { "handshake", CTX_TIMEOUTS, KT_DURATION,
+	    0, CONF_SHUTDOWN_MAX, .def = 10 },
 
 	[K_L_NAME] = { "name", CTX_LISTENER, KT_STRING,
 	    0, CONF_STRING_ANY, .flags = KF_REQUIRED },
@@ -157,11 +163,14 @@ static const struct key keys[K_COUNT] = {
 	[K_L_NEW_CONNECTIONS_BURST] = { "new_connections_burst",
 	    CTX_LISTENER, KT_INT, 0, CONF_COUNT_MAX, .def = 0,
 	    .flags = KF_TCP },
+	[K_L_TLS] = { "tls", CTX_LISTENER, KT_GROUP, .flags = KF_TCP },
 
 	[K_LT_IDLE] = { "idle", CTX_LTIMEOUTS, KT_DURATION,
 	    0, CONF_IDLE_MAX },
 	[K_LT_WRITE] = { "write", CTX_LTIMEOUTS, KT_DURATION,
 	    0, CONF_IDLE_MAX },
+	[K_LT_HANDSHAKE] = { "handshake", CTX_LTIMEOUTS, KT_DURATION,
+	    0, CONF_SHUTDOWN_MAX },
 
 	[K_S_BYTES] = { "bytes", CTX_STRIP, KT_INT,
 	    1, STRIP_BYTES_MAX },
@@ -169,6 +178,22 @@ static const struct key keys[K_COUNT] = {
 	    1, STRIP_PREFIX_MAX },
 	[K_S_REGEX] = { "regex", CTX_STRIP, KT_STRING,
 	    1, CONF_STRING_ANY },
+
+	[K_T_CERTIFICATE] = { "certificate", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY, .flags = KF_REQUIRED },
+	[K_T_KEY] = { "key", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY, .flags = KF_REQUIRED },
+	[K_T_CLIENT_CA] = { "client_ca", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY },
+	[K_T_CLIENT_CERTIFICATE] = { "client_certificate", CTX_TLS,
+	    KT_CHOICE, .def = 1, .choices = tls_clients },
+	[K_T_MIN_VERSION] = { "min_version", CTX_TLS, KT_CHOICE,
+	    .def = 0, .choices = tls_versions },
+	[K_T_CIPHERS] = { "ciphers", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY },
+	[K_T_CIPHERSUITES] = { "ciphersuites", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY },
+	[K_T_ALPN] = { "alpn", CTX_TLS, KT_STRINGS },
 };
 
 /* Whether libconfig's INT setting s was wrapped from a bigger literal. */

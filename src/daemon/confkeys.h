@@ -24,7 +24,8 @@ enum confkeys_ctx {
 	CTX_TIMEOUTS,		/* the global "timeouts" group */
 	CTX_LISTENER,
 	CTX_LTIMEOUTS,		/* a listener's "timeouts" group */
-	CTX_STRIP
+	CTX_STRIP,
+	CTX_TLS			/* a listener's "tls" group */
 };
 
 /* confkeys_flags(): a key a group must have, or one of one protocol. */
@@ -51,6 +52,7 @@ enum confkeys_id {
 	K_IDLE,
 	K_WRITE,
 	K_SHUTDOWN,
+	K_HANDSHAKE,
 	K_L_NAME,
 	K_L_PORT,
 	K_L_ADDRESS,
@@ -69,12 +71,22 @@ enum confkeys_id {
 	K_L_MAX_CONNECTIONS_PER_SOURCE,
 	K_L_MAX_NEW_CONNECTIONS_PER_SOURCE,
 	K_L_NEW_CONNECTIONS_BURST,
-	K_L_LAST = K_L_NEW_CONNECTIONS_BURST,	/* the last listener key */
+	K_L_TLS,
+	K_L_LAST = K_L_TLS,			/* the last listener key */
 	K_LT_IDLE,
 	K_LT_WRITE,
+	K_LT_HANDSHAKE,
 	K_S_BYTES,
 	K_S_PREFIX,
 	K_S_REGEX,
+	K_T_CERTIFICATE,
+	K_T_KEY,
+	K_T_CLIENT_CA,
+	K_T_CLIENT_CERTIFICATE,
+	K_T_MIN_VERSION,
+	K_T_CIPHERS,
+	K_T_CIPHERSUITES,
+	K_T_ALPN,
 	K_COUNT
 };
 
