@@ -117,8 +117,13 @@ tls_conf_new(const char *name, enum tls_version min, char **cause)
 		tls_conf_free(t);
 		return (NULL);
 	}
+	/*
+	 * A client that closes without a close_notify has ended, not failed:
+	 * OpenSSL 3 would call it an error that libevent 2.1 cannot tell from
+	 * others (an echo has no truncation to fear).
+	 */
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_COMPRESSION);
+	    SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
 	/* Resumption with client certificates needs one (SSL_CTX_new(3)). */
@@ -435,10 +440,8 @@ tls_client_subject(SSL *ssl, char *buf, size_t len)
 }
 
 /* See tls.h. */
-void
-tls_error(char *buf, size_t len, unsigned long err, const char *fallback)
+const char *
+tls_reason(unsigned long err)
 {
-	const char	*reason = err != 0 ? ERR_reason_error_string(err) : NULL;
-
-	snprintf(buf, len, "%s", reason != NULL ? reason : fallback);
+	return (err != 0 ? ERR_reason_error_string(err) : NULL);
 }

@@ -76,10 +76,10 @@ const char	*tls_version_name(const struct ssl_st *);
 const char	*tls_cipher_name(const struct ssl_st *);
 void		 tls_client_subject(struct ssl_st *, char *buf, size_t len);
 /*
- * Why a connection's TLS failed, into buf: OpenSSL's reason for error
- * err (bufferevent_get_openssl_error()), or fallback without one.
+ * OpenSSL's reason for error err (bufferevent_get_openssl_error()), NULL
+ * for a number that is no OpenSSL error (libevent queues SSL_get_error()'s
+ * result with them).
  */
-void		 tls_error(char *buf, size_t len, unsigned long err,
-		    const char *fallback);
+const char	*tls_reason(unsigned long err);
 
 #endif
