@@ -401,6 +401,43 @@ def test_max_line_on_tls():
         s.close()
 
 
+def test_client_that_never_reads():
+    """A TLS client that sends and never reads: echod stops reading it
+    past 64 KiB of replies, and the write timeout closes it."""
+    port = free_port()
+    with Echod(conf(tls_listener("w", port, timeouts={"write": 0.5}))) as d:
+        s = tls_connect(port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(0.2)
+        sent = 0
+        try:
+            while sent < 64 * 1024 * 1024:
+                sent += s.send(b"z" * 16384)
+        except (socket.timeout, ssl.SSLWantWriteError, OSError):
+            pass
+        m = d.wait_closed_entry(s.getsockname()[1], "w", "write-timeout")
+        if int(m.group(2)) > 8 * 1024 * 1024:
+            raise AssertionError("read %s bytes from a client that never "
+                                 "reads" % m.group(2))
+        s.close()
+
+
+def test_graceful_stop_sends_close_notify():
+    """SIGTERM: an open TLS session ends with a close_notify, which
+    Python's ssl tells from a cut connection."""
+    port = free_port()
+    d = Echod(conf(tls_listener("q", port), timeouts={"shutdown": 0.2}))
+    with d:
+        s = tls_connect(port, suppress_ragged_eofs=False)
+        s.sendall(b"bye\n")
+        recv_exact(s, 4)
+        d.stop()
+        s.settimeout(DEADLINE)
+        if s.recv(10) != b"":
+            raise AssertionError("data after the stop")
+        s.close()
+
+
 def test_reload_renews_certificate():
     """A renewed certificate is served after a reload, while a session
     from before goes on; a broken one is rejected and the old served."""
