@@ -813,7 +813,8 @@ session_buffers(struct session *s)
 static void
 session_release(struct session *s)
 {
-	if (s->bev == NULL || (s->state != SESSION_READING &&
+	/* A TLS session's bufferevent is its connection. */
+	if (s->bev == NULL || s->tls || (s->state != SESSION_READING &&
 	    s->state != SESSION_WAITING) ||
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) != 0)

@@ -388,6 +388,23 @@ def test_idle_timeout_after_handshake():
         s.close()
 
 
+def test_quiet_session_keeps_its_tls():
+    """A session quiet for a while, though not idle, is still served: the
+    buffers a quiet plain session gives back are a TLS session's
+    connection.  (The timer fires at the handshake's idle deadline, 2.7 s
+    after the last read: past the 2 s after which a plain session gives
+    its buffers back.)"""
+    port = free_port()
+    with Echod(conf(tls_listener("k", port, timeouts={"idle": 3}))):
+        s = tls_connect(port)
+        for pause in (0.3, 2.9, 0):
+            s.sendall(b"still here\n")
+            if recv_exact(s, 11) != b"still here\n":
+                raise AssertionError("no echo")
+            time.sleep(pause)      # the scenario's time, not a wait
+        s.close()
+
+
 def test_max_line_on_tls():
     """A line past max_line ends the session, its replies sent first."""
     port = free_port()
