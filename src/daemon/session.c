@@ -715,12 +715,23 @@ session_frame(struct session *s, bool eof)
 	 * output, and the callbacks it runs on every change, is touched
 	 * only when the socket does not take a whole reply.
 	 */
-	if (evbuffer_get_length(out) == 0 && !s->tls)
+	if (evbuffer_get_length(out) == 0 || s->tls)
 		to = s->set->scratch;
 	before = evbuffer_get_length(to);
 	st = framing_process(&s->framing, in, to, eof);
 	added = evbuffer_get_length(to) - before;
-	if (to != out && added > 0) {
+	/*
+	 * TLS: the replies of one read go to the output at once, which the
+	 * bufferevent writes in as few records as its chains allow, not one
+	 * record (and one write) per line.
+	 */
+	if (s->tls && added > 0) {
+		if (evbuffer_add_buffer(out, to) == -1) {
+			evbuffer_drain(to, evbuffer_get_length(to));
+			session_oom(s);
+			return (-1);
+		}
+	} else if (to != out && added > 0) {
 		n = evbuffer_write(to, s->fd);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			/* The scratch buffer is the loop's: leave it empty. */
