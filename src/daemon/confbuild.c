@@ -468,7 +468,8 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 		if (tvals[K_LT_WRITE].ok)
 			l->write = confbuild_tv(tvals[K_LT_WRITE].d);
 		if (tvals[K_LT_HANDSHAKE].ok)
-			l->handshake = confbuild_handshake(b, &tvals[K_LT_HANDSHAKE]);
+			l->handshake = confbuild_handshake(b,
+			    &tvals[K_LT_HANDSHAKE]);
 	}
 	/* The most a message can hold, when its framing says. */
 	framing_ok = vals[K_L_FRAMING].s == NULL || vals[K_L_FRAMING].ok;
@@ -577,7 +578,8 @@ confbuild_tree(struct confbuild *b, config_t *cfg, struct conf *c)
 	c->write = confbuild_tv(confkeys_sec(tvals, K_WRITE));
 	c->shutdown = confbuild_tv(confkeys_sec(tvals, K_SHUTDOWN));
 	c->handshake = tvals[K_HANDSHAKE].ok ? confbuild_handshake(b,
-	    &tvals[K_HANDSHAKE]) : confbuild_tv(confkeys_sec(tvals, K_HANDSHAKE));
+	    &tvals[K_HANDSHAKE]) : confbuild_tv(confkeys_sec(tvals,
+	    K_HANDSHAKE));
 
 	if (vals[K_LISTENERS].s == NULL)
 		conferr_add(b->e, 0, "\"listeners\" is required");

@@ -156,7 +156,7 @@ enum session_state {
 	SESSION_FLUSHING,	/* ending: what is owed goes out, then the end */
 	SESSION_LINGERING,	/* FIN sent: reads to discard, until the end */
 	SESSION_PROXY,		/* the PROXY header first: nothing is echoed */
-	SESSION_HANDSHAKE	/* TLS: the handshake first, in the bufferevent */
+	SESSION_HANDSHAKE	/* TLS: the bufferevent's handshake first */
 };
 
 #define SESSION_TO(st)	(1u << (st))
@@ -214,7 +214,7 @@ struct session {
 	bool			 admitted;	/* hold counts it (source.h) */
 	bool			 silent;	/* refused: no close entry */
 	bool			 ended;		/* a read found the end of input */
-	bool			 tls;		/* bev is TLS: it does the I/O */
+	bool			 tls;		/* bev is TLS, does the I/O */
 	bool			 tls_failed;	/* no close_notify may follow */
 	size_t			 tls_kept;	/* input framed before */
 	size_t			 linger_left;	/* bytes it may still discard */
@@ -1443,8 +1443,9 @@ session_opened(struct session *s)
 	tn.text[0] = '\0';
 	if (s->tls)
 		n += session_tls_fields(s, f + n, &tn);
-	log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n, "connection from %s%s on %s%s",
-	    nm.remote, nm.via, s->lc->name, tn.text);
+	log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n,
+	    "connection from %s%s on %s%s", nm.remote, nm.via, s->lc->name,
+	    tn.text);
 }
 
 /*
@@ -1768,8 +1769,9 @@ session_tls_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		/* Closed before a handshake: a port check, not worth a warning. */
-		if (s->state != SESSION_READING && s->state != SESSION_WAITING) {
+		/* Closed before a handshake: a port check, no warning. */
+		if (s->state != SESSION_READING &&
+		    s->state != SESSION_WAITING) {
 			session_close(s, s->reason != NULL ? s->reason : "eof");
 			return;
 		}
@@ -1853,7 +1855,8 @@ session_tls_start(struct session *s)
 static void
 session_tls_end(struct session *s)
 {
-	uint64_t	 idle = session_idle_usec(s), linger = SESSION_LINGER_USEC;
+	uint64_t	 idle = session_idle_usec(s);
+	uint64_t	 linger = SESSION_LINGER_USEC;
 
 	if (SSL_shutdown(bufferevent_openssl_get_ssl(s->bev)) < 0)
 		ERR_clear_error();

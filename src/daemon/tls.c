@@ -153,9 +153,9 @@ tls_file(const char *path, char **buf, size_t *len, char **cause)
 	if (strncmp(path, "%d/", 3) == 0) {
 		dir = getenv("CREDENTIALS_DIRECTORY");
 		if (dir == NULL || *dir == '\0') {
-			if (asprintf(cause, "\"%%d\" needs $CREDENTIALS_DIRECTORY "
-			    "(systemd's LoadCredential=), which is not set") ==
-			    -1)
+			if (asprintf(cause, "\"%%d\" needs "
+			    "$CREDENTIALS_DIRECTORY (systemd's "
+			    "LoadCredential=), which is not set") == -1)
 				*cause = NULL;
 			return (-1);
 		}
@@ -379,8 +379,8 @@ tls_alpn(struct tls_conf *t, const char *name, char **cause)
 
 	*cause = NULL;
 	if (len == 0 || len > 255) {
-		if (asprintf(cause, "an ALPN protocol name is 1 to 255 bytes") ==
-		    -1)
+		if (asprintf(cause, "an ALPN protocol name is 1 to 255 "
+		    "bytes") == -1)
 			*cause = NULL;
 		return (-1);
 	}

@@ -270,7 +270,8 @@ test_handshake_timeout(void **state)
 {
 	const char	*missing[] = {
 		"t.conf:1: \"key\" is required in \"tls\"",
-		"t.conf:1: certificate \"no/such.pem\": No such file or directory",
+		"t.conf:1: certificate \"no/such.pem\": No such file or "
+		    "directory",
 		NULL
 	};
 	struct conf	*c;
@@ -288,8 +289,9 @@ test_handshake_timeout(void **state)
 	assert_tv(config_listener(c, "a")->handshake, 4, 0);
 	assert_tv(config_listener(c, "b")->handshake, 0, 250000);
 	config_unref(c);
-	fails_with("listeners = ( { name = \"u\"; port = 7; protocol = \"udp\"; "
-	    "tls = { certificate = \"c\"; key = \"k\"; }; } );",
+	fails_with("listeners = ( { name = \"u\"; port = 7; "
+	    "protocol = \"udp\"; tls = { certificate = \"c\"; "
+	    "key = \"k\"; }; } );",
 	    "t.conf:1: \"tls\" is not allowed on a udp listener");
 	parse_fails("listeners = ( { name = \"t\"; port = 7; "
 	    "tls = { certificate = \"no/such.pem\"; }; } );", missing);
