@@ -455,6 +455,30 @@ def test_graceful_stop_sends_close_notify():
         s.close()
 
 
+def test_max_memory_stops_tls_reads():
+    """Past max_memory a TLS session stops reading: 40 sessions sending
+    60 000-byte partial lines against a 1 MiB budget hold little more
+    than the budget (each stops after the read that finds it over, about
+    16 KiB), and the idle timeout closes those left waiting."""
+    port = free_port()
+    n, size, budget = 40, 60000, 1 << 20
+    with Echod(conf(tls_listener("mm", port, framing="line",
+                                 timeouts={"idle": 1}),
+                    max_memory=budget)) as d:
+        socks = []
+        for _ in range(n):
+            s = tls_connect(port)
+            s.settimeout(DEADLINE)
+            s.sendall(b"p" * size)
+            socks.append(s)
+        m = d.wait_log(r"^warning: max_memory reached \((\d+) bytes held\)")
+        if int(m.group(1)) > budget + n * 20 * 1024:
+            raise AssertionError(m.group(0))
+        for s in socks:
+            d.wait_closed_entry(s.getsockname()[1], "mm", "timeout")
+            s.close()
+
+
 def test_reload_renews_certificate():
     """A renewed certificate is served after a reload, while a session
     from before goes on; a broken one is rejected and the old served."""
