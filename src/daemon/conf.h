@@ -38,6 +38,7 @@
 #define CONF_METRICS_PORT		9862
 
 struct addr_net;
+struct tls_conf;
 
 enum conf_proto {
 	CONF_TCP,
@@ -65,6 +66,8 @@ struct listener_conf {
 	struct addr_net		*proxy_from;	/* who may send the header */
 	size_t			 nproxy_from;
 	struct timeval		 proxy_timeout;	/* for the whole header */
+	struct tls_conf		*tls;		/* NULL: no TLS (tls.h) */
+	struct timeval		 handshake;	/* for the TLS handshake */
 	/* UDP only */
 	unsigned int		 udp_rate;	/* replies/s per source */
 	unsigned int		 udp_burst;	/* bucket depth */
@@ -101,6 +104,7 @@ struct conf {
 	struct timeval		 idle;
 	struct timeval		 write;
 	struct timeval		 shutdown;
+	struct timeval		 handshake;
 	size_t			 nlisteners;
 	struct listener_conf	*listeners;
 	struct metrics_conf	 metrics;

@@ -21,7 +21,9 @@
 #include "conf.h"
 #include "confkeys.h"
 #include "framing.h"
+#include "log.h"
 #include "strip.h"
+#include "tls.h"
 
 /* What is known of each listener checked so far (confbuild_listener()). */
 #define LF_NAME_OK	0x01
@@ -54,6 +56,16 @@ confbuild_tv(double sec)
 	if (sec > 0 && tv.tv_sec == 0 && tv.tv_usec == 0)
 		tv.tv_usec = 1;
 	return (tv);
+}
+
+/* A "handshake" timeout: a TLS handshake cannot be allowed forever. */
+static struct timeval
+confbuild_handshake(struct confbuild *b, const struct confkeys_val *v)
+{
+	if (v->d == 0)
+		conferr_setting(b->e, v->s, "\"handshake\" must be more than "
+		    "0");
+	return (confbuild_tv(v->d));
 }
 
 /* Whether name is 1-64 of A-Z a-z 0-9 _ . - (logs and FileDescriptorName). */
@@ -240,6 +252,127 @@ confbuild_proxy(struct confbuild *b, config_setting_t *g,
 		    "send the header");
 }
 
+/*
+ * Report at key v what went wrong with the file or value it names: what,
+ * the value quoted, and the cause (allocated, NULL: out of memory).
+ */
+static void
+confbuild_tls_error(struct confbuild *b, const struct confkeys_val *v,
+    const char *what, char *cause)
+{
+	char	 q[CONFERR_QUOTED];
+
+	if (cause == NULL) {
+		b->e->nomem = true;
+		return;
+	}
+	conferr_quote(q, sizeof(q), v->str);
+	conferr_setting(b->e, v->s, "%s \"%s\": %s", what, q, cause);
+	free(cause);
+}
+
+/* Read the file key v (named what) names; 0, or -1 once reported. */
+static int
+confbuild_tls_read(struct confbuild *b, const struct confkeys_val *v,
+    const char *what, char **pem, size_t *len)
+{
+	char	*cause;
+
+	if (tls_file(v->str, pem, len, &cause) == 0)
+		return (0);
+	confbuild_tls_error(b, v, what, cause);
+	return (-1);
+}
+
+/*
+ * The "tls" group g of listener l: its context, with every file read and
+ * checked now, so that -t, a start and a reload all see what is wrong,
+ * each at the line of its key.  A certificate out of its dates is only a
+ * warning: a test bed may want one, and a renewal is a reload away.
+ */
+static void
+confbuild_tls(struct confbuild *b, config_setting_t *g,
+    struct listener_conf *l)
+{
+	struct confkeys_val	 v[K_COUNT];
+	config_setting_t	*alpn;
+	struct tls_conf		*t;
+	const char		*file;
+	char			*cause, *pem, warn[128], q[CONFERR_QUOTED];
+	size_t			 len;
+	int			 k, line;
+	unsigned int		 i;
+
+	confkeys_walk(b->e, b->cf, g, CTX_TLS, v);
+	for (k = K_T_CERTIFICATE; k <= K_T_ALPN; k++) {
+		if ((confkeys_flags(k) & KF_REQUIRED) && v[k].s == NULL)
+			conferr_setting(b->e, g, "\"%s\" is required in "
+			    "\"tls\"", confkeys_name(k));
+	}
+	if (v[K_T_CLIENT_CERTIFICATE].s != NULL && v[K_T_CLIENT_CA].s == NULL)
+		conferr_setting(b->e, v[K_T_CLIENT_CERTIFICATE].s,
+		    "\"client_certificate\" needs \"client_ca\", the CAs that "
+		    "client certificates are checked against");
+	if ((t = tls_conf_new(l->name, confkeys_int(v, K_T_MIN_VERSION),
+	    &cause)) == NULL) {
+		if (cause == NULL)
+			b->e->nomem = true;
+		else
+			conferr_setting(b->e, g, "%s", cause);
+		free(cause);
+		return;
+	}
+	l->tls = t;
+	if (v[K_T_CERTIFICATE].ok &&
+	    confbuild_tls_read(b, &v[K_T_CERTIFICATE], "certificate",
+	    &pem, &len) == 0) {
+		if (tls_chain(t, pem, len, warn, sizeof(warn), &cause) == -1)
+			confbuild_tls_error(b, &v[K_T_CERTIFICATE],
+			    "certificate", cause);
+		else if (warn[0] != '\0') {
+			file = conffile_where(b->cf,
+			    config_setting_source_line(v[K_T_CERTIFICATE].s),
+			    &line);
+			conferr_quote(q, sizeof(q), v[K_T_CERTIFICATE].str);
+			log_warnx("%s:%d: warning: certificate \"%s\": %s",
+			    file, line, q, warn);
+		}
+		tls_file_free(pem, len);
+	}
+	if (v[K_T_KEY].ok && confbuild_tls_read(b, &v[K_T_KEY], "key",
+	    &pem, &len) == 0) {
+		if (tls_key(t, pem, len, &cause) == -1)
+			confbuild_tls_error(b, &v[K_T_KEY], "key", cause);
+		tls_file_free(pem, len);
+	}
+	if (v[K_T_CLIENT_CA].ok && confbuild_tls_read(b, &v[K_T_CLIENT_CA],
+	    "client_ca", &pem, &len) == 0) {
+		if (tls_client_ca(t, pem, len,
+		    confkeys_int(v, K_T_CLIENT_CERTIFICATE), &cause) == -1)
+			confbuild_tls_error(b, &v[K_T_CLIENT_CA], "client_ca",
+			    cause);
+		tls_file_free(pem, len);
+	}
+	if (v[K_T_CIPHERS].ok && tls_ciphers(t, v[K_T_CIPHERS].str,
+	    &cause) == -1)
+		confbuild_tls_error(b, &v[K_T_CIPHERS], "ciphers", cause);
+	if (v[K_T_CIPHERSUITES].ok && tls_ciphersuites(t,
+	    v[K_T_CIPHERSUITES].str, &cause) == -1)
+		confbuild_tls_error(b, &v[K_T_CIPHERSUITES], "ciphersuites",
+		    cause);
+	if (!v[K_T_ALPN].ok)
+		return;
+	alpn = v[K_T_ALPN].s;
+	for (i = 0; i < (unsigned int)config_setting_length(alpn); i++) {
+		struct confkeys_val	 e = { 0 };
+
+		e.s = config_setting_get_elem(alpn, i);
+		e.str = config_setting_get_string(e.s);
+		if (tls_alpn(t, e.str, &cause) == -1)
+			confbuild_tls_error(b, &e, "alpn", cause);
+	}
+}
+
 /* Check listener group g into l, against the n listeners before it. */
 static void
 confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
@@ -297,6 +430,9 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 	    K_L_NEW_CONNECTIONS_BURST);
 	if ((*flags & LF_PROTO_OK) && l->protocol == CONF_TCP)
 		confbuild_proxy(b, g, vals, l);
+	if ((*flags & LF_PROTO_OK) && l->protocol == CONF_TCP &&
+	    vals[K_L_TLS].ok)
+		confbuild_tls(b, vals[K_L_TLS].s, l);
 
 	/* Keys of the other protocol, known only once "protocol" is. */
 	if (*flags & LF_PROTO_OK) {
@@ -329,6 +465,7 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 
 	l->idle = c->idle;
 	l->write = c->write;
+	l->handshake = c->handshake;
 	if (vals[K_L_TIMEOUTS].ok) {
 		confkeys_walk(b->e, b->cf, vals[K_L_TIMEOUTS].s, CTX_LTIMEOUTS,
 		    tvals);
@@ -336,6 +473,9 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 			l->idle = confbuild_tv(tvals[K_LT_IDLE].d);
 		if (tvals[K_LT_WRITE].ok)
 			l->write = confbuild_tv(tvals[K_LT_WRITE].d);
+		if (tvals[K_LT_HANDSHAKE].ok)
+			l->handshake = confbuild_handshake(b,
+			    &tvals[K_LT_HANDSHAKE]);
 	}
 	/* The most a message can hold, when its framing says. */
 	framing_ok = vals[K_L_FRAMING].s == NULL || vals[K_L_FRAMING].ok;
@@ -471,6 +611,9 @@ confbuild_tree(struct confbuild *b, config_t *cfg, struct conf *c)
 	c->idle = confbuild_tv(confkeys_sec(tvals, K_IDLE));
 	c->write = confbuild_tv(confkeys_sec(tvals, K_WRITE));
 	c->shutdown = confbuild_tv(confkeys_sec(tvals, K_SHUTDOWN));
+	c->handshake = tvals[K_HANDSHAKE].ok ? confbuild_handshake(b,
+	    &tvals[K_HANDSHAKE]) : confbuild_tv(confkeys_sec(tvals,
+	    K_HANDSHAKE));
 
 	if (vals[K_LISTENERS].s == NULL)
 		conferr_add(b->e, 0, "\"listeners\" is required");
@@ -517,4 +660,5 @@ confbuild_defaults(const struct conf *c, struct listener_conf *l,
 	l->proxy_timeout = confbuild_tv(confkeys_sec(none, K_L_PROXY_TIMEOUT));
 	l->idle = c->idle;
 	l->write = c->write;
+	l->handshake = c->handshake;
 }

@@ -240,6 +240,15 @@ conffile_slurp(const char *path, size_t *lenp, struct stat *st,
 	return (buf);
 }
 
+/* See conffile.h. */
+char *
+conffile_load(const char *path, size_t *len, const char **why)
+{
+	struct stat	 st;
+
+	return (conffile_slurp(path, len, &st, why));
+}
+
 /* The line of the first NUL byte in t, or 0 if there is none. */
 static int
 conffile_nul_line(const char *t, size_t len)

@@ -70,5 +70,14 @@ const char	*conffile_where(const struct conffile *, int line, int *fline);
 /* The index of that file in names, 0 for lines outside the text. */
 size_t		 conffile_index(const struct conffile *, int line);
 void		 conffile_free(struct conffile *);
+/*
+ * Any other file the configuration names (tls.c: certificates and keys),
+ * read as safely as the configuration itself: a regular file of at most
+ * CONFFILE_MAX bytes, looked at before it is opened and opened without
+ * blocking.  An allocated, NUL-terminated copy (its length in *len), or
+ * NULL with *why set (static text).
+ */
+char		*conffile_load(const char *path, size_t *len,
+		    const char **why);
 
 #endif

@@ -22,6 +22,7 @@
 #include "conffile.h"
 #include "config.h"
 #include "strip.h"
+#include "tls.h"
 
 /* Free what a struct conf owns, and it. */
 static void
@@ -34,6 +35,7 @@ config_free(struct conf *c)
 	for (i = 0; i < c->nlisteners; i++) {
 		strip_set_free(c->listeners[i].strip);
 		free(c->listeners[i].proxy_from);
+		tls_conf_free(c->listeners[i].tls);
 	}
 	free(c->listeners);
 	free(c->path);

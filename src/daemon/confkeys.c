@@ -32,7 +32,8 @@ static const char *const ctx_where[] = {
 	"in a listener",
 	"in a listener's \"timeouts\"",
 	"in a strip rule",
-	"in \"metrics\""
+	"in \"metrics\"",
+	"in a listener's \"tls\""
 };
 
 enum key_type {
@@ -73,6 +74,9 @@ static const char *const framings[] = { "raw", "line", NULL };
 static const char *const proxy_protocols[] = {
 	"off", "v1", "v2", "any", NULL
 };
+/* In the order of tls.h's enums: the index is the value. */
+static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+static const char *const tls_clients[] = { "optional", "required", NULL };
 
 /*
  * Every key of echod.conf(5).  A name may appear in several contexts with
@@ -118,6 +122,8 @@ static const struct key keys[K_COUNT] = {
 	    0, CONF_IDLE_MAX, .def = 30 },
 	[K_SHUTDOWN] = { "shutdown", CTX_TIMEOUTS, KT_DURATION,
 	    0, CONF_SHUTDOWN_MAX, .def = 5 },
+	[K_HANDSHAKE] = { "handshake", CTX_TIMEOUTS, KT_DURATION,
+	    0, CONF_SHUTDOWN_MAX, .def = 10 },
 
 	[K_L_NAME] = { "name", CTX_LISTENER, KT_STRING,
 	    0, CONF_STRING_ANY, .flags = KF_REQUIRED },
@@ -163,11 +169,14 @@ static const struct key keys[K_COUNT] = {
 	    .flags = KF_TCP },
 	[K_L_STAMP_MODE] = { "stamp_mode", CTX_LISTENER, KT_CHOICE,
 	    .def = 0, .choices = stamp_modes, .flags = KF_UDP | KF_STAMP },
+	[K_L_TLS] = { "tls", CTX_LISTENER, KT_GROUP, .flags = KF_TCP },
 
 	[K_LT_IDLE] = { "idle", CTX_LTIMEOUTS, KT_DURATION,
 	    0, CONF_IDLE_MAX },
 	[K_LT_WRITE] = { "write", CTX_LTIMEOUTS, KT_DURATION,
 	    0, CONF_IDLE_MAX },
+	[K_LT_HANDSHAKE] = { "handshake", CTX_LTIMEOUTS, KT_DURATION,
+	    0, CONF_SHUTDOWN_MAX },
 
 	[K_S_BYTES] = { "bytes", CTX_STRIP, KT_INT,
 	    1, STRIP_BYTES_MAX },
@@ -181,6 +190,21 @@ static const struct key keys[K_COUNT] = {
 	    0, CONF_STRING_ANY, .sdef = CONF_METRICS_ADDRESS },
 	[K_M_PORT] = { "port", CTX_METRICS, KT_INT,
 	    1, 65535, .def = CONF_METRICS_PORT },
+	[K_T_CERTIFICATE] = { "certificate", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY, .flags = KF_REQUIRED },
+	[K_T_KEY] = { "key", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY, .flags = KF_REQUIRED },
+	[K_T_CLIENT_CA] = { "client_ca", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY },
+	[K_T_CLIENT_CERTIFICATE] = { "client_certificate", CTX_TLS,
+	    KT_CHOICE, .def = 1, .choices = tls_clients },
+	[K_T_MIN_VERSION] = { "min_version", CTX_TLS, KT_CHOICE,
+	    .def = 0, .choices = tls_versions },
+	[K_T_CIPHERS] = { "ciphers", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY },
+	[K_T_CIPHERSUITES] = { "ciphersuites", CTX_TLS, KT_STRING,
+	    1, CONF_STRING_ANY },
+	[K_T_ALPN] = { "alpn", CTX_TLS, KT_STRINGS },
 };
 
 /* Whether libconfig's INT setting s was wrapped from a bigger literal. */

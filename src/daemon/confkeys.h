@@ -25,7 +25,8 @@ enum confkeys_ctx {
 	CTX_LISTENER,
 	CTX_LTIMEOUTS,		/* a listener's "timeouts" group */
 	CTX_STRIP,
-	CTX_METRICS		/* the "metrics" group */
+	CTX_METRICS,		/* the "metrics" group */
+	CTX_TLS			/* a listener's "tls" group */
 };
 
 /* confkeys_flags(): a key a group must have, or one of one protocol. */
@@ -57,6 +58,7 @@ enum confkeys_id {
 	K_IDLE,
 	K_WRITE,
 	K_SHUTDOWN,
+	K_HANDSHAKE,
 	K_L_NAME,
 	K_L_PORT,
 	K_L_ADDRESS,
@@ -76,14 +78,24 @@ enum confkeys_id {
 	K_L_MAX_NEW_CONNECTIONS_PER_SOURCE,
 	K_L_NEW_CONNECTIONS_BURST,
 	K_L_STAMP_MODE,
-	K_L_LAST = K_L_STAMP_MODE,	/* the last listener key */
+	K_L_TLS,
+	K_L_LAST = K_L_TLS,		/* the last listener key */
 	K_LT_IDLE,
 	K_LT_WRITE,
+	K_LT_HANDSHAKE,
 	K_S_BYTES,
 	K_S_PREFIX,
 	K_S_REGEX,
 	K_M_ADDRESS,
 	K_M_PORT,
+	K_T_CERTIFICATE,
+	K_T_KEY,
+	K_T_CLIENT_CA,
+	K_T_CLIENT_CERTIFICATE,
+	K_T_MIN_VERSION,
+	K_T_CIPHERS,
+	K_T_CIPHERSUITES,
+	K_T_ALPN,
 	K_COUNT
 };
 

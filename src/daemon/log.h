@@ -28,6 +28,7 @@
 #define LOG_MSGID_LIMIT		"3f3e4aba00b54854ad778f16c7bd76dc"
 #define LOG_MSGID_UDP_DROPS	"a51d3dbc1f3246a38e60d2220db74e65"
 #define LOG_MSGID_PROXY		"0885e83887ab4cfb807af2a138fd74ab"
+#define LOG_MSGID_TLS		"cd4d8b64a5e449fd901faa2285a3e8ec"
 
 #define LOG_PAYLOAD_MAX		64	/* bytes of payload shown at debug */
 

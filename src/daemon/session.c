@@ -76,7 +76,11 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "addr.h"
 #include "budget.h"
@@ -90,6 +94,7 @@
 #include "slot.h"
 #include "source.h"
 #include "timer.h"
+#include "tls.h"
 
 /*
  * The framed path reads into the bufferevent's input, one read per
@@ -136,6 +141,12 @@
  * loop, until the header is whole or proxy_timeout has passed.
  */
 #define SESSION_PROXY_AGAIN_USEC	(20 * 1000)
+/*
+ * A TLS session stops reading while more than this waits in its output
+ * (SESSION_OWING), and reads again once all of it is written: as a plain
+ * session owes one read's replies at most.
+ */
+#define SESSION_TLS_HIGH	(64 * 1024)
 
 /*
  * What a session is doing; session_enter() makes every change, and
@@ -150,7 +161,8 @@ enum session_state {
 	SESSION_WAITING,	/* past max_memory: the read event sees only EOF */
 	SESSION_FLUSHING,	/* ending: what is owed goes out, then the end */
 	SESSION_LINGERING,	/* FIN sent: reads to discard, until the end */
-	SESSION_PROXY		/* the PROXY header first: nothing is echoed */
+	SESSION_PROXY,		/* the PROXY header first: nothing is echoed */
+	SESSION_HANDSHAKE	/* TLS: the bufferevent's handshake first */
 };
 
 #define SESSION_TO(st)	(1u << (st))
@@ -163,7 +175,9 @@ static const unsigned int session_moves[] = {
 	    SESSION_TO(SESSION_FLUSHING),
 	[SESSION_FLUSHING] = SESSION_TO(SESSION_LINGERING),
 	[SESSION_LINGERING] = 0,
-	[SESSION_PROXY] = SESSION_TO(SESSION_READING)
+	[SESSION_PROXY] = SESSION_TO(SESSION_READING) |
+	    SESSION_TO(SESSION_HANDSHAKE),
+	[SESSION_HANDSHAKE] = SESSION_TO(SESSION_READING)
 };
 
 /*
@@ -209,6 +223,9 @@ struct session {
 	bool			 silent;	/* refused: no close entry */
 	bool			 again;		/* PROXY: the timer looks again */
 	bool			 ended;		/* a read found the end of input */
+	bool			 tls;		/* bev is TLS, does the I/O */
+	bool			 tls_failed;	/* no close_notify may follow */
+	size_t			 tls_kept;	/* input framed before */
 	size_t			 linger_left;	/* bytes it may still discard */
 	size_t			 held;		/* bytes in the bufferevent */
 	size_t			 rdsize;	/* bytes to read next time */
@@ -243,9 +260,14 @@ static struct session_tally session_refusals = {
 static struct session_tally session_proxy_errors = {
 	.lock = PTHREAD_MUTEX_INITIALIZER
 };
+static struct session_tally session_tls_errors = {
+	.lock = PTHREAD_MUTEX_INITIALIZER
+};
 
 /* ECHOD_SESSION: unique across workers. */
 static atomic_uint_fast64_t session_next_id = 1;
+
+struct session_tls_names;
 
 static void	session_read(evutil_socket_t, short, void *);
 static void	session_proxy_error(struct session *, const char *);
@@ -257,6 +279,15 @@ static void	session_read_framed(struct session *, size_t);
 static short	session_read_flags(struct event_base *);
 static void	session_held(struct evbuffer *, const struct evbuffer_cb_info *,
 		    void *);
+static void	session_tls_start(struct session *);
+static void	session_tls_error(struct session *, const char *,
+		    const char *);
+static int	session_tls_enter(struct session *, enum session_state,
+		    enum session_state);
+static void	session_tls_end(struct session *);
+static void	session_tls_free(struct session *);
+static size_t	session_tls_fields(struct session *, struct log_field *,
+		    struct session_tls_names *);
 
 /*
  * What the entries about a session say of it, formatted only when one is
@@ -271,6 +302,12 @@ struct session_names {
 	char	paddr[INET6_ADDRSTRLEN];	/* the balancer's */
 	char	pport[8];
 	char	via[INET6_ADDRSTRLEN + 16];	/* " via a:p", or "" */
+};
+
+/* What the entries say of a session's TLS (session_tls_fields()). */
+struct session_tls_names {
+	char	client[LOG_PAYLOAD_MAX * 4 + 1];	/* escaped subject */
+	char	text[LOG_PAYLOAD_MAX * 4 + 64];		/* for the message */
 };
 
 /* "a:p" or "[a]:p" of sa into buf, and its address and port apart. */
@@ -363,6 +400,11 @@ sessions_tick(void)
 		log_entry(LOG_WARNING, LOG_MSGID_PROXY, NULL, 0, "closed %u "
 		    "connection%s for their PROXY header; the last: %s", n,
 		    n == 1 ? "" : "s", last);
+	if ((n = session_tally_take(&session_tls_errors, last,
+	    sizeof(last))) > 0)
+		log_entry(LOG_WARNING, LOG_MSGID_TLS, NULL, 0, "closed %u "
+		    "connection%s for their TLS; the last: %s", n,
+		    n == 1 ? "" : "s", last);
 }
 
 /*
@@ -389,12 +431,16 @@ static void
 session_close(struct session *s, const char *reason)
 {
 	struct sessions_stats	*stats;
-	struct log_field	 f[10];
+	struct log_field	 f[13], tf[3];
 	struct session_names	 nm;
+	struct session_tls_names tn;
 	char			 in[24], out[24], usec[24];
 	uint64_t		 sent, dur;
-	size_t			 n;
+	size_t			 n, ntls = 0;
 
+	/* What the TLS was, while it is there to ask. */
+	if (s->tls && s->conf->log_connections && !s->silent)
+		ntls = session_tls_fields(s, tf, &tn);
 	sent = s->queued - (s->bev == NULL ? 0 :
 	    evbuffer_get_length(bufferevent_get_output(s->bev)));
 	dur = timer_now() - s->start;
@@ -413,11 +459,17 @@ session_close(struct session *s, const char *reason)
 		source_leave(&s->hold);
 	event_del(s->rd);
 	timer_del(s->set->timers, &s->timer);
-	if (s->bev != NULL)
-		session_free_buffers(s);
-	close(s->fd);
+	if (s->tls)
+		session_tls_free(s);	/* and the socket with it */
+	else {
+		if (s->bev != NULL)
+			session_free_buffers(s);
+		close(s->fd);
+	}
 	if (s->conf->log_connections && !s->silent && log_conn_permit(false)) {
 		n = session_fields(s, f, &nm);
+		memcpy(f + n, tf, ntls * sizeof(*f));
+		n += ntls;
 		snprintf(in, sizeof(in), "%" PRIu64, s->bytes_in);
 		snprintf(out, sizeof(out), "%" PRIu64, sent);
 		snprintf(usec, sizeof(usec), "%" PRIu64, dur);
@@ -427,9 +479,9 @@ session_close(struct session *s, const char *reason)
 		f[n++] = (struct log_field){ "ECHOD_DURATION_USEC", usec };
 		log_entry(LOG_INFO, LOG_MSGID_CLOSE, f, n,
 		    "connection from %s%s on %s closed (%s): %" PRIu64
-		    " bytes in, %" PRIu64 " out, %.2f s",
+		    " bytes in, %" PRIu64 " out, %.2f s%s",
 		    nm.remote, nm.via, s->lc->name, reason, s->bytes_in, sent,
-		    (double)dur / 1e6);
+		    (double)dur / 1e6, ntls > 0 ? tn.text : "");
 	}
 	stats = &s->set->stats;
 	config_unref(s->conf);
@@ -455,6 +507,8 @@ session_enter(struct session *s, enum session_state to)
 
 	assert(session_moves[from] & SESSION_TO(to));
 	s->state = to;
+	if (s->tls || to == SESSION_HANDSHAKE)
+		return (session_tls_enter(s, from, to));
 	if (from == SESSION_WAITING) {
 		TAILQ_REMOVE(&s->set->waiting, s, wentry);
 		event_del(s->rd);
@@ -495,6 +549,8 @@ session_enter(struct session *s, enum session_state to)
 	case SESSION_LINGERING:
 	case SESSION_PROXY:
 		r = event_add(s->rd, NULL);
+		break;
+	case SESSION_HANDSHAKE:
 		break;
 	}
 	return (r);
@@ -574,8 +630,8 @@ session_flush(struct session *s)
 	size_t		 len;
 	int		 n;
 
-	if ((len = evbuffer_get_length(out)) == 0)
-		return (0);
+	if ((len = evbuffer_get_length(out)) == 0 || s->tls)
+		return (0);		/* TLS: the bufferevent writes */
 	/* Unless already waiting for the socket: writing would only fail. */
 	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE)) {
 		n = session_write_out(s);
@@ -614,6 +670,10 @@ session_end(struct session *s)
 {
 	uint64_t	 idle = session_idle_usec(s), linger = SESSION_LINGER_USEC;
 
+	if (s->tls) {
+		session_tls_end(s);
+		return;
+	}
 	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
 		session_close(s, s->reason);
 		return;
@@ -668,12 +728,23 @@ session_frame(struct session *s, bool eof)
 	 * output, and the callbacks it runs on every change, is touched
 	 * only when the socket does not take a whole reply.
 	 */
-	if (evbuffer_get_length(out) == 0)
+	if (evbuffer_get_length(out) == 0 || s->tls)
 		to = s->set->scratch;
 	before = evbuffer_get_length(to);
 	st = framing_process(&s->framing, in, to, eof);
 	added = evbuffer_get_length(to) - before;
-	if (to != out && added > 0) {
+	/*
+	 * TLS: the replies of one read go to the output at once, which the
+	 * bufferevent writes in as few records as its chains allow, not one
+	 * record (and one write) per line.
+	 */
+	if (s->tls && added > 0) {
+		if (evbuffer_add_buffer(out, to) == -1) {
+			evbuffer_drain(to, evbuffer_get_length(to));
+			session_oom(s);
+			return (-1);
+		}
+	} else if (to != out && added > 0) {
 		n = evbuffer_write(to, s->fd);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			/* The scratch buffer is the loop's: leave it empty. */
@@ -767,7 +838,8 @@ session_buffers(struct session *s)
 static void
 session_release(struct session *s)
 {
-	if (s->bev == NULL || (s->state != SESSION_READING &&
+	/* A TLS session's bufferevent is its connection. */
+	if (s->bev == NULL || s->tls || (s->state != SESSION_READING &&
 	    s->state != SESSION_WAITING) ||
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) != 0)
@@ -791,10 +863,16 @@ session_arm(struct session *s)
 	struct timers	*ts = s->set->timers;
 	uint64_t	 idle = session_idle_usec(s), at = UINT64_MAX, rel;
 
-	if (s->state == SESSION_PROXY) {
-		/* The whole header within proxy_timeout of the accept. */
-		at = s->start + session_usec(&s->lc->proxy_timeout);
-		if (s->again && timer_now() + SESSION_PROXY_AGAIN_USEC < at)
+	if (s->state == SESSION_PROXY || s->state == SESSION_HANDSHAKE) {
+		/*
+		 * The whole header within proxy_timeout of the accept; the
+		 * handshake within its timeout of its start (s->quiet).
+		 */
+		at = s->state == SESSION_PROXY ? s->start +
+		    session_usec(&s->lc->proxy_timeout) : s->quiet +
+		    session_usec(&s->lc->handshake);
+		if (s->state == SESSION_PROXY && s->again &&
+		    timer_now() + SESSION_PROXY_AGAIN_USEC < at)
 			at = timer_now() + SESSION_PROXY_AGAIN_USEC;
 		if (timer_at(ts, &s->timer, at) == -1)
 			log_warnx("session %" PRIu64 ": no timer", s->id);
@@ -802,7 +880,8 @@ session_arm(struct session *s)
 	}
 	if (idle != 0)
 		at = s->quiet + idle;
-	if (s->bev != NULL) {
+	/* A TLS session's bufferevent is its connection: never given back. */
+	if (s->bev != NULL && !s->tls) {
 		rel = s->quiet + ((timer_now() - s->quiet) /
 		    SESSION_RELEASE_USEC + 1) * SESSION_RELEASE_USEC;
 		if (rel < at)
@@ -846,6 +925,11 @@ session_tick(void *arg)
 		session_proxy_error(s, "no whole header within proxy_timeout");
 		return;
 	}
+	if (s->state == SESSION_HANDSHAKE) {
+		session_tls_error(s, "no handshake within timeouts.handshake",
+		    "handshake-timeout");
+		return;
+	}
 	quiet = timer_now() - s->quiet;
 	idle_due = idle != 0 && quiet >= idle;
 	/*
@@ -855,7 +939,7 @@ session_tick(void *arg)
 	 * input); if so, read them now and look again in a second.
 	 */
 	if ((idle_due || quiet >= SESSION_RELEASE_USEC) &&
-	    s->state == SESSION_READING &&
+	    s->state == SESSION_READING && !s->tls &&
 	    recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != -1) {
 		event_active(s->rd, EV_READ, 1);
 		if (timer_in(s->set->timers, &s->timer,
@@ -1119,7 +1203,8 @@ sessions_wake(struct sessions *ss)
 			continue;
 		}
 		/* Bytes may be waiting, with no new edge to tell of them. */
-		event_active(s->rd, EV_READ, 1);
+		if (!s->tls)
+			event_active(s->rd, EV_READ, 1);
 	}
 	return (TAILQ_FIRST(&ss->waiting) != NULL);
 }
@@ -1388,15 +1473,20 @@ session_admit(struct session *s)
 static void
 session_opened(struct session *s)
 {
-	struct log_field	 f[6];
+	struct log_field	 f[9];
 	struct session_names	 nm;
+	struct session_tls_names tn;
 	size_t			 n;
 
 	if (!s->conf->log_connections || !log_conn_permit(true))
 		return;
 	n = session_fields(s, f, &nm);
-	log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n, "connection from %s%s on %s",
-	    nm.remote, nm.via, s->lc->name);
+	tn.text[0] = '\0';
+	if (s->tls)
+		n += session_tls_fields(s, f + n, &tn);
+	log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n,
+	    "connection from %s%s on %s%s", nm.remote, nm.via, s->lc->name,
+	    tn.text);
 }
 
 /*
@@ -1455,9 +1545,11 @@ session_proxy(struct session *s)
 	}
 	/*
 	 * A refusal must find the data behind the header still unread, as
-	 * it always did: only where none can come is it taken now.
+	 * it always did: only where none can come is it taken now; and on a
+	 * TLS listener what follows is the handshake, the bufferevent's.
 	 */
-	direct = framing_direct_ok(&s->framing) && !budget_over() &&
+	direct = s->lc->tls == NULL && framing_direct_ok(&s->framing) &&
+	    !budget_over() &&
 	    !sources_wanted(&s->conf->per_source, &s->lc->per_source);
 	if (direct)
 		r = recv(s->fd, buf, SESSIONS_BUFFER, 0);
@@ -1478,6 +1570,11 @@ session_proxy(struct session *s)
 	}
 	if (!session_admit(s))
 		return;
+	/* A balancer sends the header first, then the client's handshake. */
+	if (s->lc->tls != NULL) {
+		session_tls_start(s);
+		return;
+	}
 	if (session_enter(s, SESSION_READING) == -1) {
 		session_fail(s, "event_add");
 		return;
@@ -1573,6 +1670,308 @@ session_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
+ * TLS sessions (issue 16).  Their bufferevent, an OpenSSL one, does all
+ * their I/O: the handshake, then reading records into its input and
+ * writing its output.  The session frames from the input into the output
+ * with session_frame(), as a plain session's framed path does, and
+ * stops and resumes reading with bufferevent_disable()/enable() where a
+ * plain session deletes and adds its read event; the session's own read
+ * event is never armed on a TLS socket, since libevent cannot mix it,
+ * edge-triggered, with the bufferevent's.  The socket is the
+ * bufferevent's once it is made: with BEV_OPT_CLOSE_ON_FREE, libevent
+ * 2.1's OpenSSL bufferevent closes it and frees the SSL when it is freed
+ * (after the callback it is freed in, if any, returns), whatever the BIO
+ * says; so the BIO is told not to, and session_close() does not either.
+ */
+
+/* The fields an entry has of a session's TLS, and its message's words. */
+static size_t
+session_tls_fields(struct session *s, struct log_field *f,
+    struct session_tls_names *tn)
+{
+	SSL		*ssl;
+	const char	*v, *c;
+	size_t		 n = 0;
+
+	tn->text[0] = '\0';
+	if (s->bev == NULL || (ssl = bufferevent_openssl_get_ssl(s->bev)) ==
+	    NULL || !SSL_is_init_finished(ssl))
+		return (0);
+	v = tls_version_name(ssl);
+	c = tls_cipher_name(ssl);
+	tls_client_subject(ssl, tn->client, sizeof(tn->client));
+	f[n++] = (struct log_field){ "ECHOD_TLS_VERSION", v };
+	f[n++] = (struct log_field){ "ECHOD_TLS_CIPHER", c };
+	if (tn->client[0] != '\0')
+		f[n++] = (struct log_field){ "ECHOD_TLS_CLIENT", tn->client };
+	snprintf(tn->text, sizeof(tn->text), ", %s %s%s%s", v, c,
+	    tn->client[0] != '\0' ? ", client " : "", tn->client);
+	return (n);
+}
+
+/*
+ * The TLS failed or never came: close with reason, nothing echoed, and
+ * count it for the warning of sessions_tick().
+ */
+static void
+session_tls_error(struct session *s, const char *why, const char *reason)
+{
+	char	 addr[INET6_ADDRSTRLEN], port[8], from[INET6_ADDRSTRLEN + 8];
+
+	session_endpoint(&s->peer.sa, addr, sizeof(addr), port, sizeof(port),
+	    from, sizeof(from));
+	session_tally(&session_tls_errors, "from %s on %s: %s", from,
+	    s->lc->name, why);
+	s->tls_failed = true;
+	session_close(s, reason);
+}
+
+/* The read side of a TLS session: the reads stop or go on. */
+static int
+session_tls_enter(struct session *s, enum session_state from,
+    enum session_state to)
+{
+	int	 r = 0;
+
+	if (from == SESSION_PROXY)
+		event_del(s->rd);
+	if (from == SESSION_WAITING)
+		TAILQ_REMOVE(&s->set->waiting, s, wentry);
+	switch (to) {
+	case SESSION_READING:
+	case SESSION_LINGERING:
+		r = bufferevent_enable(s->bev, EV_READ);
+		if (from == SESSION_OWING || from == SESSION_HANDSHAKE) {
+			/* Time waiting for the client is not idle. */
+			s->quiet = timer_coarse();
+			session_arm(s);
+		}
+		break;
+	case SESSION_OWING:
+	case SESSION_FLUSHING:
+		r = bufferevent_disable(s->bev, EV_READ);
+		timer_del(s->set->timers, &s->timer);
+		break;
+	case SESSION_WAITING:
+		/* The idle timeout goes on, as for a plain session. */
+		r = bufferevent_disable(s->bev, EV_READ);
+		TAILQ_INSERT_TAIL(&s->set->waiting, s, wentry);
+		break;
+	case SESSION_PROXY:
+	case SESSION_HANDSHAKE:
+		break;
+	}
+	return (r);
+}
+
+/*
+ * Records came in: frame what the input holds, as a plain session's
+ * framed path, and stop reading while more than SESSION_TLS_HIGH waits
+ * to go out or the memory budget is spent.  The bufferevent reads at most
+ * about 16 KiB between two calls, and only when OpenSSL holds no
+ * decrypted bytes does it call, so a stop leaves nothing behind in
+ * OpenSSL that no readable socket would announce.
+ */
+static void
+session_tls_read(struct bufferevent *bev, void *arg)
+{
+	struct session		*s = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 at;
+	char			 head[LOG_PAYLOAD_MAX];
+	size_t			 len = evbuffer_get_length(in), got;
+	ev_ssize_t		 n = 0;
+
+	if (s->state == SESSION_LINGERING) {
+		got = len < s->linger_left ? len : s->linger_left;
+		evbuffer_drain(in, len);
+		s->bytes_in += len;
+		s->linger_left -= got;
+		if (s->linger_left == 0)
+			session_close(s, s->reason);
+		return;
+	}
+	if (s->state != SESSION_READING || len <= s->tls_kept)
+		return;
+	got = len - s->tls_kept;
+	if (log_getlevel() >= LOG_DEBUG && evbuffer_ptr_set(in, &at,
+	    s->tls_kept, EVBUFFER_PTR_SET) == 0 &&
+	    (n = evbuffer_copyout_from(in, &at, head, sizeof(head))) < 0)
+		n = 0;
+	session_received(s, head, (size_t)n, got);
+	if (session_frame(s, false) == -1)
+		return;
+	s->tls_kept = evbuffer_get_length(in);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) >
+	    SESSION_TLS_HIGH)
+		session_enter(s, SESSION_OWING);
+	else if (budget_over())
+		session_wait(s);
+}
+
+/* All of a TLS session's output is written. */
+static void
+session_tls_write(struct bufferevent *bev, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)bev;
+	if (s->state == SESSION_FLUSHING)
+		session_tls_end(s);
+	else if (s->state == SESSION_OWING &&
+	    session_enter(s, SESSION_READING) == -1)
+		session_fail(s, "bufferevent_enable");
+}
+
+/* The handshake is done, the client has ended, or the TLS has failed. */
+static void
+session_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session		*s = arg;
+	const struct timeval	*wr = &s->lc->write;
+	const char		*why = NULL, *r;
+	unsigned long		 e;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		bufferevent_set_timeouts(bev, NULL, timer_tv_isset(wr) ? wr :
+		    NULL);
+		if (session_enter(s, SESSION_READING) == -1) {
+			session_fail(s, "bufferevent_enable");
+			return;
+		}
+		session_opened(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		session_close(s, "write-timeout");
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		/* Closed before a handshake: a port check, no warning. */
+		if (s->state != SESSION_READING &&
+		    s->state != SESSION_WAITING) {
+			session_close(s, s->reason != NULL ? s->reason : "eof");
+			return;
+		}
+		s->ended = true;
+		if (session_frame(s, true) == 0)
+			session_finish(s, "eof");
+		return;
+	}
+	/*
+	 * The first error OpenSSL queued says why, the others where; they
+	 * come out last first, and with SSL_get_error()'s code (no reason).
+	 */
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		if ((r = tls_reason(e)) != NULL)
+			why = r;
+	}
+	if (why == NULL) {
+		log_debug("session %" PRIu64 ": %s", s->id,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		s->tls_failed = true;
+		session_close(s, "error");
+		return;
+	}
+	session_tls_error(s, why, "tls-error");
+}
+
+/*
+ * Serve a TLS session: its handshake starts, within timeouts.handshake.
+ * From here the bufferevent owns the socket and the SSL (see above).
+ */
+static void
+session_tls_start(struct session *s)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+	BIO			*bio = NULL;
+
+	if ((ssl = tls_ssl_new(s->lc->tls)) == NULL ||
+	    (bio = BIO_new_socket(s->fd, BIO_NOCLOSE)) == NULL) {
+		SSL_free(ssl);
+		session_oom(s);
+		return;
+	}
+	SSL_set_bio(ssl, bio, bio);
+	bev = bufferevent_openssl_socket_new(s->set->base, s->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		/*
+		 * It may have freed ssl and closed the socket, or not: better
+		 * a leak or a second close() of a number not yet reused (this
+		 * thread accepts nothing meanwhile) than a double free.
+		 */
+		session_oom(s);
+		return;
+	}
+	s->bev = bev;
+	s->tls = true;
+	bufferevent_setcb(bev, session_tls_read, session_tls_write,
+	    session_tls_event, s);
+	/* A client that closes without a close_notify has only ended. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (evbuffer_add_cb(bufferevent_get_input(bev), session_held,
+	    s) == NULL || evbuffer_add_cb(bufferevent_get_output(bev),
+	    session_held, s) == NULL) {
+		session_oom(s);
+		return;
+	}
+	if (s->state == SESSION_PROXY)
+		session_enter(s, SESSION_HANDSHAKE);
+	else
+		s->state = SESSION_HANDSHAKE;	/* as accepted */
+	s->quiet = timer_coarse();
+	session_arm(s);
+}
+
+/*
+ * Everything owed is written: a close_notify, so the client can tell
+ * the end from a cut, then the FIN and a linger as a plain session's
+ * (session_end()).
+ */
+static void
+session_tls_end(struct session *s)
+{
+	uint64_t	 idle = session_idle_usec(s);
+	uint64_t	 linger = SESSION_LINGER_USEC;
+
+	if (SSL_shutdown(bufferevent_openssl_get_ssl(s->bev)) < 0)
+		ERR_clear_error();
+	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
+		session_close(s, s->reason);
+		return;
+	}
+	s->linger_left = SESSION_LINGER_BYTES;
+	if (idle != 0 && idle < linger)
+		linger = idle;
+	if (session_enter(s, SESSION_LINGERING) == -1 ||
+	    timer_in(s->set->timers, &s->timer, linger) == -1)
+		session_close(s, s->reason);
+}
+
+/*
+ * Free a TLS session's bufferevent and SSL, after a close_notify when the
+ * TLS is sound and nothing waits before it (a graceful stop's last
+ * sessions too).
+ */
+static void
+session_tls_free(struct session *s)
+{
+	SSL	*ssl;
+
+	if (s->bev == NULL)
+		return;
+	ssl = bufferevent_openssl_get_ssl(s->bev);
+	if (!s->tls_failed && SSL_is_init_finished(ssl) &&
+	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+	session_free_buffers(s);
+}
+
+/*
  * The read event: edge-triggered where the backend can be (epoll), with
  * EV_CLOSED to learn of a half-close that came with the last data.
  */
@@ -1632,8 +2031,11 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 	if (lc->proxy_protocol != 0)
 		s->state = SESSION_PROXY;
 
-	event_add(s->rd, NULL);
-	session_arm(s);
+	/* TLS: the bufferevent watches the socket, once admitted. */
+	if (s->state == SESSION_PROXY || lc->tls == NULL) {
+		event_add(s->rd, NULL);
+		session_arm(s);
+	}
 
 	TAILQ_INSERT_TAIL(&ss->list, s, entry);
 	atomic_fetch_add_explicit(&ss->stats.accepted, 1,
@@ -1641,6 +2043,10 @@ session_create(struct sessions *ss, evutil_socket_t fd,
 	slot_count(s->cell, SC_ACCEPTED, 1);
 	if (s->state == SESSION_PROXY || !session_admit(s))
 		return;
+	if (lc->tls != NULL) {
+		session_tls_start(s);
+		return;
+	}
 	session_opened(s);
 }
 
@@ -1655,7 +2061,8 @@ sessions_close_all(struct sessions *ss, const char *reason)
 	struct session	*s, *tmp;
 
 	TAILQ_FOREACH_SAFE(s, &ss->list, entry, tmp) {
-		if (s->bev == NULL) {
+		/* TLS: session_close() sends its close_notify. */
+		if (s->bev == NULL || s->tls) {
 			session_close(s, reason);
 			continue;
 		}

@@ -28,7 +28,7 @@ struct slots {
 
 const char *const slot_reasons[] = {
 	"eof", "timeout", "write-timeout", "error", "line-too-long",
-	"shutdown", "proxy-error"
+	"shutdown", "proxy-error", "tls-error", "handshake-timeout"
 };
 const char *const slot_limits[] = {
 	"global", "listener", "per_source", "rate", "proxy_from"

@@ -802,13 +802,14 @@ class Echod:
                           since=0, host=None):
         """The close entry of the session whose client port is port (and
         address host, default 127.0.0.1 or ::1): match groups reason,
-        bytes in, bytes out, seconds."""
+        bytes in, bytes out, seconds (a TLS session's words after)."""
         if host is None:
             addr = r"(?:127\.0\.0\.1|\[?::1\]?)"
         else:
             addr = re.escape("[%s]" % host if ":" in host else host)
         rx = (r"^\w+: connection from %s:%d(?: via [^ ]+)? on %s "
-              r"closed \((%s)\): (\d+) bytes in, (\d+) out, ([0-9.]+) s$"
+              r"closed \((%s)\): (\d+) bytes in, (\d+) out, ([0-9.]+) s"
+              r"(?:, TLSv[0-9.]+ .*)?$"
               % (addr, port, re.escape(name),
                  re.escape(reason) if reason else r"[a-z-]+"))
         return self.wait_log(rx, timeout, since)

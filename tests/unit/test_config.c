@@ -289,6 +289,43 @@ test_timeout_inheritance(void **state)
 	config_unref(c);
 }
 
+/*
+ * timeouts.handshake: 10 s unless said, inherited and overridden as the
+ * others; a plain listener has no TLS.  (A tls group needs real
+ * certificates: tests/integration/test_tls.py makes them.)
+ */
+static void
+test_handshake_timeout(void **state)
+{
+	const char	*missing[] = {
+		"t.conf:1: \"key\" is required in \"tls\"",
+		"t.conf:1: certificate \"no/such.pem\": No such file or "
+		    "directory",
+		NULL
+	};
+	struct conf	*c;
+
+	c = parse_ok(L1);
+	assert_tv(c->handshake, 10, 0);
+	assert_tv(c->listeners[0].handshake, 10, 0);
+	assert_null(c->listeners[0].tls);
+	config_unref(c);
+	c = parse_ok("timeouts = { handshake = 4; };\n"
+	    "listeners = (\n"
+	    "  { name = \"a\"; port = 1; },\n"
+	    "  { name = \"b\"; port = 2; timeouts = { handshake = 0.25; }; }\n"
+	    ");\n");
+	assert_tv(config_listener(c, "a")->handshake, 4, 0);
+	assert_tv(config_listener(c, "b")->handshake, 0, 250000);
+	config_unref(c);
+	fails_with("listeners = ( { name = \"u\"; port = 7; "
+	    "protocol = \"udp\"; tls = { certificate = \"c\"; "
+	    "key = \"k\"; }; } );",
+	    "t.conf:1: \"tls\" is not allowed on a udp listener");
+	parse_fails("listeners = ( { name = \"t\"; port = 7; "
+	    "tls = { certificate = \"no/such.pem\"; }; } );", missing);
+}
+
 /* Addresses become the right sockaddr, with the port. */
 static void
 test_addresses(void **state)
@@ -1059,6 +1096,7 @@ main(void)
 		cmocka_unit_test(test_stamp),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_timeout_inheritance),
+		cmocka_unit_test(test_handshake_timeout),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_addr_overlap),
 		cmocka_unit_test(test_errors),
