@@ -115,7 +115,7 @@ reflector_ee(struct reflector *rf, uint64_t now)
 }
 
 /* The receive timestamp and TTL of a datagram from its control
- * messages; the time now when the kernel gave none. */
+ * messages; the time now and TTL 255 when the kernel gave none. */
 static void
 reflector_cmsgs(const struct msghdr *in, struct timespec *rx, uint8_t *ttl)
 {
@@ -123,7 +123,9 @@ reflector_cmsgs(const struct msghdr *in, struct timespec *rx, uint8_t *ttl)
 	bool		 have_rx = false;
 	int		 v;
 
-	*ttl = 0;
+	/* None came (queued before IP_RECVTTL was set): 255, "cannot be
+	 * determined" in RFC 5357 section 4.2.1, which STAMP follows. */
+	*ttl = 255;
 	for (c = CMSG_FIRSTHDR(in); c != NULL;
 	    c = CMSG_NXTHDR((struct msghdr *)in, c)) {
 		if (c->cmsg_level == SOL_SOCKET &&
@@ -137,7 +139,7 @@ reflector_cmsgs(const struct msghdr *in, struct timespec *rx, uint8_t *ttl)
 		    c->cmsg_type == IPV6_HOPLIMIT)) &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(v))) {
 			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			*ttl = v >= 0 && v <= 255 ? (uint8_t)v : 0;
+			*ttl = v >= 0 && v <= 255 ? (uint8_t)v : 255;
 		}
 	}
 	/* Queued before SO_TIMESTAMPNS was set (a reload to stamp). */

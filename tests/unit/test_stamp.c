@@ -408,6 +408,32 @@ test_sessions_full(void **state)
 	reflector_free(rf);
 }
 
+/* No TTL control message: 255, RFC 5357 section 4.2.1's "cannot be
+ * determined", not 0. */
+static void
+test_ttl_unknown(void **state)
+{
+	struct reflector	*rf;
+	struct sockaddr_storage	 ss;
+	struct stamp_reply	 r;
+	struct stamp_test	 t;
+	struct msghdr		 m;
+	uint8_t			 buf[STAMP_LEN];
+	bool			 sl;
+
+	(void)state;
+	assert_non_null(rf = reflector_new());
+	ss = test_peer("192.0.2.9", 5000);
+	memset(&t, 0, sizeof(t));
+	stamp_test_write(buf, &t);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(reflector_answer(rf, &test_lc, buf, sizeof(buf),
+	    sizeof(buf), &m, &ss, 1, &sl), STAMP_LEN);
+	assert_int_equal(stamp_reply_parse(buf, sizeof(buf), &r), 0);
+	assert_int_equal(r.sender_ttl, 255);
+	reflector_free(rf);
+}
+
 int
 main(void)
 {
@@ -421,6 +447,7 @@ main(void)
 		cmocka_unit_test(test_sessions_flood),
 		cmocka_unit_test(test_sessions_cap),
 		cmocka_unit_test(test_sessions_full),
+		cmocka_unit_test(test_ttl_unknown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
