@@ -12,6 +12,7 @@ import logging
 import os
 import select
 import socket
+import struct
 import subprocess
 import time
 from decimal import Decimal
@@ -214,17 +215,45 @@ def test_twamp_light_short():
         rep, raw, before, after = _exchange(s, dest, sent)
         _check_reply(rep, raw, sent, before, after, 64)
         assert rep.ssid == 0
-        # Padding comes back as it came, the length the same.
+        # What follows is RFC 8972 TLVs, the length the same: this one
+        # (Type 1, Length 515) runs past the end, so U and M are set in
+        # its Flags and the rest comes back as it came.
         sent = _test_packet(43) + bytes(range(100))
         rep, raw, before, after = _exchange(s, dest, sent)
         _check_reply(rep, raw, sent, before, after, 64, length=len(sent))
-        assert raw[44:] == sent[44:]
+        assert raw[44] == 0xc0 and raw[45:] == sent[45:], raw[44:].hex()
         # Shorter than 14: not a test packet; dropped and counted.
         for n in (0, 1, 13):
             s.sendto(sent[:n], dest)
         assert_silent(s)
         d.wait_notify(r"; 3 datagrams dropped$")
         d.wait_log(r"dropped 3 UDP datagrams: .* 3 not STAMP test packets")
+        s.close()
+
+
+def test_tlvs():
+    """RFC 8972 section 4: TLVs the reflector does not process come back
+    with U (the Flags' most significant bit) set, their Type, Length and
+    Value as they came; one that runs past the packet's end gets M too and
+    ends the walk.  Built by hand: no scapy needed."""
+    port = _port()
+    with Echod(conf(_stamp("s", port))):
+        s = _client()
+        dest = ("127.0.0.1", port)
+        base = struct.pack("!IQH", 5, 0xe8fe6f8080000000, 0x0001) + \
+            bytes(30)
+        tlvs = (bytes([0x00, 0x01, 0x00, 0x04]) + b"\xaa" * 4 +   # padding
+                bytes([0x40, 0x03, 0x00, 0x00]) +                # empty
+                bytes([0x00, 0x09, 0x00, 0x20]) + b"\x55" * 6)  # too long
+        s.sendto(base + tlvs, dest)
+        raw = _recv(s)
+        assert len(raw) == len(base) + len(tlvs), len(raw)
+        want = (bytes([0x80, 0x01, 0x00, 0x04]) + b"\xaa" * 4 +
+                bytes([0xc0, 0x03, 0x00, 0x00]) +
+                bytes([0xc0, 0x09, 0x00, 0x20]) + b"\x55" * 6)
+        assert raw[44:] == want, raw[44:].hex()
+        # The sender's sequence number, at octet 24 of the reply.
+        assert struct.unpack("!I", raw[24:28])[0] == 5
         s.close()
 
 

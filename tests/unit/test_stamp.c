@@ -176,24 +176,46 @@ test_short(void **state)
 	assert_int_equal(stamp_reflect(buf, STAMP_MIN, STAMP_LEN - 1, &r), 0);
 }
 
-/* Padding and TLVs past 44 octets come back as they came, same length
- * (RFC 6038's symmetrical size). */
+/*
+ * RFC 8972 TLVs past 44 octets come back the same length (RFC 6038's
+ * symmetrical size), their contents as they came, each with U set (no
+ * type is processed); one longer than the rest of the packet gets M too
+ * and ends the walk; fewer octets than a TLV header stay as they came.
+ */
 static void
-test_padding(void **state)
+test_tlvs(void **state)
 {
+	static const uint8_t	 tlvs[] = {
+		0x00, 0x01, 0x00, 0x03, 0xaa, 0xbb, 0xcc,	/* padding */
+		0x20, 0x08, 0x00, 0x00,				/* empty */
+		0x80, 0x03, 0x00, 0x02, 0x11, 0x22,		/* U already */
+		0x01, 0x05, 0x00, 0x09, 0x33, 0x44, 0x55	/* too long */
+	};
+	static const uint8_t	 want[] = {
+		0x80, 0x01, 0x00, 0x03, 0xaa, 0xbb, 0xcc,
+		0xa0, 0x08, 0x00, 0x00,
+		0x80, 0x03, 0x00, 0x02, 0x11, 0x22,
+		0xc1, 0x05, 0x00, 0x09, 0x33, 0x44, 0x55
+	};
+	static const uint8_t	 tail[] = { 0x00, 0x01, 0x00, 0x00, 0x7f,
+		0x7f, 0x7f };
 	struct stamp_reply	 r;
-	uint8_t			 buf[STAMP_LEN + 20];
-	size_t			 i;
+	uint8_t			 buf[STAMP_LEN + sizeof(tlvs)];
 
 	(void)state;
-	memcpy(buf, test_sender, STAMP_LEN);
-	for (i = STAMP_LEN; i < sizeof(buf); i++)
-		buf[i] = (uint8_t)i;
 	memset(&r, 0, sizeof(r));
+	memcpy(buf, test_sender, STAMP_LEN);
+	memcpy(buf + STAMP_LEN, tlvs, sizeof(tlvs));
 	assert_int_equal(stamp_reflect(buf, sizeof(buf), sizeof(buf), &r),
 	    sizeof(buf));
-	for (i = STAMP_LEN; i < sizeof(buf); i++)
-		assert_int_equal(buf[i], (uint8_t)i);
+	assert_memory_equal(buf + STAMP_LEN, want, sizeof(want));
+	/* One empty TLV, then 3 octets that cannot be one. */
+	memcpy(buf, test_sender, STAMP_LEN);
+	memcpy(buf + STAMP_LEN, tail, sizeof(tail));
+	assert_int_equal(stamp_reflect(buf, STAMP_LEN + sizeof(tail),
+	    sizeof(buf), &r), STAMP_LEN + sizeof(tail));
+	assert_int_equal(buf[STAMP_LEN], 0x80);
+	assert_memory_equal(buf + STAMP_LEN + 1, tail + 1, sizeof(tail) - 1);
 }
 
 static void
@@ -441,7 +463,7 @@ main(void)
 		cmocka_unit_test(test_sender_golden),
 		cmocka_unit_test(test_reflector_golden),
 		cmocka_unit_test(test_short),
-		cmocka_unit_test(test_padding),
+		cmocka_unit_test(test_tlvs),
 		cmocka_unit_test(test_timestamps),
 		cmocka_unit_test(test_error_estimate),
 		cmocka_unit_test(test_sessions_flood),
