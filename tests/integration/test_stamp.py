@@ -160,7 +160,7 @@ def test_fields_stateless():
             rep, raw, before, after = _exchange(s, dest, sent)
             _check_reply(rep, raw, sent, before, after, 57)
             # Stateless: the reflector's number is the sender's
-            # (RFC 8762 section 4.2).
+            # (RFC 8762 section 4.3.1).
             assert rep.seq == seq, (rep.seq, seq)
         s.close()
 
