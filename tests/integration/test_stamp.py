@@ -306,6 +306,7 @@ def test_echocli_stamp():
             timeout=DEADLINE)
         assert out.returncode == 0, out.stderr
         assert "3 sent, 3 received, 0 lost" in out.stdout, out.stdout
+        assert "0 duplicated, 0 foreign\n" in out.stdout, out.stdout
         assert "one-way delays compare two clocks" in out.stdout
 
 
@@ -324,6 +325,87 @@ def test_echocli_stamp_loss():
         assert r["stateful"], r
         assert r["lost_there"] == 20 - r["received"], r
         assert r["lost_back"] == 0, r
+
+
+
+def _reflect_by_hand(r, n, extra):
+    """Answer n test packets on r as a stateless reflector, each reply
+    preceded by the datagrams extra(test packet) returns."""
+    deadline = time.monotonic() + DEADLINE
+    for _ in range(n):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([r], [], [], max(left, 0))
+        assert ready, "no test packet from echocli stamp"
+        pkt, peer = r.recvfrom(100)
+        seq, ts = struct.unpack("!IQ", pkt[:12])
+        for d in extra(seq, ts):
+            r.sendto(d, peer)
+        r.sendto(_stamp_reply(seq, ts), peer)
+
+
+def _stamp_reply(seq, ts):
+    """A reflector's packet for test packet seq sent at ts: received and
+    sent back at once, as far as the sender can tell."""
+    return struct.pack("!IQHHQIQH2xB3x", seq, ts, 0x3fff, 0, ts, seq, ts,
+                       0, 64)
+
+
+def test_echocli_stamp_foreign():
+    """Replies that echo a sequence number never sent, the wrong sender
+    timestamp, or are too short are counted as foreign, never as
+    received; the port is reported as a number."""
+    r = _client()
+    port = r.getsockname()[1]
+    p = subprocess.Popen(
+        [os.environ["ECHOCLI"], "stamp", "--json", "-c", "3", "-i", "0.01",
+         "127.0.0.1", str(port)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        _reflect_by_hand(r, 3, lambda seq, ts: [
+            _stamp_reply(seq, ts ^ 1),          # forged: wrong T1
+            _stamp_reply(seq + 1000, ts),       # a number never sent
+            _stamp_reply(seq, ts)[:20]])        # too short
+        out, err = p.communicate(timeout=DEADLINE)
+    finally:
+        p.kill()
+        r.close()
+    assert p.returncode == 0, err
+    j = json.loads(out)
+    assert (j["sent"], j["received"], j["duplicated"], j["foreign"]) == \
+        (3, 3, 0, 9), j
+    assert j["port"] == port, j
+
+
+def test_echocli_stamp_service_port():
+    """A service name for the port: the JSON has the number used."""
+    for name in ("nfs", "postgresql", "mysql", "x11", "http-alt",
+                 "openvpn", "sip", "xmpp-client"):
+        try:
+            num = socket.getservbyname(name, "udp")
+        except OSError:
+            continue
+        r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            r.bind(("127.0.0.1", num))
+        except OSError:
+            r.close()
+            continue
+        break
+    else:
+        tap.skip("no UDP service of /etc/services free to bind")
+    p = subprocess.Popen(
+        [os.environ["ECHOCLI"], "stamp", "--json", "-c", "1",
+         "127.0.0.1", name], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        _reflect_by_hand(r, 1, lambda seq, ts: [])
+        out, err = p.communicate(timeout=DEADLINE)
+    finally:
+        p.kill()
+        r.close()
+    assert p.returncode == 0, err
+    j = json.loads(out)
+    assert (j["port"], j["received"], j["foreign"]) == (num, 1, 0), j
 
 
 tap.main(globals())
