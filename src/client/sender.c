@@ -11,6 +11,9 @@
 #include <sys/socket.h>
 #include <sys/timex.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -56,8 +59,11 @@ struct sender {
 	struct sender_opts	 o;
 	int			 fd;
 	char			 addr[64];
+	unsigned int		 port;		/* numeric, as connected */
 	uint8_t			*got;		/* a byte per sequence number */
-	uint64_t		 sent, received, dups, foreign;
+	uint64_t		*sent_ts;	/* T1 of each sequence number */
+	uint64_t		 sent, received, dups;
+	uint64_t		 foreign;	/* short, or not what we sent */
 	bool			 stateful;	/* a reply's numbers differ */
 	uint32_t		 max_rseq;	/* the reflector's highest */
 	struct hist		*rtt;
@@ -191,6 +197,7 @@ sender_send(struct sender *s, uint32_t seq)
 	t.ee = s->own_ee;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	t.ts = stamp_ts_from_timespec(&ts);
+	s->sent_ts[seq] = t.ts;
 	stamp_test_write(buf, &t);
 	/* A refused send is a lost packet, as the network would lose it. */
 	(void)send(s->fd, buf, sizeof(buf), 0);
@@ -237,8 +244,11 @@ sender_receive(struct sender *s)
 		if (!have_ts)
 			clock_gettime(CLOCK_REALTIME, &ts);
 		t4 = stamp_ts_from_timespec(&ts);
+		/* Ours only if it echoes a number and the timestamp we sent
+		 * with it: a stale or forged reply rarely knows both. */
 		if (stamp_reply_parse(buf, (size_t)n, &r) == -1 ||
-		    r.sender_seq >= s->sent) {
+		    r.sender_seq >= s->sent ||
+		    r.sender_ts != s->sent_ts[r.sender_seq]) {
 			s->foreign++;
 			continue;
 		}
@@ -330,8 +340,8 @@ sender_report_text(const struct sender *s)
 	uint64_t		 lost = s->sent - s->received;
 
 	sender_losses(s, &there, &back);
-	printf("STAMP to %s port %s: %llu sent, %llu received, %llu lost",
-	    s->addr, s->o.port, (unsigned long long)s->sent,
+	printf("STAMP to %s port %u: %llu sent, %llu received, %llu lost",
+	    s->addr, s->port, (unsigned long long)s->sent,
 	    (unsigned long long)s->received, (unsigned long long)lost);
 	if (there >= 0)
 		printf(" (%lld on the way there, %lld on the way back)",
@@ -339,7 +349,8 @@ sender_report_text(const struct sender *s)
 	else
 		printf(" (each way: not known, the reflector's numbers "
 		    "are ours)");
-	printf(", %llu duplicated\n", (unsigned long long)s->dups);
+	printf(", %llu duplicated, %llu foreign\n", (unsigned long long)s->dups,
+	    (unsigned long long)s->foreign);
 	if (s->received == 0)
 		return;
 	printf("round trip, less the reflector's %.1f us: min %.1f, "
@@ -392,8 +403,8 @@ sender_report_json(const struct sender *s)
 
 	sender_losses(s, &there, &back);
 	/* The address is numeric: nothing in it needs escaping. */
-	printf("{\"address\":\"%s\",\"port\":%d,\"sent\":%llu,"
-	    "\"received\":%llu,\"lost\":%llu,", s->addr, atoi(s->o.port),
+	printf("{\"address\":\"%s\",\"port\":%u,\"sent\":%llu,"
+	    "\"received\":%llu,\"lost\":%llu,", s->addr, s->port,
 	    (unsigned long long)s->sent, (unsigned long long)s->received,
 	    (unsigned long long)(s->sent - s->received));
 	if (there >= 0)
@@ -401,8 +412,9 @@ sender_report_json(const struct sender *s)
 		    (long long)there, (long long)back);
 	else
 		printf("\"lost_there\":null,\"lost_back\":null,");
-	printf("\"duplicated\":%llu,\"stateful\":%s,",
-	    (unsigned long long)s->dups, s->stateful ? "true" : "false");
+	printf("\"duplicated\":%llu,\"foreign\":%llu,\"stateful\":%s,",
+	    (unsigned long long)s->dups, (unsigned long long)s->foreign,
+	    s->stateful ? "true" : "false");
 	printf("\"rtt_us\":{\"min\":%.3f,\"p50\":%.3f,\"p90\":%.3f,"
 	    "\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f},",
 	    sender_us((double)hist_min(s->rtt)),
@@ -441,6 +453,7 @@ sender_main(int argc, char **argv)
 		return (2);
 	}
 	if ((s.got = calloc(s.o.count, 1)) == NULL ||
+	    (s.sent_ts = calloc(s.o.count, sizeof(*s.sent_ts))) == NULL ||
 	    (s.rtt = hist_new()) == NULL) {
 		fprintf(stderr, "echocli stamp: out of memory\n");
 		return (1);
@@ -449,6 +462,10 @@ sender_main(int argc, char **argv)
 	if (s.fd == -1)
 		return (1);
 	peer_addr((struct sockaddr *)&ss, sslen, s.addr, sizeof(s.addr));
+	/* The port used, a service name resolved. */
+	s.port = ntohs(ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port);
 	/* T4 from the kernel, as the reflector's T2. */
 	(void)setsockopt(s.fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 	s.own_ee = sender_own_ee();
@@ -469,6 +486,7 @@ sender_main(int argc, char **argv)
 		sender_report_text(&s);
 	close(s.fd);
 	hist_free(s.rtt);
+	free(s.sent_ts);
 	free(s.got);
 	return (s.received > 0 ? 0 : 1);
 }

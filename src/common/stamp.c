@@ -172,6 +172,28 @@ stamp_reply_parse(const uint8_t *p, size_t len, struct stamp_reply *r)
 	return (0);
 }
 
+/*
+ * The TLVs of the len octets at p, none of whose types the reflector
+ * processes: U in each (RFC 8972 section 4: set when the TLV was not
+ * understood), and M in one that runs past the end, which is the last.
+ */
+static void
+stamp_tlvs_mark(uint8_t *p, size_t len)
+{
+	size_t	vlen;
+
+	while (len >= STAMP_TLV_HDR) {
+		vlen = stamp_get16(p + 2);
+		if (vlen > len - STAMP_TLV_HDR) {
+			p[0] |= STAMP_TLV_U | STAMP_TLV_M;
+			return;
+		}
+		p[0] |= STAMP_TLV_U;
+		p += STAMP_TLV_HDR + vlen;
+		len -= STAMP_TLV_HDR + vlen;
+	}
+}
+
 /* The reply, in place of the test packet; see stamp.h. */
 size_t
 stamp_reflect(uint8_t *buf, size_t len, size_t cap,
@@ -192,7 +214,10 @@ stamp_reflect(uint8_t *buf, size_t len, size_t cap,
 	memset(buf + STAMP_O_MBZ1, 0, 2);
 	buf[STAMP_O_TTL] = r->sender_ttl;
 	memset(buf + STAMP_O_MBZ2, 0, 3);
-	return (len > STAMP_LEN ? len : STAMP_LEN);
+	if (len <= STAMP_LEN)
+		return (STAMP_LEN);
+	stamp_tlvs_mark(buf + STAMP_LEN, len - STAMP_LEN);
+	return (len);
 }
 
 /* The transmit timestamp of a reply. */

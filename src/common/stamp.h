@@ -25,8 +25,12 @@
  *	40  Ses-Sender TTL (1)		the test packet's TTL or hop limit
  *	41  MBZ (3)
  *
- * What follows the 44 octets (padding, RFC 8972 TLVs) is the sender's and
- * is left as it came.  A TWAMP-Light sender (RFC 5357 appendix I) may send
+ * What follows the 44 octets is RFC 8972 TLVs (section 4): Flags (1),
+ * Type (1), Length (2, of the Value), Value.  No type is processed, so
+ * each TLV comes back with its U (Unrecognized) flag set and the rest as
+ * it came; a TLV longer than what is left of the packet also gets its M
+ * (Malformed) flag and ends the walk, and 1 to 3 octets left after the
+ * last TLV are no TLV and stay as they came.  A TWAMP-Light sender (RFC 5357 appendix I) may send
  * as little as the 14 octets up to the error estimate: RFC 8762 section
  * 4.6 has the reflector read what is missing as zero, and the reply is
  * the full 44.
@@ -43,6 +47,9 @@
 #define STAMP_LEN		44	/* the unauthenticated base packet */
 #define STAMP_MIN		14	/* a sender's fields, TWAMP-Light's least */
 #define STAMP_NTP_UNIX		2208988800u	/* 1900-01-01 to 1970-01-01 */
+#define STAMP_TLV_HDR		4	/* Flags, Type, Length */
+#define STAMP_TLV_U		0x80	/* RFC 8972 section 4: Unrecognized */
+#define STAMP_TLV_M		0x40	/* Malformed */
 
 /* Error Estimate bits (RFC 4656 section 4.1.2, RFC 8186 section 2.3). */
 #define STAMP_EE_S		0x8000	/* synchronised to UTC externally */
@@ -99,8 +106,8 @@ size_t		 stamp_test_write(uint8_t *buf, const struct stamp_test *);
 int		 stamp_reply_parse(const uint8_t *, size_t len, struct stamp_reply *);
 /*
  * Turn the sender's packet of len bytes in buf (room for cap) into the
- * reflector's, in place: r's fields, MBZ zeroed, anything past STAMP_LEN
- * untouched.  Returns the reply's length, len or STAMP_LEN if more; 0 if
+ * reflector's, in place: r's fields, MBZ zeroed, the TLVs past STAMP_LEN
+ * flagged as not processed (above), their contents untouched.  Returns the reply's length, len or STAMP_LEN if more; 0 if
  * len < STAMP_MIN or cap < STAMP_LEN.
  */
 size_t		 stamp_reflect(uint8_t *buf, size_t len, size_t cap,

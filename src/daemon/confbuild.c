@@ -22,6 +22,7 @@
 #include "confkeys.h"
 #include "framing.h"
 #include "log.h"
+#include "stamp.h"
 #include "strip.h"
 #include "tls.h"
 
@@ -489,6 +490,14 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 		snprintf(unit, sizeof(unit), "a line can hold (max_line = "
 		    "%zu, the newline included)", c->max_line);
 	}
+	/* A test packet is 44 octets: below that, every one would be
+	 * dropped as too large, and a short one answered larger than the
+	 * limit. */
+	if ((*flags & LF_PROTO_OK) && l->stamp && vals[K_L_MAX_DATAGRAM].ok &&
+	    l->max_datagram < STAMP_LEN)
+		conferr_setting(b->e, vals[K_L_MAX_DATAGRAM].s, "\"max_datagram"
+		    "\" must be at least %d on a stamp listener (a STAMP test "
+		    "packet's length)", STAMP_LEN);
 	/* The reply is the reflector's fields, not the packet less some. */
 	if ((*flags & LF_PROTO_OK) && l->stamp && vals[K_L_STRIP].s != NULL)
 		conferr_setting(b->e, vals[K_L_STRIP].s, "\"strip\" is not "

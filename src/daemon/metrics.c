@@ -369,6 +369,10 @@ metrics_render(struct evbuffer *b)
 	metrics_per_listener(b, v, n, "echod_udp_datagrams_total",
 	    "counter", "Datagrams received, by what became of them.", 1,
 	    SC_UDP_FIRST, SC_UDP_LAST, "result", slot_udp_results);
+	metrics_per_listener(b, v, n, "echod_stamp_stateless_total",
+	    "counter", "STAMP test packets a stateful listener answered "
+	    "statelessly: no room for their session.", 1,
+	    SC_STAMP_STATELESS, SC_STAMP_STATELESS, NULL, NULL);
 	free(v);
 }
 

@@ -31,7 +31,7 @@ struct reflector_session {
 struct reflector {
 	uint16_t		  ee;		/* the clock's error estimate */
 	uint64_t		  ee_at;	/* usec it was read; 0: never */
-	uint64_t		  seed;
+	uint64_t		  seed, seed2;	/* the two set hashes */
 	struct reflector_session *sessions;	/* on first stateful use */
 };
 
@@ -45,8 +45,11 @@ reflector_new(void)
 		return (NULL);
 	/* Unknown to whoever picks the sources: no aiming at one set. */
 	if (getrandom(&rf->seed, sizeof(rf->seed), GRND_NONBLOCK) !=
-	    sizeof(rf->seed))
+	    sizeof(rf->seed) || getrandom(&rf->seed2, sizeof(rf->seed2),
+	    GRND_NONBLOCK) != sizeof(rf->seed2)) {
 		rf->seed = (uint64_t)time(NULL) ^ (uintptr_t)rf;
+		rf->seed2 = rf->seed * 0x9e3779b97f4a7c15ull + 1;
+	}
 	return (rf);
 }
 
@@ -112,7 +115,7 @@ reflector_ee(struct reflector *rf, uint64_t now)
 }
 
 /* The receive timestamp and TTL of a datagram from its control
- * messages; the time now when the kernel gave none. */
+ * messages; the time now and TTL 255 when the kernel gave none. */
 static void
 reflector_cmsgs(const struct msghdr *in, struct timespec *rx, uint8_t *ttl)
 {
@@ -120,7 +123,9 @@ reflector_cmsgs(const struct msghdr *in, struct timespec *rx, uint8_t *ttl)
 	bool		 have_rx = false;
 	int		 v;
 
-	*ttl = 0;
+	/* None came (queued before IP_RECVTTL was set): 255, "cannot be
+	 * determined" in RFC 5357 section 4.2.1, which STAMP follows. */
+	*ttl = 255;
 	for (c = CMSG_FIRSTHDR(in); c != NULL;
 	    c = CMSG_NXTHDR((struct msghdr *)in, c)) {
 		if (c->cmsg_level == SOL_SOCKET &&
@@ -134,7 +139,7 @@ reflector_cmsgs(const struct msghdr *in, struct timespec *rx, uint8_t *ttl)
 		    c->cmsg_type == IPV6_HOPLIMIT)) &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(v))) {
 			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			*ttl = v >= 0 && v <= 255 ? (uint8_t)v : 0;
+			*ttl = v >= 0 && v <= 255 ? (uint8_t)v : 255;
 		}
 	}
 	/* Queued before SO_TIMESTAMPNS was set (a reload to stamp). */
@@ -164,6 +169,21 @@ reflector_key(const struct sockaddr_storage *ss, uint16_t ssid,
 	key[19] = ssid & 0xff;
 }
 
+/*
+ * How many leading octets of a key name its source: an IPv4 address
+ * whole, an IPv6 one by its /64, which one host usually owns (as udp.c's
+ * rate limit counts it), or a forger would get a fresh quota per address.
+ */
+static size_t
+reflector_srclen(const uint8_t *key)
+{
+	static const uint8_t	v4mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+
+	return (memcmp(key, v4mapped, sizeof(v4mapped)) == 0 ? 16 : 8);
+}
+
 /* A 64-bit finaliser (MurmurHash3's fmix64), as ratelimit.c's. */
 static uint64_t
 reflector_mix(uint64_t h)
@@ -176,46 +196,91 @@ reflector_mix(uint64_t h)
 	return (h);
 }
 
+/* The hash of the source of key under seed. */
+static uint64_t
+reflector_hash(uint64_t seed, const uint8_t *key, size_t srclen)
+{
+	uint64_t	w, h = seed;
+	size_t		i;
+
+	for (i = 0; i < srclen; i += sizeof(w)) {
+		memcpy(&w, key + i, sizeof(w));
+		h = reflector_mix(h ^ w);
+	}
+	return (h);
+}
+
 /*
  * The reflector's next sequence number for the session of key, or -1
- * when its set holds only sessions active in the last
- * REFLECTOR_IDLE_USEC (or the table cannot be allocated).
+ * when there is no room for it (or the table cannot be allocated).
+ *
+ * A source's sessions live in two sets of REFLECTOR_WAYS, chosen by two
+ * hashes of its address (never the same set): a lookup reads 16 slots,
+ * and a new session goes to the less loaded set, which fills the table
+ * far more evenly than one set would.  A source at REFLECTOR_PER_SOURCE
+ * sessions replaces its own oldest: it can push out only itself.  Else a
+ * new session takes a free slot, or the least recently used one of both
+ * sets if idle REFLECTOR_IDLE_USEC; while none is, -1 (a flood of sources
+ * cannot reset the count of a live session).
  */
 static int64_t
 reflector_next(struct reflector *rf, const uint8_t *key, uint64_t now)
 {
-	struct reflector_session	*set, *s, *lru = NULL;
-	uint64_t			 w, h = rf->seed;
-	size_t				 i, nsets;
+	struct reflector_session	*set[2], *s, *lru = NULL, *free_s = NULL;
+	struct reflector_session	*mine_old = NULL, *pick;
+	size_t				 i, j, nsets, srclen, used[2] = { 0, 0 };
+	size_t				 mine = 0, a, b;
 
 	nsets = REFLECTOR_SESSIONS / REFLECTOR_WAYS;
 	if (rf->sessions == NULL &&
 	    (rf->sessions = calloc(REFLECTOR_SESSIONS,
 	    sizeof(*rf->sessions))) == NULL)
 		return (-1);
-	for (i = 0; i < REFLECTOR_KEYLEN; i += sizeof(w)) {
-		memcpy(&w, key + i, sizeof(w));
-		h = reflector_mix(h ^ w);
-	}
-	set = rf->sessions + (h & (nsets - 1)) * REFLECTOR_WAYS;
-	for (i = 0; i < REFLECTOR_WAYS; i++) {
-		s = &set[i];
-		if (s->used && memcmp(s->key, key, REFLECTOR_KEYLEN) == 0) {
-			s->last = now;
-			return (s->next++);
-		}
-		if (!s->used) {
-			if (lru == NULL || lru->used)
+	srclen = reflector_srclen(key);
+	a = reflector_hash(rf->seed, key, srclen) & (nsets - 1);
+	/* Another set, whatever the second hash: always two choices. */
+	b = (a + 1 + reflector_hash(rf->seed2, key, srclen) % (nsets - 1)) &
+	    (nsets - 1);
+	set[0] = rf->sessions + a * REFLECTOR_WAYS;
+	set[1] = rf->sessions + b * REFLECTOR_WAYS;
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < REFLECTOR_WAYS; i++) {
+			s = &set[j][i];
+			if (!s->used)
+				continue;
+			used[j]++;
+			if (memcmp(s->key, key, REFLECTOR_KEYLEN) == 0) {
+				s->last = now;
+				return (s->next++);
+			}
+			if (memcmp(s->key, key, srclen) == 0) {
+				mine++;
+				if (mine_old == NULL || s->last < mine_old->last)
+					mine_old = s;
+			}
+			if (lru == NULL || s->last < lru->last)
 				lru = s;
-		} else if (lru == NULL || (lru->used && s->last < lru->last))
-			lru = s;
+		}
 	}
-	if (lru->used && now - lru->last < REFLECTOR_IDLE_USEC)
+	/* A free slot in the less loaded set, if it has one. */
+	for (j = used[1] < used[0] ? 1 : 0, i = 0; free_s == NULL && i < 2 *
+	    REFLECTOR_WAYS; i++) {
+		s = &set[(j + i / REFLECTOR_WAYS) % 2][i % REFLECTOR_WAYS];
+		if (!s->used)
+			free_s = s;
+	}
+	if (mine >= REFLECTOR_PER_SOURCE)
+		pick = mine_old;
+	else if (free_s != NULL)
+		pick = free_s;
+	else if (now - lru->last >= REFLECTOR_IDLE_USEC)
+		pick = lru;
+	else
 		return (-1);
-	memcpy(lru->key, key, REFLECTOR_KEYLEN);
-	lru->used = true;
-	lru->last = now;
-	lru->next = 1;
+	memcpy(pick->key, key, REFLECTOR_KEYLEN);
+	pick->used = true;
+	pick->last = now;
+	pick->next = 1;
 	return (0);
 }
 
@@ -223,7 +288,7 @@ reflector_next(struct reflector *rf, const uint8_t *key, uint64_t now)
 size_t
 reflector_answer(struct reflector *rf, const struct listener_conf *lc,
     uint8_t *buf, size_t len, size_t cap, const struct msghdr *in,
-    const struct sockaddr_storage *peer, uint64_t now)
+    const struct sockaddr_storage *peer, uint64_t now, bool *stateless)
 {
 	struct stamp_test	 t;
 	struct stamp_reply	 r;
@@ -231,6 +296,7 @@ reflector_answer(struct reflector *rf, const struct listener_conf *lc,
 	uint8_t			 key[REFLECTOR_KEYLEN];
 	int64_t			 seq;
 
+	*stateless = false;
 	if (stamp_test_parse(buf, len, &t) == -1)
 		return (0);
 	memset(&r, 0, sizeof(r));
@@ -238,9 +304,13 @@ reflector_answer(struct reflector *rf, const struct listener_conf *lc,
 	r.rx = stamp_ts_from_timespec(&rx);
 	if (lc->stamp_stateful) {
 		reflector_key(peer, t.ssid, key);
-		if ((seq = reflector_next(rf, key, now)) == -1)
-			return (0);
-		r.seq = (uint32_t)seq;
+		/* No room: answered as a stateless reflector would (RFC
+		 * 8762 section 4.3.1), rather than not at all. */
+		if ((seq = reflector_next(rf, key, now)) == -1) {
+			*stateless = true;
+			r.seq = t.seq;
+		} else
+			r.seq = (uint32_t)seq;
 	} else
 		r.seq = t.seq;
 	r.ee = reflector_ee(rf, now);

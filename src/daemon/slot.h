@@ -53,6 +53,7 @@ enum slot_counter {
 	SC_UDP_DROPPED_SIZE,
 	SC_UDP_DROPPED_SEND,
 	SC_UDP_DROPPED_STAMP,
+	SC_STAMP_STATELESS,	/* answered so: no room for the session */
 	SC_COUNT
 };
 #define SC_CLOSED_FIRST		SC_CLOSED_EOF

@@ -38,7 +38,7 @@ enum udp_drop {
 	UDP_DROP_ADDR,		/* from or to broadcast, multicast, 0/8 */
 	UDP_DROP_SIZE,		/* over max_datagram, or truncated */
 	UDP_DROP_SEND,		/* send buffer full, or the send failed */
-	UDP_DROP_STAMP,		/* no STAMP test packet, or no session room */
+	UDP_DROP_STAMP,		/* no STAMP test packet */
 	UDP_NDROPS
 };
 
@@ -102,6 +102,8 @@ static struct {
 	unsigned int	 count;			/* struct udp alive */
 	uint64_t	 dropped[UDP_NDROPS];	/* since start */
 	uint64_t	 logged[UDP_NDROPS];	/* at the last entry */
+	uint64_t	 stateless;		/* STAMP, no session room */
+	uint64_t	 logged_stateless;
 	uint64_t	 last_log;		/* usec of the last entry */
 } udp_state;
 
@@ -419,6 +421,7 @@ udp_answer(struct udp *u, unsigned int n)
 	unsigned char		*data;
 	size_t			 len, drop;
 	ssize_t			 ctl = 0;
+	bool			 stateless;
 
 	for (i = 0; i < n; i++) {
 		in = &u->in[i].msg_hdr;
@@ -458,7 +461,11 @@ udp_answer(struct udp *u, unsigned int n)
 		}
 		if (lc->stamp) {
 			len = reflector_answer(u->rf, lc, data, len, UDP_SLOT,
-			    in, &u->peer[i], now);
+			    in, &u->peer[i], now, &stateless);
+			if (stateless) {
+				udp_state.stateless++;
+				slot_count(u->cell, SC_STAMP_STATELESS, 1);
+			}
 			if (len == 0) {
 				ratelimit_give(u->rl, key, lc->udp_burst);
 				udp_state.dropped[UDP_DROP_STAMP]++;
@@ -525,9 +532,10 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 void
 udp_tick(void)
 {
-	struct log_field	 f[UDP_NDROPS + 1];
-	char			 v[UDP_NDROPS + 1][24];
+	struct log_field	 f[UDP_NDROPS + 2];
+	char			 v[UDP_NDROPS + 2][24];
 	uint64_t		 d[UDP_NDROPS], total = 0, now = timer_now();
+	uint64_t		 sl;
 	int			 i;
 
 	if (udp_state.last_log != 0 && now - udp_state.last_log < UDP_LOG_USEC)
@@ -539,24 +547,32 @@ udp_tick(void)
 		f[i].name = udp_drop_fields[i];
 		f[i].value = v[i];
 	}
-	if (total == 0)
+	sl = udp_state.stateless - udp_state.logged_stateless;
+	if (total == 0 && sl == 0)
 		return;
 	snprintf(v[UDP_NDROPS], sizeof(v[UDP_NDROPS]), "%llu",
 	    (unsigned long long)total);
 	f[UDP_NDROPS].name = "ECHOD_UDP_DROPPED";
 	f[UDP_NDROPS].value = v[UDP_NDROPS];
-	log_entry(LOG_NOTICE, LOG_MSGID_UDP_DROPS, f, UDP_NDROPS + 1,
+	snprintf(v[UDP_NDROPS + 1], sizeof(v[UDP_NDROPS + 1]), "%llu",
+	    (unsigned long long)sl);
+	f[UDP_NDROPS + 1].name = "ECHOD_STAMP_STATELESS";
+	f[UDP_NDROPS + 1].value = v[UDP_NDROPS + 1];
+	log_entry(LOG_NOTICE, LOG_MSGID_UDP_DROPS, f, UDP_NDROPS + 2,
 	    "dropped %llu UDP datagrams: %llu over the rate limit, "
 	    "%llu from ports below %d, %llu from or to broadcast or "
 	    "multicast addresses, %llu too large, %llu not sent, "
-	    "%llu not STAMP test packets or without session room",
+	    "%llu not STAMP test packets; answered %llu STAMP test packets "
+	    "statelessly, without session room",
 	    (unsigned long long)total,
 	    (unsigned long long)d[UDP_DROP_RATE],
 	    (unsigned long long)d[UDP_DROP_PORT], UDP_PORT_MIN,
 	    (unsigned long long)d[UDP_DROP_ADDR],
 	    (unsigned long long)d[UDP_DROP_SIZE],
 	    (unsigned long long)d[UDP_DROP_SEND],
-	    (unsigned long long)d[UDP_DROP_STAMP]);
+	    (unsigned long long)d[UDP_DROP_STAMP],
+	    (unsigned long long)sl);
 	memcpy(udp_state.logged, udp_state.dropped, sizeof(udp_state.logged));
+	udp_state.logged_stateless = udp_state.stateless;
 	udp_state.last_log = now;
 }

@@ -9,7 +9,9 @@
  *  - the reflection of an accepted input is max(len, STAMP_LEN) bytes:
  *    read back, every field is what was put in, the sender's sequence
  *    number, timestamp and error estimate are the input's, MBZ is zero,
- *    and every byte past STAMP_LEN is the input's;
+ *    and every byte past STAMP_LEN is the input's but for the Flags of
+ *    each RFC 8972 TLV there, walked here anew: U set, and M too in one
+ *    that runs past the end (which ends the walk);
  *  - a reply shorter than STAMP_LEN is refused, a sender's packet written
  *    and read back is the same;
  *  - the first 8 bytes as an error in ns: the estimate is never below it;
@@ -80,7 +82,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct stamp_reply	 r, back;
 	uint8_t			*copy, *buf, out[STAMP_LEN];
 	size_t			 n, cap = len > STAMP_LEN ? len : STAMP_LEN;
-	size_t			 i;
+	size_t			 i, next, vlen;
+	uint8_t			 want;
+	bool			 over;
 
 	fz_numbers(data, len);
 	if ((copy = malloc(len > 0 ? len : 1)) == NULL ||
@@ -108,8 +112,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	memcpy(buf, data, len);
 	n = stamp_reflect(buf, len, cap, &r);
 	FZ_CHECK(n == cap);
-	for (i = STAMP_LEN; i < len; i++)
-		FZ_CHECK(buf[i] == data[i]);
+	for (i = next = STAMP_LEN; i < len; i++) {
+		want = data[i];
+		if (i == next && len - i >= STAMP_TLV_HDR) {
+			vlen = (size_t)data[i + 2] << 8 | data[i + 3];
+			over = vlen > len - i - STAMP_TLV_HDR;
+			want |= STAMP_TLV_U | (over ? STAMP_TLV_M : 0);
+			next = over ? len : i + STAMP_TLV_HDR + vlen;
+		}
+		FZ_CHECK(buf[i] == want);
+	}
 	FZ_CHECK(buf[38] == 0 && buf[39] == 0);
 	FZ_CHECK(buf[41] == 0 && buf[42] == 0 && buf[43] == 0);
 	FZ_CHECK(stamp_reply_parse(buf, n, &back) == 0);

@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import socket
+import struct
 import subprocess
 import time
 from decimal import Decimal
@@ -169,7 +170,7 @@ def test_fields_stateless():
             rep, raw, before, after = _exchange(s, dest, sent)
             _check_reply(rep, raw, sent, before, after, 57)
             # Stateless: the reflector's number is the sender's
-            # (RFC 8762 section 4.2).
+            # (RFC 8762 section 4.3.1).
             assert rep.seq == seq, (rep.seq, seq)
         s.close()
 
@@ -224,17 +225,45 @@ def test_twamp_light_short():
         rep, raw, before, after = _exchange(s, dest, sent)
         _check_reply(rep, raw, sent, before, after, 64)
         assert rep.ssid == 0
-        # Padding comes back as it came, the length the same.
+        # What follows is RFC 8972 TLVs, the length the same: this one
+        # (Type 1, Length 515) runs past the end, so U and M are set in
+        # its Flags and the rest comes back as it came.
         sent = _test_packet(43) + bytes(range(100))
         rep, raw, before, after = _exchange(s, dest, sent)
         _check_reply(rep, raw, sent, before, after, 64, length=len(sent))
-        assert raw[44:] == sent[44:]
+        assert raw[44] == 0xc0 and raw[45:] == sent[45:], raw[44:].hex()
         # Shorter than 14: not a test packet; dropped and counted.
         for n in (0, 1, 13):
             s.sendto(sent[:n], dest)
         assert_silent(s)
         d.wait_notify(r"; 3 datagrams dropped$")
         d.wait_log(r"dropped 3 UDP datagrams: .* 3 not STAMP test packets")
+        s.close()
+
+
+def test_tlvs():
+    """RFC 8972 section 4: TLVs the reflector does not process come back
+    with U (the Flags' most significant bit) set, their Type, Length and
+    Value as they came; one that runs past the packet's end gets M too and
+    ends the walk.  Built by hand: no scapy needed."""
+    port = _port()
+    with Echod(conf(_stamp("s", port))):
+        s = _client()
+        dest = ("127.0.0.1", port)
+        base = struct.pack("!IQH", 5, 0xe8fe6f8080000000, 0x0001) + \
+            bytes(30)
+        tlvs = (bytes([0x00, 0x01, 0x00, 0x04]) + b"\xaa" * 4 +   # padding
+                bytes([0x40, 0x03, 0x00, 0x00]) +                # empty
+                bytes([0x00, 0x09, 0x00, 0x20]) + b"\x55" * 6)  # too long
+        s.sendto(base + tlvs, dest)
+        raw = _recv(s)
+        assert len(raw) == len(base) + len(tlvs), len(raw)
+        want = (bytes([0x80, 0x01, 0x00, 0x04]) + b"\xaa" * 4 +
+                bytes([0xc0, 0x03, 0x00, 0x00]) +
+                bytes([0xc0, 0x09, 0x00, 0x20]) + b"\x55" * 6)
+        assert raw[44:] == want, raw[44:].hex()
+        # The sender's sequence number, at octet 24 of the reply.
+        assert struct.unpack("!I", raw[24:28])[0] == 5
         s.close()
 
 
@@ -288,6 +317,7 @@ def test_echocli_stamp():
             timeout=DEADLINE)
         assert out.returncode == 0, out.stderr
         assert "3 sent, 3 received, 0 lost" in out.stdout, out.stdout
+        assert "0 duplicated, 0 foreign\n" in out.stdout, out.stdout
         assert "one-way delays compare two clocks" in out.stdout
 
 
@@ -306,6 +336,87 @@ def test_echocli_stamp_loss():
         assert r["stateful"], r
         assert r["lost_there"] == 20 - r["received"], r
         assert r["lost_back"] == 0, r
+
+
+
+def _reflect_by_hand(r, n, extra):
+    """Answer n test packets on r as a stateless reflector, each reply
+    preceded by the datagrams extra(test packet) returns."""
+    deadline = time.monotonic() + DEADLINE
+    for _ in range(n):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([r], [], [], max(left, 0))
+        assert ready, "no test packet from echocli stamp"
+        pkt, peer = r.recvfrom(100)
+        seq, ts = struct.unpack("!IQ", pkt[:12])
+        for d in extra(seq, ts):
+            r.sendto(d, peer)
+        r.sendto(_stamp_reply(seq, ts), peer)
+
+
+def _stamp_reply(seq, ts):
+    """A reflector's packet for test packet seq sent at ts: received and
+    sent back at once, as far as the sender can tell."""
+    return struct.pack("!IQHHQIQH2xB3x", seq, ts, 0x3fff, 0, ts, seq, ts,
+                       0, 64)
+
+
+def test_echocli_stamp_foreign():
+    """Replies that echo a sequence number never sent, the wrong sender
+    timestamp, or are too short are counted as foreign, never as
+    received; the port is reported as a number."""
+    r = _client()
+    port = r.getsockname()[1]
+    p = subprocess.Popen(
+        [os.environ["ECHOCLI"], "stamp", "--json", "-c", "3", "-i", "0.01",
+         "127.0.0.1", str(port)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        _reflect_by_hand(r, 3, lambda seq, ts: [
+            _stamp_reply(seq, ts ^ 1),          # forged: wrong T1
+            _stamp_reply(seq + 1000, ts),       # a number never sent
+            _stamp_reply(seq, ts)[:20]])        # too short
+        out, err = p.communicate(timeout=DEADLINE)
+    finally:
+        p.kill()
+        r.close()
+    assert p.returncode == 0, err
+    j = json.loads(out)
+    assert (j["sent"], j["received"], j["duplicated"], j["foreign"]) == \
+        (3, 3, 0, 9), j
+    assert j["port"] == port, j
+
+
+def test_echocli_stamp_service_port():
+    """A service name for the port: the JSON has the number used."""
+    for name in ("nfs", "postgresql", "mysql", "x11", "http-alt",
+                 "openvpn", "sip", "xmpp-client"):
+        try:
+            num = socket.getservbyname(name, "udp")
+        except OSError:
+            continue
+        r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            r.bind(("127.0.0.1", num))
+        except OSError:
+            r.close()
+            continue
+        break
+    else:
+        tap.skip("no UDP service of /etc/services free to bind")
+    p = subprocess.Popen(
+        [os.environ["ECHOCLI"], "stamp", "--json", "-c", "1",
+         "127.0.0.1", name], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        _reflect_by_hand(r, 1, lambda seq, ts: [])
+        out, err = p.communicate(timeout=DEADLINE)
+    finally:
+        p.kill()
+        r.close()
+    assert p.returncode == 0, err
+    j = json.loads(out)
+    assert (j["port"], j["received"], j["foreign"]) == (num, 1, 0), j
 
 
 tap.main(globals())

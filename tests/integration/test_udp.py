@@ -86,8 +86,9 @@ def _drops(d, since=0):
     m = d.wait_log(r"^\w+: dropped (\d+) UDP datagrams: (\d+) over the "
                    r"rate limit, (\d+) from ports below 1024, (\d+) from "
                    r"or to broadcast or multicast addresses, (\d+) too "
-                   r"large, (\d+) not sent, \d+ not STAMP test packets "
-                   r"or without session room$", since=since)
+                   r"large, (\d+) not sent, \d+ not STAMP test packets; "
+                   r"answered \d+ STAMP test packets statelessly, "
+                   r"without session room$", since=since)
     return tuple(int(x) for x in m.groups())
 
 

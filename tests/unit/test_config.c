@@ -552,6 +552,10 @@ test_errors(void **state)
 		  "protocol = \"sctp\"; }\n);",
 		  "t.conf:3: \"protocol\" must be one of \"tcp\", \"udp\", "
 		  "\"stamp\"" },
+		{ "listeners = (\n{ name = \"a\"; port = 1; "
+		  "protocol = \"stamp\";\nmax_datagram = 43; }\n);",
+		  "t.conf:3: \"max_datagram\" must be at least 44 on a stamp "
+		  "listener (a STAMP test packet's length)" },
 		{ "listeners = (\n{ name = \"a\"; port = 1;\n"
 		  "framing = \"lines\"; }\n);",
 		  "t.conf:3: \"framing\" must be one of \"raw\", \"line\"" },

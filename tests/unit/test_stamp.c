@@ -3,20 +3,30 @@
  * from RFC 8762's figures (section 4.2.1, the sender's; section 4.3.1,
  * the reflector's), TWAMP-Light's short packets (section 4.6), NTP
  * timestamps (RFC 5905 section 6) and error estimates (RFC 4656 section
- * 4.1.2).  Every input is read from a copy of exactly its length.
+ * 4.1.2).  Every input is read from a copy of exactly its length.  Then
+ * the reflector's sessions (reflector.c): what a source can hold, how
+ * full the table gets, and the stateless answer when it has no room.
  */
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
 
+#include "conf.h"
+#include "reflector.h"
 #include "stamp.h"
 
 /*
@@ -166,24 +176,46 @@ test_short(void **state)
 	assert_int_equal(stamp_reflect(buf, STAMP_MIN, STAMP_LEN - 1, &r), 0);
 }
 
-/* Padding and TLVs past 44 octets come back as they came, same length
- * (RFC 6038's symmetrical size). */
+/*
+ * RFC 8972 TLVs past 44 octets come back the same length (RFC 6038's
+ * symmetrical size), their contents as they came, each with U set (no
+ * type is processed); one longer than the rest of the packet gets M too
+ * and ends the walk; fewer octets than a TLV header stay as they came.
+ */
 static void
-test_padding(void **state)
+test_tlvs(void **state)
 {
+	static const uint8_t	 tlvs[] = {
+		0x00, 0x01, 0x00, 0x03, 0xaa, 0xbb, 0xcc,	/* padding */
+		0x20, 0x08, 0x00, 0x00,				/* empty */
+		0x80, 0x03, 0x00, 0x02, 0x11, 0x22,		/* U already */
+		0x01, 0x05, 0x00, 0x09, 0x33, 0x44, 0x55	/* too long */
+	};
+	static const uint8_t	 want[] = {
+		0x80, 0x01, 0x00, 0x03, 0xaa, 0xbb, 0xcc,
+		0xa0, 0x08, 0x00, 0x00,
+		0x80, 0x03, 0x00, 0x02, 0x11, 0x22,
+		0xc1, 0x05, 0x00, 0x09, 0x33, 0x44, 0x55
+	};
+	static const uint8_t	 tail[] = { 0x00, 0x01, 0x00, 0x00, 0x7f,
+		0x7f, 0x7f };
 	struct stamp_reply	 r;
-	uint8_t			 buf[STAMP_LEN + 20];
-	size_t			 i;
+	uint8_t			 buf[STAMP_LEN + sizeof(tlvs)];
 
 	(void)state;
-	memcpy(buf, test_sender, STAMP_LEN);
-	for (i = STAMP_LEN; i < sizeof(buf); i++)
-		buf[i] = (uint8_t)i;
 	memset(&r, 0, sizeof(r));
+	memcpy(buf, test_sender, STAMP_LEN);
+	memcpy(buf + STAMP_LEN, tlvs, sizeof(tlvs));
 	assert_int_equal(stamp_reflect(buf, sizeof(buf), sizeof(buf), &r),
 	    sizeof(buf));
-	for (i = STAMP_LEN; i < sizeof(buf); i++)
-		assert_int_equal(buf[i], (uint8_t)i);
+	assert_memory_equal(buf + STAMP_LEN, want, sizeof(want));
+	/* One empty TLV, then 3 octets that cannot be one. */
+	memcpy(buf, test_sender, STAMP_LEN);
+	memcpy(buf + STAMP_LEN, tail, sizeof(tail));
+	assert_int_equal(stamp_reflect(buf, STAMP_LEN + sizeof(tail),
+	    sizeof(buf), &r), STAMP_LEN + sizeof(tail));
+	assert_int_equal(buf[STAMP_LEN], 0x80);
+	assert_memory_equal(buf + STAMP_LEN + 1, tail + 1, sizeof(tail) - 1);
 }
 
 static void
@@ -256,6 +288,174 @@ test_error_estimate(void **state)
 	assert_true(stamp_ee_seconds(0x0f84) == 132.0 / 131072.0);
 }
 
+/* A stateful listener, as confbuild.c makes it. */
+static struct listener_conf test_lc = { .stamp = true,
+    .stamp_stateful = true };
+
+/* An IPv4 peer. */
+static struct sockaddr_storage
+test_peer(const char *addr, uint16_t port)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+	return (ss);
+}
+
+/*
+ * Test packet seq of session ssid from peer at now (usec), answered by
+ * rf: the reflector's sequence number, and in *stateless whether it was
+ * answered statelessly.
+ */
+static uint32_t
+test_ask(struct reflector *rf, const struct sockaddr_storage *peer,
+    uint16_t ssid, uint32_t seq, uint64_t now, bool *stateless)
+{
+	struct stamp_test	 t;
+	struct stamp_reply	 r;
+	struct msghdr		 m;
+	uint8_t			 buf[STAMP_LEN];
+
+	memset(&t, 0, sizeof(t));
+	t.seq = seq;
+	t.ssid = ssid;
+	stamp_test_write(buf, &t);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(reflector_answer(rf, &test_lc, buf, sizeof(buf),
+	    sizeof(buf), &m, peer, now, stateless), STAMP_LEN);
+	assert_int_equal(stamp_reply_parse(buf, sizeof(buf), &r), 0);
+	assert_int_equal(r.sender_seq, seq);
+	assert_int_equal(r.ssid, ssid);
+	return (r.seq);
+}
+
+/*
+ * One source with 20000 SSIDs holds REFLECTOR_PER_SOURCE sessions, its
+ * newest: 50 other sources then get sessions of their own.
+ */
+static void
+test_sessions_flood(void **state)
+{
+	struct reflector	*rf;
+	struct sockaddr_storage	 flood, ss;
+	char			 addr[32];
+	uint32_t		 i;
+	bool			 sl;
+
+	(void)state;
+	assert_non_null(rf = reflector_new());
+	flood = test_peer("192.0.2.1", 5000);
+	for (i = 0; i < 20000; i++) {
+		assert_int_equal(test_ask(rf, &flood, (uint16_t)i, 7, 1 + i,
+		    &sl), 0);
+		assert_false(sl);
+	}
+	for (i = 0; i < 50; i++) {
+		snprintf(addr, sizeof(addr), "198.51.100.%u", i + 1);
+		ss = test_peer(addr, 6000);
+		assert_int_equal(test_ask(rf, &ss, 0, 1000, 30000, &sl), 0);
+		assert_false(sl);
+		assert_int_equal(test_ask(rf, &ss, 0, 1001, 30001, &sl), 1);
+	}
+	/* The flood's newest sessions are live, its oldest gone. */
+	assert_int_equal(test_ask(rf, &flood, 19999, 8, 30002, &sl), 1);
+	assert_int_equal(test_ask(rf, &flood, 0, 8, 30003, &sl), 0);
+	reflector_free(rf);
+}
+
+/* At its cap, a source's new session replaces its own oldest. */
+static void
+test_sessions_cap(void **state)
+{
+	struct reflector	*rf;
+	struct sockaddr_storage	 a;
+	uint32_t		 i;
+	bool			 sl;
+
+	(void)state;
+	assert_non_null(rf = reflector_new());
+	a = test_peer("192.0.2.7", 5000);
+	for (i = 0; i <= REFLECTOR_PER_SOURCE; i++)
+		assert_int_equal(test_ask(rf, &a, (uint16_t)i, 0, 1 + i, &sl),
+		    0);
+	assert_int_equal(test_ask(rf, &a, REFLECTOR_PER_SOURCE, 1, 100, &sl),
+	    1);
+	assert_int_equal(test_ask(rf, &a, 1, 1, 101, &sl), 1);
+	/* SSID 0 was the oldest: it starts again. */
+	assert_int_equal(test_ask(rf, &a, 0, 1, 102, &sl), 0);
+	assert_false(sl);
+	reflector_free(rf);
+}
+
+/*
+ * 2000 live sessions of 2000 sources all fit (one set of 8 per session
+ * would overflow some); past what the table holds, a new session is
+ * answered statelessly, its number the sender's, until a slot has been
+ * idle REFLECTOR_IDLE_USEC.
+ */
+static void
+test_sessions_full(void **state)
+{
+	struct reflector	*rf;
+	struct sockaddr_storage	 ss;
+	char			 addr[32];
+	uint32_t		 i, full = 0;
+	bool			 sl;
+
+	(void)state;
+	assert_non_null(rf = reflector_new());
+	for (i = 0; i < 2000; i++) {
+		snprintf(addr, sizeof(addr), "10.%u.%u.1", i >> 8, i & 0xff);
+		ss = test_peer(addr, 5000);
+		assert_int_equal(test_ask(rf, &ss, 0, 42, 1, &sl), 0);
+		assert_false(sl);
+	}
+	for (; i < 3 * REFLECTOR_SESSIONS && full == 0; i++) {
+		snprintf(addr, sizeof(addr), "10.%u.%u.1", i >> 8, i & 0xff);
+		ss = test_peer(addr, 5000);
+		if (test_ask(rf, &ss, 0, 42, 1, &sl) == 42 && sl)
+			full = i;
+		else
+			assert_false(sl);
+	}
+	assert_true(full > 2000 && full <= REFLECTOR_SESSIONS);
+	/* Once the others have idled long enough, it has a session. */
+	assert_int_equal(test_ask(rf, &ss, 0, 43, 1 + REFLECTOR_IDLE_USEC,
+	    &sl), 0);
+	assert_false(sl);
+	reflector_free(rf);
+}
+
+/* No TTL control message: 255, RFC 5357 section 4.2.1's "cannot be
+ * determined", not 0. */
+static void
+test_ttl_unknown(void **state)
+{
+	struct reflector	*rf;
+	struct sockaddr_storage	 ss;
+	struct stamp_reply	 r;
+	struct stamp_test	 t;
+	struct msghdr		 m;
+	uint8_t			 buf[STAMP_LEN];
+	bool			 sl;
+
+	(void)state;
+	assert_non_null(rf = reflector_new());
+	ss = test_peer("192.0.2.9", 5000);
+	memset(&t, 0, sizeof(t));
+	stamp_test_write(buf, &t);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(reflector_answer(rf, &test_lc, buf, sizeof(buf),
+	    sizeof(buf), &m, &ss, 1, &sl), STAMP_LEN);
+	assert_int_equal(stamp_reply_parse(buf, sizeof(buf), &r), 0);
+	assert_int_equal(r.sender_ttl, 255);
+	reflector_free(rf);
+}
+
 int
 main(void)
 {
@@ -263,9 +463,13 @@ main(void)
 		cmocka_unit_test(test_sender_golden),
 		cmocka_unit_test(test_reflector_golden),
 		cmocka_unit_test(test_short),
-		cmocka_unit_test(test_padding),
+		cmocka_unit_test(test_tlvs),
 		cmocka_unit_test(test_timestamps),
 		cmocka_unit_test(test_error_estimate),
+		cmocka_unit_test(test_sessions_flood),
+		cmocka_unit_test(test_sessions_cap),
+		cmocka_unit_test(test_sessions_full),
+		cmocka_unit_test(test_ttl_unknown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
