@@ -117,6 +117,13 @@ budget_check(void)
 	budget_wake();
 }
 
+/* The budget: max_memory. */
+uint64_t
+budget_limit(void)
+{
+	return (atomic_load_explicit(&budget.limit, memory_order_relaxed));
+}
+
 /* Set the budget and apply it. */
 void
 budget_set(uint64_t limit)

@@ -30,8 +30,9 @@ void			 budget_set(uint64_t);
 void			 budget_hold(struct budget_share *, int64_t delta);
 /* Whether past the budget: one relaxed load, the read path's only cost. */
 bool			 budget_over(void);
-/* Bytes all sessions hold now. */
+/* Bytes all sessions hold now, and may hold (max_memory). */
 uint64_t		 budget_held(void);
+uint64_t		 budget_limit(void);
 /*
  * Once a second, on the main loop: two loops crossing the budget at once
  * may leave it "over" although it drained, and a wake-up may miss a

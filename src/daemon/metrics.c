@@ -36,7 +36,6 @@
 #include "budget.h"
 #include "compat.h"
 #include "config.h"
-#include "echod.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -336,7 +335,7 @@ metrics_render(struct evbuffer *b)
 	metrics_family(b, "echod_memory_limit_bytes", "gauge",
 	    "max_memory.");
 	evbuffer_add_printf(b, "echod_memory_limit_bytes %llu\n",
-	    (unsigned long long)echod.conf->max_memory);
+	    (unsigned long long)budget_limit());
 	metrics_family(b, "echod_metrics_refused_total", "counter",
 	    "Scrape connections refused over the bound of the endpoint.");
 	evbuffer_add_printf(b, "echod_metrics_refused_total %llu\n",
