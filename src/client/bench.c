@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "bench.h"
 #include "bench_conn.h"
@@ -37,6 +38,7 @@
 #include "bench_types.h"
 #include "hist.h"
 #include "peer.h"
+#include "tlscli.h"
 #include "udpbench.h"
 
 #define BENCH_THREADS_MAX	64
@@ -47,6 +49,7 @@ static bool	bench_is_udp(int, char **);
 static int	bench_parse(int, char **, struct bench_opts *);
 static int	bench_fd_limit(unsigned);
 static unsigned	bench_ports_per_source(void);
+static int	bench_tls(struct bench *, int);
 static int	bench_setup(struct bench *);
 static void	bench_free(struct bench *);
 static void	*bench_thread(void *);
@@ -65,7 +68,9 @@ bench_usage(FILE *f)
 	    "usage: echocli bench [-c connections] [-s size] [-p pipeline]\n"
 	    "           [-d seconds | -n messages] [-r rate] [-T threads]\n"
 	    "           [-t timeout] [--strip N] [--churn] [--source-range]\n"
-	    "           [--proxy v1|v2] [--json] host [port]\n"
+	    "           [--proxy v1|v2] [--json] [--tls [--ca file]\n"
+	    "           [--cert file --key file] [--insecure]\n"
+	    "           [--servername name]] host [port]\n"
 	    "       echocli bench -u [-s size] [-r rate] "
 	    "[-d seconds | -n datagrams]\n"
 	    "           [-t seconds] [--json] host [port]\n");
@@ -95,6 +100,7 @@ bench_is_udp(int argc, char **argv)
 		{ "threads",		required_argument,	NULL, 'T' },
 		{ "timeout",		required_argument,	NULL, 't' },
 		{ "udp",		no_argument,		NULL, 'u' },
+		TLSCLI_LONGOPTS,
 		{ NULL,			0,			NULL, 0 }
 	};
 	bool	udp = false;
@@ -129,6 +135,7 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ "strip",		required_argument,	NULL, 'S' },
 		{ "threads",		required_argument,	NULL, 'T' },
 		{ "timeout",		required_argument,	NULL, 't' },
+		TLSCLI_LONGOPTS,
 		{ NULL,			0,			NULL, 0 }
 	};
 	unsigned long long	 u;
@@ -149,6 +156,8 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 			bench_usage(stdout);
 			exit(0);
 		}
+		if (tlscli_option(&o->tls, ch, optarg))
+			continue;
 		if (ch == 'C' || ch == 'J' || ch == 'R') {
 			*(ch == 'C' ? &o->churn : ch == 'J' ? &o->json :
 			    &o->source_range) = true;
@@ -222,6 +231,8 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 	argv += optind;
 	if (peer_parse(argc, argv, &o->host, &o->port) == -1)
 		goto usage;
+	if (tlscli_check(&o->tls, "echocli bench") == -1)
+		return (-1);
 	if (o->strip >= o->size) {
 		fprintf(stderr, "echocli bench: --strip %zu leaves nothing of "
 		    "%zu-byte messages but the newline: use a larger -s\n",
@@ -301,6 +312,47 @@ bench_ports_per_source(void)
 		fclose(f);
 	}
 	return ((hi - lo + 1) / 2);
+}
+
+/*
+ * --tls: the context of every connection, and a handshake on the probe
+ * connection fd, so that a certificate that does not verify or a server
+ * that speaks no TLS is one clear message, not a run of failures.
+ */
+static int
+bench_tls(struct bench *b, int fd)
+{
+	SSL	*ssl;
+	char	 cause[256];
+	int	 r;
+
+	if ((b->tls = tlscli_ctx_new(&b->o.tls, cause, sizeof(cause))) ==
+	    NULL) {
+		fprintf(stderr, "echocli bench: %s\n", cause);
+		return (-1);
+	}
+	if (b->o.tls.insecure)
+		fprintf(stderr, "echocli bench: warning: --insecure: the "
+		    "server's certificate is not verified\n");
+	/* The server waits for a PROXY header first: no probe then. */
+	if (b->o.proxy != 0)
+		return (0);
+	if ((ssl = tlscli_ssl_new(b->tls, &b->o.tls, b->o.host, fd)) ==
+	    NULL) {
+		fprintf(stderr, "echocli bench: out of memory\n");
+		return (-1);
+	}
+	r = tlscli_handshake(ssl, b->o.timeout, cause, sizeof(cause));
+	if (r == -1)
+		fprintf(stderr, "echocli bench: %s port %s: TLS handshake: "
+		    "%s\n", b->addr, b->o.port, cause);
+	else {
+		/* A static string of OpenSSL's. */
+		b->tls_version = SSL_get_version(ssl);
+		(void)SSL_shutdown(ssl);
+	}
+	SSL_free(ssl);
+	return (r);
 }
 
 /* Build the loops, their connections and events. */
@@ -406,6 +458,7 @@ bench_free(struct bench *b)
 	if (b->sigint_ev != NULL)
 		event_free(b->sigint_ev);
 	hist_free(b->progress_hist);
+	SSL_CTX_free(b->tls);
 	if (b->loops == NULL)
 		return;
 	for (t = 0; t < b->o.threads; t++) {
@@ -474,6 +527,7 @@ bench_loop_stop(struct bench_loop *w)
 		 * idle ones are not errors.
 		 */
 		if (c->parked || c->state == BENCH_CONN_CONNECTING ||
+		    c->state == BENCH_CONN_HANDSHAKING ||
 		    (c->state == BENCH_CONN_OPEN && c->inflight == 0))
 			bench_conn_close(c);
 	}
@@ -569,8 +623,12 @@ bench_main(int argc, char **argv)
 	    &b.dst, &b.dstlen);
 	if (fd == -1)
 		return (1);
-	close(fd);
 	peer_addr((struct sockaddr *)&b.dst, b.dstlen, b.addr, sizeof(b.addr));
+	if (b.o.tls.on && bench_tls(&b, fd) == -1) {
+		close(fd);
+		goto out;
+	}
+	close(fd);
 
 	/* Spread sources over 127.0.0.0/8 when one address is too few. */
 	if (b.o.source_range || b.o.conns > bench_ports_per_source()) {

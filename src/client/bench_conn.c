@@ -19,6 +19,14 @@
  * With --proxy, a connection's first write is a PROXY header (HAProxy's
  * proxy-protocol.txt) and its first message, as a balancer sends them:
  * the header names the connection's own addresses, and is not echoed.
+ *
+ * With --tls a connection is HANDSHAKING between CONNECTING and OPEN, and
+ * then calls SSL_read and SSL_write where it called recv and send, on the
+ * same socket and events: OpenSSL's WANT_READ is the read event, its
+ * WANT_WRITE the write event.  Not a bufferevent_openssl: it would copy
+ * every reply into an input buffer that the checks do not need, and the
+ * state machine stays the one above with one state more.  The header of
+ * --proxy goes before the handshake, in the clear, as a balancer's.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -37,10 +45,13 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "bench_conn.h"
 #include "bench_types.h"
 #include "hist.h"
+#include "tlscli.h"
 
 #define BENCH_CONNECTING_MAX	256	/* handshakes in flight per loop */
 #define BENCH_READS_MAX		4	/* recv calls per wakeup: fairness */
@@ -52,6 +63,10 @@ static void	bench_conn_stamp(const struct bench *, char *, uint64_t);
 static int	bench_conn_proxy(struct bench_conn *);
 static void	bench_conn_flush(struct bench_conn *);
 static void	bench_conn_failed(struct bench_conn *, int);
+static void	bench_conn_tls_failed(struct bench_conn *, int);
+static void	bench_conn_opened(struct bench_conn *);
+static void	bench_conn_handshake(struct bench_conn *, short);
+static ssize_t	bench_conn_recv(struct bench_conn *, char *, size_t);
 static void	bench_conn_wrong(struct bench_conn *, const char *, size_t);
 static int	bench_conn_verify(struct bench_conn *, const char *, size_t);
 static void	bench_conn_writecb(evutil_socket_t, short, void *);
@@ -255,10 +270,19 @@ bench_conn_close(struct bench_conn *c)
 	}
 	if (c->state == BENCH_CONN_IDLE)
 		return;
-	if (c->state == BENCH_CONN_CONNECTING)
+	if (c->state == BENCH_CONN_CONNECTING ||
+	    c->state == BENCH_CONN_HANDSHAKING)
 		w->connecting--;
 	event_del(c->rev);
 	event_del(c->wev);
+	if (c->ssl != NULL) {
+		/* A close_notify when all was said, as a real client's. */
+		if (c->state == BENCH_CONN_OPEN && c->inflight == 0)
+			(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		ERR_clear_error();
+		c->ssl = NULL;
+	}
 	close(c->fd);
 	c->fd = -1;
 	c->state = BENCH_CONN_IDLE;
@@ -337,15 +361,34 @@ bench_conn_fill(struct bench_conn *c)
 	}
 }
 
-/* Send what is queued; on a partial write wait for the socket. */
+/*
+ * Send what is queued; on a partial write wait for the socket.  TLS: an
+ * SSL_write that wants to read first (a key update) is tried again when
+ * the read callback calls bench_conn_fill().
+ */
 static void
 bench_conn_flush(struct bench_conn *c)
 {
 	ssize_t	n;
+	int	r, err;
 
-	n = send(c->fd, c->out + c->out_off, c->out_len,
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n == -1) {
+	if (c->ssl != NULL) {
+		ERR_clear_error();
+		if ((r = SSL_write(c->ssl, c->out + c->out_off,
+		    (int)c->out_len)) > 0)
+			n = r;
+		else if ((err = SSL_get_error(c->ssl, r)) ==
+		    SSL_ERROR_WANT_WRITE) {
+			event_add(c->wev, NULL);
+			return;
+		} else if (err == SSL_ERROR_WANT_READ)
+			return;
+		else {
+			bench_conn_tls_failed(c, err);
+			return;
+		}
+	} else if ((n = send(c->fd, c->out + c->out_off, c->out_len,
+	    MSG_NOSIGNAL | MSG_DONTWAIT)) == -1) {
 		if (errno != EAGAIN && errno != EINTR) {
 			bench_conn_failed(c, errno);
 			return;
@@ -361,7 +404,25 @@ bench_conn_flush(struct bench_conn *c)
 		c->out_off = 0;
 }
 
-/* c failed to connect (IDLE, CONNECTING) or broke (OPEN). */
+/*
+ * A TLS call on c failed with err (SSL_get_error()'s): keep the first
+ * reason of the loop for the report, then as bench_conn_failed().
+ */
+static void
+bench_conn_tls_failed(struct bench_conn *c, int err)
+{
+	struct bench_stats	*st = &c->w->st;
+	char			*why;
+	char			 buf[128];
+
+	why = c->state == BENCH_CONN_OPEN ? st->close_why : st->connect_why;
+	tlscli_reason(c->ssl, err, buf, sizeof(buf));
+	if (why[0] == '\0')
+		snprintf(why, sizeof(st->close_why), "%s", buf);
+	bench_conn_failed(c, EPROTO);
+}
+
+/* c failed to connect (IDLE, CONNECTING, HANDSHAKING) or broke (OPEN). */
 static void
 bench_conn_failed(struct bench_conn *c, int error)
 {
@@ -472,6 +533,10 @@ bench_conn_writecb(evutil_socket_t fd, short what, void *arg)
 		bench_conn_flush(c);
 		return;
 	}
+	if (c->state == BENCH_CONN_HANDSHAKING) {
+		bench_conn_handshake(c, what);
+		return;
+	}
 	if (what & EV_TIMEOUT)
 		error = ETIMEDOUT;
 	else {
@@ -488,12 +553,106 @@ bench_conn_writecb(evutil_socket_t fd, short what, void *arg)
 		bench_conn_failed(c, errno);
 		return;
 	}
+	if (w->b->tls == NULL) {
+		bench_conn_opened(c);
+		return;
+	}
+	/* TLS: the header first, alone, in the clear (it fits a new socket). */
+	if (c->out_len > 0) {
+		if (send(fd, c->out, c->out_len, MSG_NOSIGNAL) !=
+		    (ssize_t)c->out_len) {
+			bench_conn_failed(c, errno != 0 ? errno : EAGAIN);
+			return;
+		}
+		w->st.bytes_out += c->out_len;
+		c->out_len = 0;
+	}
+	if ((c->ssl = tlscli_ssl_new(w->b->tls, &w->b->o.tls, w->b->o.host,
+	    fd)) == NULL) {
+		bench_conn_failed(c, ENOMEM);
+		return;
+	}
+	c->state = BENCH_CONN_HANDSHAKING;
+	bench_conn_handshake(c, 0);
+}
+
+/* The handshake is over (TCP's, and TLS's with --tls): c is open. */
+static void
+bench_conn_opened(struct bench_conn *c)
+{
+	struct bench_loop	*w = c->w;
+
 	w->connecting--;
 	c->state = BENCH_CONN_OPEN;
 	w->st.connected++;
+	/* Without the timeout the TLS handshake may have left on it. */
+	event_del(c->rev);
 	event_add(c->rev, NULL);
 	bench_conn_start_more(w);
 	bench_conn_fill(c);
+}
+
+/*
+ * Take the TLS handshake of c a step further, after what happened on the
+ * socket: it waits at most -t seconds for each of its reads and writes.
+ */
+static void
+bench_conn_handshake(struct bench_conn *c, short what)
+{
+	struct bench		*b = c->w->b;
+	struct timeval		 tv;
+	int			 r, err;
+
+	if (what & EV_TIMEOUT) {
+		bench_conn_failed(c, ETIMEDOUT);
+		return;
+	}
+	ERR_clear_error();
+	if ((r = SSL_connect(c->ssl)) == 1) {
+		event_del(c->wev);
+		bench_conn_opened(c);
+		return;
+	}
+	tv.tv_sec = (time_t)b->o.timeout;
+	tv.tv_usec = (suseconds_t)((b->o.timeout - (double)tv.tv_sec) * 1e6);
+	err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_READ) {
+		event_del(c->wev);
+		event_add(c->rev, &tv);
+	} else if (err == SSL_ERROR_WANT_WRITE) {
+		event_del(c->rev);
+		event_add(c->wev, &tv);
+	} else
+		bench_conn_tls_failed(c, err);
+}
+
+/*
+ * recv(2) on c, or SSL_read with --tls: bytes, 0 at the end, or -1 with
+ * errno (EAGAIN: nothing now; EPROTO: closed, the reason kept).
+ */
+static ssize_t
+bench_conn_recv(struct bench_conn *c, char *buf, size_t len)
+{
+	int	r, err;
+
+	if (c->ssl == NULL)
+		return (recv(c->fd, buf, len, 0));
+	ERR_clear_error();
+	if ((r = SSL_read(c->ssl, buf, (int)len)) > 0)
+		return (r);
+	err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		/* WANT_WRITE (a key update): the write event sends it. */
+		if (err == SSL_ERROR_WANT_WRITE)
+			event_add(c->wev, NULL);
+		errno = EAGAIN;
+		return (-1);
+	}
+	if (err == SSL_ERROR_ZERO_RETURN)
+		return (0);
+	bench_conn_tls_failed(c, err);
+	errno = EPROTO;
+	return (-1);
 }
 
 /* Replies arrived: verify them, then keep -p messages in flight. */
@@ -505,12 +664,18 @@ bench_conn_readcb(evutil_socket_t fd, short what, void *arg)
 	ssize_t			 n;
 	int			 i;
 
+	if (c->state == BENCH_CONN_HANDSHAKING) {
+		bench_conn_handshake(c, what);
+		return;
+	}
 	for (i = 0; i < BENCH_READS_MAX; i++) {
-		n = recv(fd, w->rbuf, BENCH_READSZ, 0);
+		n = bench_conn_recv(c, w->rbuf, BENCH_READSZ);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			bench_conn_failed(c, errno);
+			/* EPROTO: bench_conn_recv() closed it. */
+			if (errno != EPROTO)
+				bench_conn_failed(c, errno);
 			return;
 		}
 		if (n == 0) {
@@ -521,7 +686,12 @@ bench_conn_readcb(evutil_socket_t fd, short what, void *arg)
 		w->st.bytes_in += (size_t)n;
 		if (bench_conn_verify(c, w->rbuf, (size_t)n) == -1)
 			return;
-		if (n < BENCH_READSZ)
+		/*
+		 * A short read emptied the socket; SSL_read returns one
+		 * record (16 KiB) at most, which says nothing of the socket:
+		 * read on, up to the limit.
+		 */
+		if (n < BENCH_READSZ && c->ssl == NULL)
 			break;
 	}
 	if (w->b->o.churn && c->inflight == 0) {

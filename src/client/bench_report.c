@@ -128,6 +128,12 @@ bench_report_summary(struct bench *b)
 			s.connect_errno = w->st.connect_errno;
 		if (s.close_errno == 0)
 			s.close_errno = w->st.close_errno;
+		if (s.connect_why[0] == '\0')
+			memcpy(s.connect_why, w->st.connect_why,
+			    sizeof(s.connect_why));
+		if (s.close_why[0] == '\0')
+			memcpy(s.close_why, w->st.close_why,
+			    sizeof(s.close_why));
 		/*
 		 * The run ends with its last reply, not after the
 		 * thousands of close() calls that follow it.
@@ -168,12 +174,16 @@ bench_report_summary(struct bench *b)
 		    "\"messages_per_s\": %.1f, \"bytes_sent\": %" PRIu64 ", "
 		    "\"bytes_received\": %" PRIu64 ", \"mb_per_s\": %.3f, "
 		    "\"connections_opened\": %" PRIu64 ", "
-		    "\"connections_per_s\": %.1f, \"latency_us\": {",
+		    "\"connections_per_s\": %.1f, \"tls\": %s, "
+		    "\"handshakes\": %" PRIu64 ", \"handshakes_per_s\": %.1f, "
+		    "\"latency_us\": {",
 		    o->churn ? "churn" : "echo",
 		    o->conns, o->threads, o->size, o->pipeline, o->strip,
 		    o->rate, secs, conn_secs, s.msgs, s.sent, mps,
 		    s.bytes_out, s.bytes_in, mbps, s.connected,
-		    (double)s.connected / secs);
+		    (double)s.connected / secs, o->tls.on ? "true" : "false",
+		    o->tls.on ? s.connected : 0,
+		    o->tls.on ? (double)s.connected / secs : 0.0);
 		for (i = 0; i < 5; i++)
 			printf("\"%s\": %.3f, ", keys[i], (double)lat[i] / 1e3);
 		printf("\"mean\": %.3f}, \"connect_errors\": %" PRIu64 ", "
@@ -184,13 +194,17 @@ bench_report_summary(struct bench *b)
 	} else {
 		for (i = 0; i < 5; i++)
 			bench_report_fmt_ns(lat[i], f[i], sizeof(f[i]));
-		printf("echocli bench: %s port %s, %u connections%s, "
+		printf("echocli bench: %s port %s%s%s, %u connections%s, "
 		    "%zu-byte messages, %u in flight, %.2f s\n", b->addr,
-		    o->port, o->conns, o->churn ? " (churn)" : "", o->size,
-		    o->pipeline, secs);
+		    o->port, o->tls.on ? " over " : "",
+		    o->tls.on ? (b->tls_version != NULL ? b->tls_version :
+		    "TLS") : "", o->conns, o->churn ? " (churn)" : "",
+		    o->size, o->pipeline, secs);
+		/* A churn cycle over TLS is one full handshake (no resumption). */
 		if (o->churn)
-			printf("  connections %12" PRIu64 "  %12.1f/s\n",
-			    s.connected, (double)s.connected / secs);
+			printf("  %s %12" PRIu64 "  %12.1f/s\n", o->tls.on ?
+			    "handshakes " : "connections", s.connected,
+			    (double)s.connected / secs);
 		printf("  messages    %12" PRIu64 "  %12.1f/s  %.2f MB/s\n",
 		    s.msgs, mps, mbps);
 		printf("  latency     ");
@@ -204,11 +218,13 @@ bench_report_summary(struct bench *b)
 	if (s.connect_errors > 0)
 		fprintf(stderr, "echocli bench: %" PRIu64 " connections to %s "
 		    "port %s failed: %s\n", s.connect_errors, b->addr,
-		    o->port, strerror(s.connect_errno));
+		    o->port, s.connect_why[0] != '\0' ? s.connect_why :
+		    strerror(s.connect_errno));
 	if (s.closed_early > 0)
 		fprintf(stderr, "echocli bench: %" PRIu64 " connections closed "
 		    "early%s%s\n", s.closed_early, s.close_errno ? ": " : "",
-		    s.close_errno ? strerror(s.close_errno) : " by the server");
+		    s.close_why[0] != '\0' ? s.close_why : s.close_errno ?
+		    strerror(s.close_errno) : " by the server");
 	if (s.wrong > 0)
 		fprintf(stderr, "echocli bench: %" PRIu64 " wrong replies\n",
 		    s.wrong);

@@ -21,6 +21,9 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <openssl/types.h>
+
+#include "tlscli.h"
 
 #define BENCH_READSZ		65536	/* one recv per wakeup, usually */
 
@@ -49,6 +52,7 @@ struct bench_opts {
 	bool		 source_range;
 	bool		 churn;
 	int		 proxy;		/* PROXY header first: 0, 1 or 2 */
+	struct tlscli_opts tls;
 };
 
 /* Counters of one loop, summed at the end. */
@@ -64,12 +68,18 @@ struct bench_stats {
 	uint64_t	 unanswered;
 	int		 connect_errno;	/* the first connect error */
 	int		 close_errno;	/* the first reset or error */
+	char		 connect_why[128];	/* the first TLS failure */
+	char		 close_why[128];	/* the first TLS error after */
 };
 
-/* Where a connection is: no socket, handshake in flight, or open. */
+/*
+ * Where a connection is: no socket, TCP handshake in flight, TLS
+ * handshake in flight (--tls), or open.
+ */
 enum bench_conn_state {
 	BENCH_CONN_IDLE,
 	BENCH_CONN_CONNECTING,
+	BENCH_CONN_HANDSHAKING,
 	BENCH_CONN_OPEN
 };
 
@@ -81,6 +91,7 @@ struct bench_conn {
 	struct event		*rev;		/* persistent EV_READ */
 	struct event		*wev;		/* connect, partial writes */
 	int			 fd;
+	SSL			*ssl;		/* --tls, while open */
 	unsigned		 id;		/* across all loops */
 	enum bench_conn_state	 state;
 	bool			 parked;	/* waiting for the rate */
@@ -142,6 +153,8 @@ struct bench {
 	struct sockaddr_storage	 dst;
 	socklen_t		 dstlen;
 	char			 addr[64];
+	SSL_CTX			*tls;		/* --tls: every connection's */
+	const char		*tls_version;	/* as the probe found it */
 	unsigned		 per_source;	/* 0: let the kernel choose */
 	uint64_t		 t_start;
 	bool			 stop;		/* Ctrl-C, for every loop */

@@ -5,6 +5,7 @@ echod's TLS listeners: what is verified (the chain, the name or address),
 authority is test_tls.py's, made with the openssl command in a temporary
 directory."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,6 +27,17 @@ def run(args, data=b"", timeout=30):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def bench(args, timeout=60):
+    """Run echocli bench --json; (returncode, parsed result or None,
+    stderr)."""
+    rc, out, err = run(["bench", "--json"] + args, timeout=timeout)
+    try:
+        result = json.loads(out.decode())
+    except ValueError:
+        result = None
+    return rc, result, err
 
 
 
@@ -114,6 +126,66 @@ def test_plain_server_fails_cleanly():
                            b"x\n")
         assert rc == 1, err
         assert "TLS handshake" in err, err
+        rc, r, err = bench(["--tls", "--ca", pki().ca, "-n", 10,
+                            "127.0.0.1", port])
+        assert rc == 1, err
+        assert "TLS handshake" in err, err
+
+
+# --- bench -------------------------------------------------------------------
+
+def test_bench_tls_verifies_replies():
+    d, port = served()
+    with d:
+        rc, r, err = bench(["--tls", "--ca", pki().ca, "-c", 4, "-p", 4,
+                            "-s", 3000, "-n", 400, "localhost", port])
+    assert rc == 0, err
+    assert r["ok"] is True and r["tls"] is True, r
+    assert r["messages"] == 400 and r["wrong_replies"] == 0, r
+    assert r["bytes_received"] == 400 * 3000, r
+    assert r["connections_opened"] == 4, r
+    assert r["mb_per_s"] > 0, r
+
+
+def test_bench_tls_catches_stripped_replies():
+    """Every byte is checked over TLS too: echod stripping 2 bytes is
+    caught unless --strip 2 says so."""
+    port = free_port()
+    lst = test_tls.tls_listener("s", port, framing="line",
+                                strip=[{"bytes": 2}])
+    with Echod(conf(lst)):
+        rc, r, err = bench(["--tls", "--ca", pki().ca, "-c", 2, "-n", 20,
+                            "127.0.0.1", port])
+        assert rc == 1 and r["wrong_replies"] > 0, (r, err)
+        rc, r, err = bench(["--tls", "--ca", pki().ca, "-c", 2, "-n", 20,
+                            "--strip", 2, "127.0.0.1", port])
+        assert rc == 0 and r["messages"] == 20, (r, err)
+
+
+def test_bench_tls_churn_counts_handshakes():
+    d, port = served()
+    with d:
+        rc, r, err = bench(["--tls", "--ca", pki().ca, "--churn", "-c", 4,
+                            "-n", 40, "localhost", port])
+        assert rc == 0, err
+        assert r["mode"] == "churn" and r["handshakes"] == 40, r
+        assert r["handshakes_per_s"] > 0 and r["messages"] == 40, r
+        rc, out, err = run(["bench", "--tls", "--ca", pki().ca, "--churn",
+                            "-c", 2, "-n", 10, "localhost", port])
+        assert rc == 0, err
+        assert b"over TLSv1.3" in out and b"handshakes " in out, out
+
+
+def test_bench_tls_mtls_and_wrong_name():
+    d, port = served(client_ca=pki().ca)
+    with d:
+        rc, r, err = bench(["--tls", "--ca", pki().ca, "--cert",
+                            pki().client, "--key", pki().client_key,
+                            "-c", 2, "-n", 20, "localhost", port])
+        assert rc == 0, err
+        rc, r, err = bench(["--tls", "--ca", pki().ca, "--servername",
+                            "wrong.example", "-n", 5, "127.0.0.1", port])
+        assert rc == 1 and "mismatch" in err, err
 
 
 def test_bad_tls_options():
