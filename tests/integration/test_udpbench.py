@@ -166,7 +166,10 @@ def test_echod_all_back():
     with Echod(conf(listener("u", port, address="127.0.0.1",
                              protocol="udp", udp_rate=1000000,
                              udp_burst=1000000))):
-        rc, r, err = _bench("-n", 500, "-r", 2000, "-s", 200,
+        # Under valgrind echod answers some 50 times slower: a rate it
+        # keeps up with, or the kernel drops what waits for it.
+        rate = 200 if os.environ.get("ECHOD_WRAPPER") else 2000
+        rc, r, err = _bench("-n", 500, "-r", rate, "-s", 200,
                             "127.0.0.1", port)
         assert rc == 0, err
         _consistent(r)
@@ -178,8 +181,10 @@ def test_echod_all_back():
         assert r["port"] == str(port) and r["address"] == "127.0.0.1"
         assert r["ipdv_us"]["pairs"] == 499, r["ipdv_us"]
         # The pacer: 500 datagrams at 2000/s take a quarter of a second.
-        assert 1500 < r["rate_achieved"] < 2500, r["rate_achieved"]
-        assert 0.2 < r["elapsed_s"] < 1.0, r["elapsed_s"]
+        assert 0.75 * rate < r["rate_achieved"] < 1.25 * rate, \
+            r["rate_achieved"]
+        assert 0.4 * 500 / rate < r["elapsed_s"] < 2.0 * 500 / rate + 0.5, \
+            r["elapsed_s"]
 
         # -d: the table, on a pipe (so no progress line).
         p = subprocess.run([ECHOCLI, "bench", "-u", "-d", "0.5", "-r",
