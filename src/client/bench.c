@@ -77,6 +77,31 @@ bench_usage(FILE *f)
 }
 
 /*
+ * Every long option of both modes, so that bench_is_udp() takes no
+ * option's value for an option; bench_parse() never sees --udp (such a
+ * run is udpbench.c's).
+ */
+static const struct option bench_longopts[] = {
+	{ "churn",		no_argument,		NULL, 'C' },
+	{ "connections",	required_argument,	NULL, 'c' },
+	{ "duration",		required_argument,	NULL, 'd' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "json",		no_argument,		NULL, 'J' },
+	{ "messages",		required_argument,	NULL, 'n' },
+	{ "pipeline",		required_argument,	NULL, 'p' },
+	{ "proxy",		required_argument,	NULL, 'P' },
+	{ "rate",		required_argument,	NULL, 'r' },
+	{ "size",		required_argument,	NULL, 's' },
+	{ "source-range",	no_argument,		NULL, 'R' },
+	{ "strip",		required_argument,	NULL, 'S' },
+	{ "threads",		required_argument,	NULL, 'T' },
+	{ "timeout",		required_argument,	NULL, 't' },
+	{ "udp",		no_argument,		NULL, 'u' },
+	TLSCLI_LONGOPTS,
+	{ NULL,			0,			NULL, 0 }
+};
+
+/*
  * Whether -u (--udp) is among the options: then udpbench.c has the run.
  * Every option of both modes is known here, so that no option's value
  * is taken for one; the errors are left to the parser of the mode.
@@ -84,32 +109,13 @@ bench_usage(FILE *f)
 static bool
 bench_is_udp(int argc, char **argv)
 {
-	static const struct option	 longopts[] = {
-		{ "churn",		no_argument,		NULL, 'C' },
-		{ "connections",	required_argument,	NULL, 'c' },
-		{ "duration",		required_argument,	NULL, 'd' },
-		{ "help",		no_argument,		NULL, 'h' },
-		{ "json",		no_argument,		NULL, 'J' },
-		{ "messages",		required_argument,	NULL, 'n' },
-		{ "pipeline",		required_argument,	NULL, 'p' },
-		{ "proxy",		required_argument,	NULL, 'P' },
-		{ "rate",		required_argument,	NULL, 'r' },
-		{ "size",		required_argument,	NULL, 's' },
-		{ "source-range",	no_argument,		NULL, 'R' },
-		{ "strip",		required_argument,	NULL, 'S' },
-		{ "threads",		required_argument,	NULL, 'T' },
-		{ "timeout",		required_argument,	NULL, 't' },
-		{ "udp",		no_argument,		NULL, 'u' },
-		TLSCLI_LONGOPTS,
-		{ NULL,			0,			NULL, 0 }
-	};
 	bool	udp = false;
 	int	ch, saved = opterr;
 
 	opterr = 0;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "c:d:hn:p:r:s:T:t:u", longopts,
-	    NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:d:hn:p:r:s:T:t:u",
+	    bench_longopts, NULL)) != -1)
 		if (ch == 'u')
 			udp = true;
 	opterr = saved;
@@ -120,24 +126,6 @@ bench_is_udp(int argc, char **argv)
 static int
 bench_parse(int argc, char **argv, struct bench_opts *o)
 {
-	static const struct option	 longopts[] = {
-		{ "churn",		no_argument,		NULL, 'C' },
-		{ "connections",	required_argument,	NULL, 'c' },
-		{ "duration",		required_argument,	NULL, 'd' },
-		{ "help",		no_argument,		NULL, 'h' },
-		{ "json",		no_argument,		NULL, 'J' },
-		{ "messages",		required_argument,	NULL, 'n' },
-		{ "pipeline",		required_argument,	NULL, 'p' },
-		{ "proxy",		required_argument,	NULL, 'P' },
-		{ "rate",		required_argument,	NULL, 'r' },
-		{ "size",		required_argument,	NULL, 's' },
-		{ "source-range",	no_argument,		NULL, 'R' },
-		{ "strip",		required_argument,	NULL, 'S' },
-		{ "threads",		required_argument,	NULL, 'T' },
-		{ "timeout",		required_argument,	NULL, 't' },
-		TLSCLI_LONGOPTS,
-		{ NULL,			0,			NULL, 0 }
-	};
 	unsigned long long	 u;
 	double			 d;
 	char			*end;
@@ -150,8 +138,8 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 	o->size = 64;
 	o->timeout = 5.0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:d:hn:p:r:s:T:t:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:hn:p:r:s:T:t:",
+	    bench_longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			bench_usage(stdout);
 			exit(0);
