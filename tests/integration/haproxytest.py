@@ -101,7 +101,7 @@ def need_haproxy():
     haproxy; tools/dev installs it)."""
     import tap
     if haproxy_path() is None:
-        tap.skip("haproxy is not installed (apt-get install haproxy)")
+        tap.missing("haproxy is not installed (apt-get install haproxy)")
 
 
 def server(name, port, proxy=None, check=CHECK, host="127.0.0.1",

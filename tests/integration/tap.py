@@ -2,7 +2,10 @@
 
 Every integration test file ends with `tap.main(globals())`.  Each test
 is a plain function that raises (usually AssertionError) to fail; `skip`
-raises Skip to report "ok N # SKIP reason".  A test that hangs is failed
+raises Skip to report "ok N # SKIP reason", and `missing` does so for a
+program of others that is not installed, unless ECHOD_NO_MISSING is set
+(tools/dev sets it once it has installed them all): then a proving test
+that would quietly turn green fails instead.  A test that hangs is failed
 by the alarm after TAP_TIMEOUT seconds (default 60), never left running.
 """
 
@@ -17,6 +20,15 @@ class Skip(Exception):
 
 
 def skip(reason):
+    raise Skip(reason)
+
+
+def missing(reason):
+    """Skip for want of a program others wrote (haproxy, promtool, ...);
+    a failure where the run promised to have every one."""
+    if os.environ.get("ECHOD_NO_MISSING"):
+        raise AssertionError("%s, and ECHOD_NO_MISSING says it must be"
+                             % reason)
     raise Skip(reason)
 
 

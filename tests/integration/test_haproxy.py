@@ -1,26 +1,24 @@
 #!/usr/bin/python3
 """echod behind a real HAProxy (haproxytest.py), TCP mode, on loopback.
 
-What runs today: HAProxy in front of plain listeners (no PROXY header),
-byte-exact on a raw and on a line strip listener, and its health checks
-(UP while echod listens, DOWN when it stops, UP again when it is back).
-
-What waits for PROXY protocol support (proxy_protocol, proxy_from,
-proxy_timeout, max_connections_per_source): the tests after "PROXY
-protocol" below skip with "needs PROXY protocol support" for as long as
-`echod -t` rejects those keys as unknown, and run by themselves once it
-accepts them.  Skipped too, every test, where haproxy is not installed.
+HAProxy in front of plain listeners (no PROXY header), byte-exact on a
+raw and on a line strip listener, and its health checks (UP while echod
+listens, DOWN when it stops, UP again when it is back); then in front of
+PROXY protocol listeners (proxy_protocol, proxy_from, proxy_timeout,
+max_connections_per_source): send-proxy and send-proxy-v2, the real
+client in the entries and the limits, and its v2 LOCAL checks.  Every
+test skips where haproxy is not installed (fails, under tools/dev, which
+installs it).
 """
 
 import os
 import random
 import re
-import tempfile
 import time
 
 import tap
 from echodtest import (Echod, conf, connect, free_port, listener, local_port,
-                       recv_until_eof, roundtrip, run_echod, wait_until)
+                       recv_until_eof, roundtrip, wait_until)
 from haproxytest import (Haproxy, connect_from, haproxy_path, need_haproxy,
                          server)
 
@@ -124,39 +122,7 @@ def test_check_up_down_and_up_again():
         assert h.proc.poll() is None
 
 
-# --- PROXY protocol: enabled once echod knows the keys ----------------------
-
-_known = {}
-
-
-def need_proxy_support(listener_keys=None, global_keys=None):
-    """tap.Skip("needs PROXY protocol support") while `echod -t` calls
-    these keys unknown; AssertionError if it rejects them otherwise (a
-    changed spelling or range belongs in this file, not in a skip)."""
-    need_haproxy()
-    lk = {"proxy_protocol": "v2", "proxy_from": ["127.0.0.0/8"],
-          "proxy_timeout": 1}
-    lk.update(listener_keys or {})
-    text = conf(listener("probe", 7, address="127.0.0.1", **lk),
-                **(global_keys or {}))
-    if text not in _known:
-        fd, path = tempfile.mkstemp(prefix="echodtest.", suffix=".conf")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            r = run_echod(["-t", "-c", path], timeout=60)
-        finally:
-            os.unlink(path)
-        _known[text] = r
-    r = _known[text]
-    if r.returncode == 0:
-        return
-    if re.search(r'unknown key "(proxy_|max_connections_per_source)',
-                 r.stderr):
-        tap.skip("needs PROXY protocol support")
-    raise AssertionError("echod -t rejects the PROXY protocol keys:\n%s\n%s"
-                         % (text, r.stderr))
-
+# --- PROXY protocol -------------------------------------------------------
 
 def _proxy_listener(name, port, version, **keys):
     return listener(name, port, address="127.0.0.1", proxy_protocol=version,
@@ -197,7 +163,7 @@ def _proxied_echo(d, h, name, clients):
 
 
 def test_proxy_v1_and_v2_echo_and_name_the_client():
-    need_proxy_support()
+    need_haproxy()
     for version, proxy in (("v1", "v1"), ("v2", "v2")):
         ep = free_port()
         with Echod(conf(_proxy_listener("pp", ep, version))) as d, \
@@ -207,7 +173,7 @@ def test_proxy_v1_and_v2_echo_and_name_the_client():
 
 
 def test_proxy_any_takes_both_versions():
-    need_proxy_support({"proxy_protocol": "any"})
+    need_haproxy()
     ep = free_port()
     # roundrobin: the clients alternate between the v1 and the v2 server
     with Echod(conf(_proxy_listener("pp", ep, "any"))) as d, \
@@ -225,7 +191,7 @@ def test_health_checks_with_headers_are_not_proxy_errors():
     addresses), those of a send-proxy server a v1 line naming the check's
     own endpoints; both then reset.  echod must count neither as a
     proxy-error: a LOCAL header means "use the connection's endpoints"."""
-    need_proxy_support({"proxy_protocol": "any"})
+    need_haproxy()
     ep = free_port()
     with Echod(conf(_proxy_listener("pp", ep, "any"))) as d, \
             Haproxy([server("v1", ep, proxy="v1"),
@@ -266,8 +232,8 @@ def test_per_source_limit_counts_the_client_not_the_balancer():
     127.0.0.1: 127.0.0.2's third is closed at once, 127.0.0.3's two are
     served (four at once through one balancer address), and a freed slot
     of 127.0.0.2 is usable again.  Set on the listener, then globally."""
-    need_proxy_support({"max_connections_per_source": 2})
-    need_proxy_support(global_keys={"max_connections_per_source": 2})
+    need_haproxy()
+    need_haproxy()
     for where in ("listener", "global"):
         ep = free_port()
         if where == "listener":
@@ -315,7 +281,7 @@ def test_bad_or_missing_header_is_a_proxy_error():
     (127.0.0.1 is in proxy_from): a malformed header, a v1 line to a
     v2-only listener, or no header within proxy_timeout: nothing is
     echoed, the connection is closed, the close entry says proxy-error."""
-    need_proxy_support()
+    need_haproxy()
     p_any, p_v2 = free_port(), free_port()
     text = conf(_proxy_listener("any", p_any, "any", proxy_timeout=1),
                 _proxy_listener("v2", p_v2, "v2", proxy_timeout=1))

@@ -339,7 +339,7 @@ def test_promtool():
     """promtool (Debian's prometheus) finds no problem in a scrape."""
     tool = shutil.which("promtool")
     if tool is None:
-        tap.skip("promtool not installed (Debian package prometheus)")
+        tap.missing("promtool not installed (Debian package prometheus)")
     p, u, m = free_port(), free_port(), free_port()
     with Echod(metrics_conf(m, listener("echo", p, address="127.0.0.1"),
                             listener("u", u, protocol="udp"))):
@@ -567,7 +567,7 @@ def test_grafana_dashboard():
             assert name in served, (name, e)
     tool = shutil.which("promtool")
     if tool is None:
-        tap.skip("promtool not installed (Debian package prometheus)")
+        tap.missing("promtool not installed (Debian package prometheus)")
     # Grafana's variables, as Prometheus would see them substituted.
     rules = {"groups": [{"name": "dashboard", "rules": [
         {"record": "dashboard:%d" % i,

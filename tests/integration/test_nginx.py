@@ -82,9 +82,9 @@ stream {
 def need_nginx():
     if shutil.which("nginx") is None and not os.path.exists(
             "/usr/sbin/nginx"):
-        tap.skip("nginx is not installed")
+        tap.missing("nginx is not installed")
     if not os.path.exists(MODULE):
-        tap.skip("nginx's stream module (libnginx-mod-stream) is missing")
+        tap.missing("nginx's stream module (libnginx-mod-stream) is missing")
 
 
 def test_nginx_stream_proxy_protocol():

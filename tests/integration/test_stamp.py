@@ -38,7 +38,7 @@ TIME_ERROR = 5
 
 def _need_scapy():
     if Test is None:
-        tap.skip("scapy with scapy.contrib.stamp (python3-scapy) is not "
+        tap.missing("scapy with scapy.contrib.stamp (python3-scapy) is not "
                  "installed")
 
 

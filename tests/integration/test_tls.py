@@ -102,7 +102,7 @@ PKI = None
 def pki():
     global PKI
     if OPENSSL is None:
-        tap.skip("no openssl command")
+        tap.missing("no openssl command")
     if PKI is None:
         PKI = Pki()
     return PKI
@@ -559,7 +559,7 @@ def test_alpn():
 def test_socat():
     """socat OPENSSL: as a client, byte-exact."""
     if SOCAT is None:
-        tap.skip("no socat")
+        tap.missing("no socat")
     port = free_port()
     p = pki()
     data = b"through socat\n" * 100

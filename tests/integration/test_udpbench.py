@@ -227,7 +227,7 @@ def test_options():
 def test_inetd_internal_echo():
     inetd = shutil.which("inetd") or "/usr/sbin/inetd"
     if not os.access(inetd, os.X_OK):
-        tap.skip("no inetd (Debian package openbsd-inetd)")
+        tap.missing("no inetd (Debian package openbsd-inetd)")
     _need_namespaces()
     d = tempfile.mkdtemp(prefix="udpbench.")
     try:
