@@ -121,7 +121,12 @@ tls_conf_new(const char *name, enum tls_version min, char **cause)
 	/*
 	 * A client that closes without a close_notify has ended, not failed:
 	 * OpenSSL 3 would call it an error that libevent 2.1 cannot tell from
-	 * others (an echo has no truncation to fear).
+	 * others (an echo has no truncation to fear).  Renegotiation: OpenSSL
+	 * 3 refuses a client's unless SSL_OP_ALLOW_CLIENT_RENEGOTIATION, which
+	 * stays off; SSL_OP_NO_RENEGOTIATION says so whatever the version's
+	 * default, and that echod never asks for one itself.  The client
+	 * gets a no_renegotiation alert, never a second handshake's work
+	 * (test_tls.py test_renegotiation_refused).
 	 */
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
