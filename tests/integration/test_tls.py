@@ -17,7 +17,7 @@ import tempfile
 import time
 
 import tap
-from echodtest import (DEADLINE, Echod, conf, connect, free_port, listener,
+from echodtest import (DEADLINE, ECHOD, Echod, conf, connect, free_port, listener,
                        local_port, recv_until_eof, run_echod,
                        wait_until)
 
@@ -759,6 +759,41 @@ def test_credentials_directory():
         recv_exact(s, 5)
         s.close()
 
+
+def test_credentials_of_the_main_process():
+    """echod -t as systemd's ExecReload= runs it: $CREDENTIALS_DIRECTORY
+    set but not mounted in its namespace (systemd/systemd#35227; here a
+    tmpfs over it), $MAINPID the daemon's: the files are read through
+    /proc/MAINPID/root, and a check without $MAINPID fails as before."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or unshare is None:
+        tap.skip("needs root and unshare(1)")
+    p = pki()
+    # Not beside the credentials, which the tmpfs hides.
+    cdir = tempfile.mkdtemp(prefix="echodcred.")
+    path = os.path.join(cdir, "cred.conf")
+    with open(path, "w") as f:
+        f.write(conf(tls_listener("c", free_port(), tls={
+            "certificate": "%d/server.pem", "key": "%d/server.key"})))
+    hide = "mount -t tmpfs none \"$1\" && exec \"$2\" -t -c \"$3\""
+    main = subprocess.Popen(["sleep", "60"])
+    try:
+        for rc in (0, 1):
+            env = dict(os.environ, CREDENTIALS_DIRECTORY=p.dir)
+            env.pop("MAINPID", None)
+            if rc == 0:
+                env["MAINPID"] = str(main.pid)
+            r = subprocess.run([unshare, "-m", "sh", "-c", hide, "sh", p.dir,
+                                ECHOD, path], env=env, capture_output=True,
+                               text=True, timeout=DEADLINE)
+            if r.returncode != rc:
+                raise AssertionError("MAINPID %s: rc %d: %s"
+                                     % (env.get("MAINPID"), r.returncode,
+                                        r.stderr))
+    finally:
+        main.kill()
+        main.wait()
+        shutil.rmtree(cdir, ignore_errors=True)
 
 if __name__ == "__main__":
     try:
