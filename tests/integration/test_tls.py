@@ -505,7 +505,9 @@ def test_slow_handshake_dribbled():
             raise AssertionError("still open after %d of %d bytes in %.1f s"
                                  % (sent, len(hello),
                                     time.monotonic() - t0))
-        if not 0.4 <= closed - t0 <= 3 or sent < 3:
+        # Not an upper bound on time (valgrind, a busy machine): that it
+        # closed at all while bytes still came is the point.
+        if closed - t0 < 0.4 or sent < 3:
             raise AssertionError("closed after %.2f s and %d bytes"
                                  % (closed - t0, sent))
         d.wait_closed_entry(sport, "s", "handshake-timeout")
