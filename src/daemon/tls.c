@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -121,7 +122,12 @@ tls_conf_new(const char *name, enum tls_version min, char **cause)
 	/*
 	 * A client that closes without a close_notify has ended, not failed:
 	 * OpenSSL 3 would call it an error that libevent 2.1 cannot tell from
-	 * others (an echo has no truncation to fear).
+	 * others (an echo has no truncation to fear).  Renegotiation: OpenSSL
+	 * 3 refuses a client's unless SSL_OP_ALLOW_CLIENT_RENEGOTIATION, which
+	 * stays off; SSL_OP_NO_RENEGOTIATION says so whatever the version's
+	 * default, and that echod never asks for one itself.  The client
+	 * gets a no_renegotiation alert, never a second handshake's work
+	 * (test_tls.py test_renegotiation_refused).
 	 */
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -143,12 +149,42 @@ tls_conf_free(struct tls_conf *t)
 	free(t);
 }
 
+/*
+ * A "%d/" file as the main process $MAINPID sees it: systemd 252 (and
+ * later, systemd/systemd#35227) gives an ExecReload= process the
+ * $CREDENTIALS_DIRECTORY of the unit but, in a unit with a mount
+ * namespace as echod's, not the directory itself, so that `echod -t`
+ * before the SIGHUP would fail on every "%d/" file.  The main process has
+ * it, and a process of the same user may look through its root (proc(5),
+ * /proc/PID/root) at the very copies that it reads at the reload.  NULL
+ * when no $MAINPID is set (only systemd's control processes have one) or
+ * it is this process.
+ */
+static char *
+tls_mainroot(const char *full)
+{
+	const char	*mainpid = getenv("MAINPID");
+	char		*end, *via;
+	long		 pid;
+
+	if (mainpid == NULL)
+		return (NULL);
+	errno = 0;
+	pid = strtol(mainpid, &end, 10);
+	if (errno != 0 || end == mainpid || *end != '\0' || pid <= 0 ||
+	    pid == (long)getpid())
+		return (NULL);
+	if (asprintf(&via, "/proc/%ld/root%s", pid, full) == -1)
+		return (NULL);
+	return (via);
+}
+
 /* See tls.h. */
 int
 tls_file(const char *path, char **buf, size_t *len, char **cause)
 {
-	const char	*dir, *why, *name = path;
-	char		*full = NULL;
+	const char	*dir, *why, *viawhy, *name = path;
+	char		*full = NULL, *via;
 
 	if (strncmp(path, "%d/", 3) == 0) {
 		dir = getenv("CREDENTIALS_DIRECTORY");
@@ -165,7 +201,14 @@ tls_file(const char *path, char **buf, size_t *len, char **cause)
 		}
 		name = full;
 	}
-	if ((*buf = conffile_load(name, len, &why)) == NULL) {
+	*buf = conffile_load(name, len, &why);
+	if (*buf == NULL && full != NULL && (via = tls_mainroot(full)) !=
+	    NULL) {
+		/* If the main process has none either, the first reason. */
+		*buf = conffile_load(via, len, &viawhy);
+		free(via);
+	}
+	if (*buf == NULL) {
 		if (asprintf(cause, "%s", why) == -1)
 			*cause = NULL;
 		free(full);

@@ -40,7 +40,9 @@ void		 tls_conf_free(struct tls_conf *);
 /*
  * Read the file at path as conffile.c reads a configuration (regular
  * files only, without blocking, at most CONFFILE_MAX bytes), "%d/" at the
- * start standing for $CREDENTIALS_DIRECTORY.  The caller frees *buf with
+ * start standing for $CREDENTIALS_DIRECTORY (as the main process $MAINPID
+ * sees it, for systemd's ExecReload=, which is not given the directory
+ * itself).  The caller frees *buf with
  * tls_file_free(), which wipes it first (it may hold a private key).
  */
 int		 tls_file(const char *path, char **buf, size_t *len,

@@ -24,11 +24,18 @@ check holds, 1 when it does not (with the reason on stderr).
                              192.0.2.77:4242: echoed, and its open and
                              close entries name that client in
                              ECHOD_REMOTE_* and this end in ECHOD_PROXY_*
+  sclient HOST PORT CA MARKER  openssl s_client, checking the server against
+                             the CA file: MARKER goes out as a line and
+                             comes back, then the client closes
+  jtls LISTENER MARKER       a close entry on LISTENER says eof and carries
+                             ECHOD_TLS_VERSION and ECHOD_TLS_CIPHER, and no
+                             entry holds MARKER
 """
 
 import codecs
 import ipaddress
 import json
+import os
 import selectors
 import socket
 import struct
@@ -235,6 +242,68 @@ def cmd_jproxy(host, port):
                 raise Fail("no entry %s with %s" % (msgid, " ".join(want)))
             time.sleep(0.2)     # journald has no change notification here
     print(matching(MSGID_CLOSE, want)[-1]["MESSAGE"])
+
+
+def cmd_sclient(host, port, ca, marker):
+    line = marker.encode() + b"\n"
+    p = subprocess.Popen(["openssl", "s_client", "-connect",
+                          "%s:%s" % (host, port), "-CAfile", ca,
+                          "-servername", "localhost", "-verify_return_error",
+                          "-quiet", "-no_ign_eof"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(line)
+        p.stdin.flush()
+        got = b""
+        sel = selectors.DefaultSelector()
+        sel.register(p.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + TIMEOUT
+        while len(got) < len(line):
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                raise Fail("no echo in time, got %r" % got)
+            chunk = os.read(p.stdout.fileno(), 4096)
+            if not chunk:
+                raise Fail("s_client ended after %r: %s" % (got,
+                           p.stderr.read().decode(errors="replace")))
+            got += chunk
+        p.stdin.close()
+        rc = p.wait(TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if got != line:
+        raise Fail("sent %r, got %r" % (line, got))
+    if rc != 0:
+        raise Fail("s_client exit status %d" % rc)
+    print("openssl s_client: %r echoed, the certificate verified" % line)
+
+
+def cmd_jtls(listener, marker):
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        entries = journal()
+        mine = [e for e in entries if e.get("MESSAGE_ID") == MSGID_CLOSE
+                and e.get("ECHOD_LISTENER") == listener]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)     # journald has no change notification here
+    if not mine:
+        raise Fail("no close entry on %s" % listener)
+    close = mine[-1]
+    for f in ("ECHOD_TLS_VERSION", "ECHOD_TLS_CIPHER"):
+        if not close.get(f):
+            raise Fail("close entry %r lacks %s" % (close.get("MESSAGE"), f))
+    if close.get("ECHOD_CLOSE_REASON") != "eof":
+        raise Fail("close reason %r" % close.get("ECHOD_CLOSE_REASON"))
+    for e in entries:
+        if marker in json.dumps(e):
+            raise Fail("client payload in the journal: %r" % e.get("MESSAGE"))
+    print(close["MESSAGE"])
+    print("ECHOD_TLS_VERSION=%s ECHOD_TLS_CIPHER=%s"
+          % (close["ECHOD_TLS_VERSION"], close["ECHOD_TLS_CIPHER"]))
 
 
 def main(argv):

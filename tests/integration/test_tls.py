@@ -17,8 +17,9 @@ import tempfile
 import time
 
 import tap
-from echodtest import (DEADLINE, Echod, conf, connect, free_port, listener,
-                       local_port, recv_until_eof, run_echod)
+from echodtest import (DEADLINE, ECHOD, Echod, conf, connect, free_port, listener,
+                       local_port, recv_until_eof, run_echod,
+                       wait_until)
 
 OPENSSL = shutil.which("openssl")
 SOCAT = shutil.which("socat")
@@ -377,6 +378,149 @@ def test_handshake_timeout():
         s.close()
 
 
+def tls_warnings(d, since):
+    """The rate-limited TLS warnings from log index since: (count, last)."""
+    return [(int(m.group(1)), m.group(2)) for m in d.log_matches(
+        r"^warning: closed (\d+) connections? for their TLS; the last: "
+        r"(.*)$", since)]
+
+
+def held_echo(t, text):
+    """One line over a session held open meanwhile: still served."""
+    t.sendall(text)
+    if recv_exact(t, len(text)) != text:
+        raise AssertionError("the held session's echo is wrong")
+
+
+def test_bad_clients_warned_once_a_second():
+    """A burst of plain-text and garbage clients: each closed as
+    tls-error, all counted in warnings of at most one a second, and a
+    session held open meanwhile goes on echoing."""
+    port = free_port()
+    with Echod(conf(tls_listener("w", port))) as d:
+        held = tls_connect(port)
+        held_echo(held, b"before\n")
+        mark = d.log_mark()
+        t0 = time.monotonic()
+        bad = []
+        for i in range(25):
+            s = connect(port)
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n" if i % 5 else
+                      b"\x16\x03\x01\x00\x40" + bytes(64))
+            bad.append(s)
+        for s in bad:
+            recv_until_eof(s)
+            d.wait_closed_entry(local_port(s), "w", "tls-error", since=mark)
+        held_echo(held, b"during\n")
+        wait_until(lambda: sum(n for n, _ in tls_warnings(d, mark)) >= 25,
+                   what="warnings counting 25 connections")
+        spent = time.monotonic() - t0
+        warned = tls_warnings(d, mark)
+        if sum(n for n, _ in warned) != 25:
+            raise AssertionError("warnings count %r" % warned)
+        if len(warned) > spent + 2:
+            raise AssertionError("%d warnings in %.1f s: %r"
+                                 % (len(warned), spent, warned))
+        if not any(w.startswith("from 127.0.0.1:") and " on w: " in w
+                   for _, w in warned):
+            raise AssertionError("no client named: %r" % warned)
+        held_echo(held, b"after\n")
+        held.close()
+        for s in bad:
+            s.close()
+
+
+def test_renegotiation_refused():
+    """A TLS 1.2 client that renegotiates (s_client's R) is refused:
+    OpenSSL answers no_renegotiation, the client gives up, and that
+    costs its own connection only (tls-error, the warning); a session
+    held open meanwhile goes on."""
+    port = free_port()
+    with Echod(conf(tls_listener("r", port))) as d:
+        c = SClient(port, "-tls1_2")
+        c.send(b"one\n")
+        if c.recv(4) != b"one\n":
+            raise AssertionError("no echo before renegotiating")
+        cport = c.port(d)
+        held = tls_connect(port)
+        held_echo(held, b"held\n")
+        mark = d.log_mark()
+        c.send(b"R\n")
+        rc, err = c.close()
+        if "RENEGOTIATING" not in err or rc == 0:
+            raise AssertionError("s_client: rc %d, %r" % (rc, err))
+        d.wait_closed_entry(cport, "r", "tls-error", since=mark)
+        d.wait_log(r"^warning: closed 1 connection for their TLS; the "
+                   r"last: from 127\.0\.0\.1:%d on r: " % cport, since=mark)
+        held_echo(held, b"still\n")
+        held.close()
+
+
+def client_hello():
+    """A real ClientHello, as Python's ssl would send it first."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+def test_slow_handshake_dribbled():
+    """A ClientHello dribbled a byte every 50 ms: the bytes do not hold
+    the handshake's deadline back, the client is closed at
+    timeouts.handshake as handshake-timeout with the warning, and another
+    client's handshake and echo meanwhile are served."""
+    port = free_port()
+    hello = client_hello()
+    with Echod(conf(tls_listener("s", port,
+                                 timeouts={"handshake": 0.5}))) as d:
+        s = connect(port)
+        sport = local_port(s)
+        t0 = time.monotonic()
+        sent, other, closed = 0, None, None
+        while sent < len(hello) and time.monotonic() - t0 < 10:
+            try:
+                s.send(hello[sent:sent + 1])
+            except OSError:
+                closed = time.monotonic()
+                break
+            sent += 1
+            if select.select([s], [], [], 0.05)[0]:
+                try:
+                    if s.recv(4096) == b"":
+                        closed = time.monotonic()
+                        break
+                except OSError:
+                    closed = time.monotonic()
+                    break
+            if other is None and time.monotonic() - t0 > 0.2:
+                other = tls_connect(port)
+                held_echo(other, b"meanwhile\n")
+        if closed is None:
+            raise AssertionError("still open after %d of %d bytes in %.1f s"
+                                 % (sent, len(hello),
+                                    time.monotonic() - t0))
+        # Not an upper bound on time (valgrind, a busy machine): that it
+        # closed at all while bytes still came is the point.
+        if closed - t0 < 0.4 or sent < 3:
+            raise AssertionError("closed after %.2f s and %d bytes"
+                                 % (closed - t0, sent))
+        d.wait_closed_entry(sport, "s", "handshake-timeout")
+        d.wait_log(r"^warning: closed 1 connection for their TLS; the "
+                   r"last: from 127\.0\.0\.1:%d on s: no handshake within "
+                   r"timeouts\.handshake$" % sport)
+        if other is None:
+            raise AssertionError("no second client ran meanwhile")
+        held_echo(other, b"after\n")
+        other.close()
+        s.close()
+
+
 def test_idle_timeout_after_handshake():
     """After the handshake, the idle timeout rules."""
     port = free_port()
@@ -617,6 +761,41 @@ def test_credentials_directory():
         recv_exact(s, 5)
         s.close()
 
+
+def test_credentials_of_the_main_process():
+    """echod -t as systemd's ExecReload= runs it: $CREDENTIALS_DIRECTORY
+    set but not mounted in its namespace (systemd/systemd#35227; here a
+    tmpfs over it), $MAINPID the daemon's: the files are read through
+    /proc/MAINPID/root, and a check without $MAINPID fails as before."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or unshare is None:
+        tap.skip("needs root and unshare(1)")
+    p = pki()
+    # Not beside the credentials, which the tmpfs hides.
+    cdir = tempfile.mkdtemp(prefix="echodcred.")
+    path = os.path.join(cdir, "cred.conf")
+    with open(path, "w") as f:
+        f.write(conf(tls_listener("c", free_port(), tls={
+            "certificate": "%d/server.pem", "key": "%d/server.key"})))
+    hide = "mount -t tmpfs none \"$1\" && exec \"$2\" -t -c \"$3\""
+    main = subprocess.Popen(["sleep", "60"])
+    try:
+        for rc in (0, 1):
+            env = dict(os.environ, CREDENTIALS_DIRECTORY=p.dir)
+            env.pop("MAINPID", None)
+            if rc == 0:
+                env["MAINPID"] = str(main.pid)
+            r = subprocess.run([unshare, "-m", "sh", "-c", hide, "sh", p.dir,
+                                ECHOD, path], env=env, capture_output=True,
+                               text=True, timeout=DEADLINE)
+            if r.returncode != rc:
+                raise AssertionError("MAINPID %s: rc %d: %s"
+                                     % (env.get("MAINPID"), r.returncode,
+                                        r.stderr))
+    finally:
+        main.kill()
+        main.wait()
+        shutil.rmtree(cdir, ignore_errors=True)
 
 if __name__ == "__main__":
     try:
