@@ -20,35 +20,9 @@
 
 #include "strip.h"
 
-#define TARGET_MS	10.0
+#include "regex-patterns.h"
 
-/* The worst accepted patterns found by hand, the tests and the fuzzer. */
-static const char *const builtin[] = {
-	"(a{1,20}){1,20}b",		"a",
-	"((a{1,10}){1,10}){1,10}b",	"a",
-	"(.*)(.*)x",			"a",
-	"(a|aa)*b",			"a",
-	"(a*)*b",			"a",
-	"(((((((((a)+)+)+)+)+)+)+)+)+b", "a",
-	"((((((a?)+)+)+)+)+)b",		"a",
-	"[[:alpha:]]*x",		"a",
-	"([[:alpha:]]+[[:alnum:]]*)*x",	"a",
-	"(.?){300}x",			"a",
-	"a{1,1000}b",			"a",
-	"[ab]{0,1000}[ab]{0,1000}c",	"ab",
-	"(.*a){20}x",			"ab",
-	"([ab]*a){500}c",		"ab",
-	"(a|b)*a(a|b){20}",		"ab",
-	"[ab]*a[ab]{10}",		"ab",
-	"[ab]*a[ab]{100}",		"ab",
-	"[ab]*a[ab]{1000}",		"ab",
-	"[ab]*a[ab]{1000}[ab]{1000}",	"ab",
-	"[ab]*a[ab]{500}[ab]{490}",	"ab",
-	"[ab]*a[ab]{990}",		"ab",
-	"[a-z]*a[a-z]{1000}",		"abcdefghijklmnopqrstuvwxyz",
-	"(.*a){100}x",			"ab",
-	NULL
-};
+#define TARGET_MS	10.0
 
 /* Monotonic milliseconds. */
 static double
@@ -127,8 +101,9 @@ main(int argc, char **argv)
 		for (i = 1; i + 1 < argc; i += 2, n++)
 			over += measure(argv[i], argv[i + 1], line, len);
 	} else {
-		for (i = 0; builtin[i] != NULL; i += 2, n++)
-			over += measure(builtin[i], builtin[i + 1], line, len);
+		for (i = 0; regex_builtin[i] != NULL; i += 2, n++)
+			over += measure(regex_builtin[i], regex_builtin[i + 1],
+			    line, len);
 	}
 	printf("%d of %d patterns over the %.0f ms target\n", over, n,
 	    TARGET_MS);
