@@ -19,11 +19,10 @@ extern "C" {
 #endif
 
 /*
- * Most instructions a compiled pattern may have.  With the window of
- * strip.h (4096 bytes), a lazily built DFA of at most 1024 instructions
- * per state never outgrows its cache (bench/regex: at 2048, patterns of
- * about 1700 instructions made RE2 fall back to its NFA and took 110 ms
- * on a hostile 4 KiB; at this cap the worst found take 0.13 ms).
+ * Most instructions a compiled pattern may have: with the window of
+ * strip.h, what bounds a match's cost (at 2048, patterns of about 1700
+ * instructions made RE2 fall back to its NFA and took 110 ms on a hostile
+ * 4 KiB).
  */
 #define STRIP_RE_PROG_MAX	1024
 

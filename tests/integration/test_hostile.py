@@ -329,7 +329,7 @@ def test_regex_refused_when_it_could_not_be_bounded():
 def test_hostile_line_does_not_hold_the_worker():
     """(a|b)*a(a|b){20} on a long line of random a and b took glibc
     seconds, and every session of the worker waited: now the line is
-    answered (its first 4096 bytes matched, the regex's window) and a
+    answered (its first 1024 bytes matched, the regex's window) and a
     client on the same worker gets its reply at once."""
     port = free_port()
     text = conf(listener("re", port, address="127.0.0.1", framing="line",
@@ -350,15 +350,15 @@ def test_hostile_line_does_not_hold_the_worker():
         # valgrind makes everything some 50 times slower).
         limit = 10 if os.environ.get("ECHOD_WRAPPER") else 2
         assert waited < limit, "the other client waited %.2f s" % waited
-        # The longest match ending within the first 4096 bytes: they
-        # all go when byte 4095 ends one, less otherwise.
+        # The longest match ending within the first 1024 bytes: they
+        # all go when byte 1023 ends one, less otherwise.
         got = recv_exact(hostile, 1, 10)
         rest = b""
         while not (got + rest).endswith(b"\n"):
             rest += hostile.recv(65536)
         reply = got + rest
         cut = len(line) + 1 - len(reply)
-        assert 0 < cut <= 4096, cut
+        assert 0 < cut <= 1024, cut
         assert reply == line[cut:] + b"\n"
         hostile.close()
         other.close()
