@@ -2,6 +2,7 @@
 """echod tried as a hostile client, file or admin slip would try it
 (issue 12): each case that once broke it, named after what it did."""
 
+import contextlib
 import os
 import random
 import re
@@ -51,27 +52,51 @@ def test_stop_waits_no_longer_than_the_last_session():
             assert took < 5, "workers=%d: %.2f s to stop" % (workers, took)
 
 
+@contextlib.contextmanager
+def _fault():
+    """A directory for fault.so's files (see fault.c) and the environment
+    that loads it into echod; tap.Skip without it."""
+    if not os.path.exists(FAULT):
+        tap.skip("no %s" % FAULT)
+    fault = tempfile.mkdtemp(prefix="echodfault.")
+    env = {"LD_PRELOAD": FAULT, "ECHOD_FAULT_DIR": fault,
+           # fault.so comes first: AddressSanitizer must be told it may
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+           ":verify_asan_link_order=0"}
+    try:
+        yield fault, env
+    finally:
+        shutil.rmtree(fault, ignore_errors=True)
+
+
+def _arm(fault, *names):
+    for name in names:
+        open(os.path.join(fault, name), "w").close()
+
+
+def _disarm(fault, *names):
+    for name in names:
+        os.unlink(os.path.join(fault, name))
+
+
+def _wait_fault(fault, name, what):
+    wait_until(lambda: os.path.exists(os.path.join(fault, name)), 10, what)
+
+
 def test_stop_ends_when_the_last_session_cannot_start():
     """A connection handed to a worker whose session cannot be set up
     gave its slot back without telling the stop, which then waited for
     timeouts.shutdown."""
-    if not os.path.exists(FAULT):
-        tap.skip("no %s" % FAULT)
     port = free_port()
-    fault = tempfile.mkdtemp(prefix="echodfault.")
-    env = {"LD_PRELOAD": FAULT, "ECHOD_FAULT_DIR": fault,
-           "ECHOD_FAULT_USEC": "1000000",
-           # fault.so comes first: AddressSanitizer must be told it may
-           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-           ":verify_asan_link_order=0"}
     text = conf(listener("echo", port, address="127.0.0.1"), workers=2,
                 timeouts={"idle": 300, "write": 30, "shutdown": 20})
-    try:
+    with _fault() as (fault, env):
+        env["ECHOD_FAULT_USEC"] = "1000000"
         with Echod(text, env=env) as d:
-            open(os.path.join(fault, "event_new"), "w").close()
+            _arm(fault, "event_new")
             s = connect(port)
-            wait_until(lambda: os.path.exists(os.path.join(fault, "hit")),
-                       10, "the worker's event_new() to be under way")
+            _wait_fault(fault, "hit",
+                        "the worker's event_new() to be under way")
             mark = d.notify_mark()
             t0 = time.monotonic()
             d.kill(signal.SIGTERM)
@@ -83,10 +108,74 @@ def test_stop_ends_when_the_last_session_cannot_start():
             assert took < 5, "%.2f s to stop" % took
             d.wait_log(r"^warning: cannot serve a connection on echo")
             s.close()
-    finally:
-        for f in os.listdir(fault):
-            os.unlink(os.path.join(fault, f))
-        os.rmdir(fault)
+
+
+def test_stop_ends_when_the_last_connection_cannot_be_handed_on():
+    """A connection the main loop cannot hand to a worker (no memory for
+    the hand-off, worker.c) is closed there and its slot given back: a
+    stop that came while that hand-off was under way ends at once, not
+    at timeouts.shutdown."""
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"), workers=2,
+                timeouts={"idle": 300, "write": 30, "shutdown": 20})
+    with _fault() as (fault, env):
+        with Echod(text, env=env) as d:
+            _arm(fault, "handoff", "hold")
+            s = connect(port)
+            _wait_fault(fault, "hit",
+                        "the hand-off's calloc() to be under way")
+            mark = d.notify_mark()
+            t0 = time.monotonic()
+            d.kill(signal.SIGTERM)
+            # the main loop takes the signal once the hand-off has failed
+            _wait_fault(fault, "signalled", "SIGTERM to reach the main loop")
+            _disarm(fault, "hold")
+            d.wait_notify(r"^STOPPING=1$", 5, mark)
+            assert recv_until_eof(s, 10) == b""
+            assert d.wait_exit(15) == 0
+            took = time.monotonic() - t0
+            assert took < 5, "%.2f s to stop" % took
+            d.wait_log(r"^warning: cannot hand a connection on echo to a "
+                       r"worker: Cannot allocate memory$")
+            s.close()
+
+
+def test_stop_serves_connections_queued_for_a_busy_worker():
+    """Connections accepted for a worker that is busy (here, inside the
+    set-up of an earlier session) wait in its queue, holding their slots.
+    A stop that comes then lets them be served, and ends as soon as the
+    last of them closes, not at timeouts.shutdown."""
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"), workers=2,
+                timeouts={"idle": 300, "write": 30, "shutdown": 20})
+    with _fault() as (fault, env):
+        with Echod(text, env=env) as d:
+            _arm(fault, "stall", "hold")
+            # Round robin from the first worker: the first and the third
+            # connection are its, the second the other worker's.
+            first = connect(port)
+            _wait_fault(fault, "hit", "the first session's set-up to stall")
+            second = connect(port)
+            queued = connect(port)
+            mark = d.notify_mark()
+            # all three accepted: the tick counts the queued one too
+            d.wait_notify(r"^STATUS=3 sessions on ", 5, mark)
+            mark = d.notify_mark()
+            d.kill(signal.SIGTERM)
+            m = d.wait_notify(r"^STOPPING=1$", 5, mark)
+            assert re.search(r"^STATUS=Stopping: 3 sessions left$",
+                             m.string, re.M), m.string
+            _disarm(fault, "stall", "hold")
+            for s in (first, second, queued):
+                roundtrip(s, b"served while stopping\n")
+            first.close()
+            second.close()
+            roundtrip(queued, b"the last\n")
+            t0 = time.monotonic()
+            queued.close()
+            assert d.wait_exit(15) == 0
+            took = time.monotonic() - t0
+            assert took < 5, "%.2f s to stop" % took
 
 
 # --- configuration files that are not what they claim (point 1) ----------
