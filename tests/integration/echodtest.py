@@ -459,16 +459,37 @@ def wait_until(cond, timeout=DEADLINE, what="condition", step=0.02):
         time.sleep(step)
 
 
-def run_echod(args, timeout=DEADLINE, env=None):
-    """Run echod to completion (e.g. -t, -V); CompletedProcess with text."""
+def _as_user(user, d):
+    """For running echod as user, (uid, gid) with no other groups: a copy
+    of echod in directory d that the user can run (the build tree may be
+    in /root, 0700), d made reachable; the path and Popen's arguments."""
+    os.chmod(d, 0o755)
+    exe = os.path.join(d, "echod")
+    shutil.copy2(ECHOD, exe)
+    os.chmod(exe, 0o755)
+    return exe, {"user": user[0], "group": user[1], "extra_groups": []}
+
+
+def run_echod(args, timeout=DEADLINE, env=None, user=None):
+    """Run echod to completion (e.g. -t, -V); CompletedProcess with text.
+    user: (uid, gid) to run it as, from "/" (see _as_user)."""
     e = dict(os.environ)
     e.pop("NOTIFY_SOCKET", None)
     e.pop("LISTEN_FDS", None)
     if env:
         e.update(env)
-    return subprocess.run(_wrapper() + [ECHOD] + list(args),
-                          stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout, env=e)
+    exe, kw, tmp = ECHOD, {}, None
+    if user is not None:
+        tmp = tempfile.mkdtemp(prefix="echodtest.")
+        exe, kw = _as_user(user, tmp)
+        kw["cwd"] = "/"
+    try:
+        return subprocess.run(_wrapper() + [exe] + list(args),
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout, env=e, **kw)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _wrapper():
@@ -508,11 +529,14 @@ class Echod:
     activate: list of (port, fdname or None): the sockets are created by
     systemd-socket-activate on 127.0.0.1 and passed to echod.
     ready: wait for READY=1 on entry (False for daemons expected to fail).
+    user: (uid, gid) to run echod as, with no other groups (see _as_user);
+    its directory, files and notify socket are made reachable for it.
     """
 
     def __init__(self, conf_text, args=(), env=None, activate=None,
-                 ready=True, timeout=DEADLINE):
+                 ready=True, timeout=DEADLINE, user=None):
         self.conf_text = conf_text
+        self.user = user
         self.args = list(args)
         self.env = dict(env or {})
         self.activate = activate
@@ -558,13 +582,17 @@ class Echod:
         self.notify_path = os.path.join(self.dir, "notify")
         self._nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._nsock.bind(self.notify_path)
+        exe, kw = ECHOD, {}
+        if self.user is not None:
+            exe, kw = _as_user(self.user, self.dir)
+            os.chmod(self.notify_path, 0o666)
         env = dict(os.environ)
         for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
                   "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
             env.pop(k, None)
         env["NOTIFY_SOCKET"] = self.notify_path
         env.update(self.env)
-        argv = _wrapper() + [ECHOD, "-c", self.path,
+        argv = _wrapper() + [exe, "-c", self.path,
                              "--log-target=stderr"] + self.args
         if self.activate:
             pre = ["systemd-socket-activate"]
@@ -582,7 +610,8 @@ class Echod:
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env,
-                                     cwd=self.dir, start_new_session=True)
+                                     cwd=self.dir, start_new_session=True,
+                                     **kw)
         self._spawn(self._read_stream, self.proc.stderr, self.lines)
         self._spawn(self._read_stream, self.proc.stdout, self.stdout)
         self._spawn(self._read_notify)
@@ -647,6 +676,8 @@ class Echod:
         tmp = self.path + ".new"
         with open(tmp, "w") as f:
             f.write(text)
+        if self.user is not None:
+            os.chmod(tmp, 0o644)
         os.rename(tmp, self.path)
 
     def kill(self, sig):

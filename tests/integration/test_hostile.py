@@ -2,7 +2,9 @@
 """echod tried as a hostile client, file or admin slip would try it
 (issue 12): each case that once broke it, named after what it did."""
 
+import contextlib
 import os
+import pwd
 import random
 import re
 import shutil
@@ -13,7 +15,7 @@ import tempfile
 import time
 
 import tap
-from echodtest import (ECHOD, Echod, conf, connect, free_port, listener,
+from echodtest import (Echod, conf, connect, free_port, listener,
                        recv_exact, recv_until_eof, roundtrip, run_echod,
                        wait_until)
 
@@ -51,27 +53,51 @@ def test_stop_waits_no_longer_than_the_last_session():
             assert took < 5, "workers=%d: %.2f s to stop" % (workers, took)
 
 
+@contextlib.contextmanager
+def _fault():
+    """A directory for fault.so's files (see fault.c) and the environment
+    that loads it into echod; tap.Skip without it."""
+    if not os.path.exists(FAULT):
+        tap.skip("no %s" % FAULT)
+    fault = tempfile.mkdtemp(prefix="echodfault.")
+    env = {"LD_PRELOAD": FAULT, "ECHOD_FAULT_DIR": fault,
+           # fault.so comes first: AddressSanitizer must be told it may
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+           ":verify_asan_link_order=0"}
+    try:
+        yield fault, env
+    finally:
+        shutil.rmtree(fault, ignore_errors=True)
+
+
+def _arm(fault, *names):
+    for name in names:
+        open(os.path.join(fault, name), "w").close()
+
+
+def _disarm(fault, *names):
+    for name in names:
+        os.unlink(os.path.join(fault, name))
+
+
+def _wait_fault(fault, name, what):
+    wait_until(lambda: os.path.exists(os.path.join(fault, name)), 10, what)
+
+
 def test_stop_ends_when_the_last_session_cannot_start():
     """A connection handed to a worker whose session cannot be set up
     gave its slot back without telling the stop, which then waited for
     timeouts.shutdown."""
-    if not os.path.exists(FAULT):
-        tap.skip("no %s" % FAULT)
     port = free_port()
-    fault = tempfile.mkdtemp(prefix="echodfault.")
-    env = {"LD_PRELOAD": FAULT, "ECHOD_FAULT_DIR": fault,
-           "ECHOD_FAULT_USEC": "1000000",
-           # fault.so comes first: AddressSanitizer must be told it may
-           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-           ":verify_asan_link_order=0"}
     text = conf(listener("echo", port, address="127.0.0.1"), workers=2,
                 timeouts={"idle": 300, "write": 30, "shutdown": 20})
-    try:
+    with _fault() as (fault, env):
+        env["ECHOD_FAULT_USEC"] = "1000000"
         with Echod(text, env=env) as d:
-            open(os.path.join(fault, "event_new"), "w").close()
+            _arm(fault, "event_new")
             s = connect(port)
-            wait_until(lambda: os.path.exists(os.path.join(fault, "hit")),
-                       10, "the worker's event_new() to be under way")
+            _wait_fault(fault, "hit",
+                        "the worker's event_new() to be under way")
             mark = d.notify_mark()
             t0 = time.monotonic()
             d.kill(signal.SIGTERM)
@@ -83,10 +109,74 @@ def test_stop_ends_when_the_last_session_cannot_start():
             assert took < 5, "%.2f s to stop" % took
             d.wait_log(r"^warning: cannot serve a connection on echo")
             s.close()
-    finally:
-        for f in os.listdir(fault):
-            os.unlink(os.path.join(fault, f))
-        os.rmdir(fault)
+
+
+def test_stop_ends_when_the_last_connection_cannot_be_handed_on():
+    """A connection the main loop cannot hand to a worker (no memory for
+    the hand-off, worker.c) is closed there and its slot given back: a
+    stop that came while that hand-off was under way ends at once, not
+    at timeouts.shutdown."""
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"), workers=2,
+                timeouts={"idle": 300, "write": 30, "shutdown": 20})
+    with _fault() as (fault, env):
+        with Echod(text, env=env) as d:
+            _arm(fault, "handoff", "hold")
+            s = connect(port)
+            _wait_fault(fault, "hit",
+                        "the hand-off's calloc() to be under way")
+            mark = d.notify_mark()
+            t0 = time.monotonic()
+            d.kill(signal.SIGTERM)
+            # the main loop takes the signal once the hand-off has failed
+            _wait_fault(fault, "signalled", "SIGTERM to reach the main loop")
+            _disarm(fault, "hold")
+            d.wait_notify(r"^STOPPING=1$", 5, mark)
+            assert recv_until_eof(s, 10) == b""
+            assert d.wait_exit(15) == 0
+            took = time.monotonic() - t0
+            assert took < 5, "%.2f s to stop" % took
+            d.wait_log(r"^warning: cannot hand a connection on echo to a "
+                       r"worker: Cannot allocate memory$")
+            s.close()
+
+
+def test_stop_serves_connections_queued_for_a_busy_worker():
+    """Connections accepted for a worker that is busy (here, inside the
+    set-up of an earlier session) wait in its queue, holding their slots.
+    A stop that comes then lets them be served, and ends as soon as the
+    last of them closes, not at timeouts.shutdown."""
+    port = free_port()
+    text = conf(listener("echo", port, address="127.0.0.1"), workers=2,
+                timeouts={"idle": 300, "write": 30, "shutdown": 20})
+    with _fault() as (fault, env):
+        with Echod(text, env=env) as d:
+            _arm(fault, "stall", "hold")
+            # Round robin from the first worker: the first and the third
+            # connection are its, the second the other worker's.
+            first = connect(port)
+            _wait_fault(fault, "hit", "the first session's set-up to stall")
+            second = connect(port)
+            queued = connect(port)
+            mark = d.notify_mark()
+            # all three accepted: the tick counts the queued one too
+            d.wait_notify(r"^STATUS=3 sessions on ", 5, mark)
+            mark = d.notify_mark()
+            d.kill(signal.SIGTERM)
+            m = d.wait_notify(r"^STOPPING=1$", 5, mark)
+            assert re.search(r"^STATUS=Stopping: 3 sessions left$",
+                             m.string, re.M), m.string
+            _disarm(fault, "stall", "hold")
+            for s in (first, second, queued):
+                roundtrip(s, b"served while stopping\n")
+            first.close()
+            second.close()
+            roundtrip(queued, b"the last\n")
+            t0 = time.monotonic()
+            queued.close()
+            assert d.wait_exit(15) == 0
+            took = time.monotonic() - t0
+            assert took < 5, "%.2f s to stop" % took
 
 
 # --- configuration files that are not what they claim (point 1) ----------
@@ -165,17 +255,29 @@ def _case_include_not_on_its_own_line(d):
             r"@include must start a line of its own")
 
 
-def _case_main_directory(d):
-    return None, "directory"
-
-
-def _case_main_fifo(d):
-    return None, "fifo"
+def _case_include_unreadable(d):
+    with open(os.path.join(d, "secret.inc"), "w") as f:
+        f.write("# not for nobody\n")
+    os.chmod(os.path.join(d, "secret.inc"), 0)
+    return (_inc("secret.inc"),
+            r"cannot open include file \S*secret\.inc: Permission denied")
 
 
 _INCLUDE_CASES = [(n[len("_case_"):], f) for n, f in sorted(globals().items())
                   if n.startswith("_case_include")]
-_MAIN_CASES = [("main_directory", "Is a directory"), ("main_fifo", "Is a FIFO")]
+
+# The configuration file itself, by what stands in its place, and what
+# echod says of it: no line includes it, so it is named alone.
+_MAIN_KINDS = {
+    "directory": "Is a directory",
+    "fifo": "Is a FIFO",
+    "device": "Is a character device",
+    "socket": "Is a socket",
+    "missing": "No such file or directory",
+    "oversized": "Larger than 4 MiB",
+    "unreadable": "Permission denied",
+}
+_MAIN_CASES = [("main_" + k, k) for k in _MAIN_KINDS]
 
 
 def _want(d, path, text, case):
@@ -186,42 +288,87 @@ def _want(d, path, text, case):
         where = "%s:%d" % (re.escape(os.path.join(d, got[2][0])), got[2][1])
     else:
         where = "%s:%d" % (re.escape(path), text.count("\n") + 1)
-    return text + line + "\n", r"%s: .*%s" % (where, why)
+    return text + line + "\n", r"%s: %s" % (where, why)
 
 
-def _make_main(path, kind):
-    """Put a directory or a FIFO where the configuration file is."""
-    if os.path.exists(path):
+def _write(path, text):
+    """Replace path with a file of text, readable by all (rename)."""
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.chmod(path + ".new", 0o644)
+    os.rename(path + ".new", path)
+
+
+def _make_main(path, kind, text):
+    """Put what kind names where the configuration file (of text) is."""
+    if os.path.lexists(path):
         os.unlink(path)
     if kind == "directory":
         os.mkdir(path)
-    else:
+    elif kind == "fifo":
         os.mkfifo(path)
+    elif kind == "device":
+        os.symlink("/dev/zero", path)
+    elif kind == "socket":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        s.close()   # the file stays
+    elif kind == "oversized":
+        # valid, but for its size: 5 MiB of comments after the settings
+        with open(path, "w") as f:
+            f.write(text)
+            line = "# " + "x" * 1021 + "\n"
+            for _ in range(5 * 1024):
+                f.write(line)
+    elif kind == "unreadable":
+        _write(path, text)
+        os.chmod(path, 0)
+    else:
+        assert kind == "missing", kind
+
+
+def _prepare(case, d, path, text):
+    """Make d's configuration file, path, the bad case; the regex of what
+    echod must say."""
+    if callable(case):
+        bad, want = _want(d, path, text, case)
+        _write(path, bad)
+        return want
+    _make_main(path, case, text)
+    return r"%s: cannot read: %s" % (re.escape(path), _MAIN_KINDS[case])
+
+
+def _reader(name):
+    """Who runs echod for the case: for an unreadable file, as root reads
+    anything, nobody ((uid, gid), no other groups); anyone else reads as
+    themselves, whom mode 0 denies too.  None: as ourselves."""
+    if "unreadable" not in name or os.geteuid() != 0:
+        return None
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        tap.skip("root reads anything, and there is no user nobody")
+    return pw.pw_uid, pw.pw_gid
 
 
 def _base(port):
     return conf(listener("echo", port, address="127.0.0.1"))
 
 
-def test_bad_files_with_check_and_at_start():
-    port = free_port()
-    for name, case in _INCLUDE_CASES + _MAIN_CASES:
+def _check_and_start_test(name, case):
+    def test():
+        user = _reader(name)
+        port = free_port()
         d = tempfile.mkdtemp(prefix="echodtest.")
         try:
+            os.chmod(d, 0o755)      # for nobody
             path = os.path.join(d, "echod.conf")
-            text = _base(port)
-            if callable(case):
-                bad, want = _want(d, path, text, case)
-                with open(path, "w") as f:
-                    f.write(bad)
-            else:
-                _make_main(path, "fifo" if "FIFO" in case else "directory")
-                want = r"%s: cannot read: %s" % (re.escape(path), case)
+            want = _prepare(case, d, path, _base(port))
             for args in (["-t", "-c", path], ["-c", path,
                                                "--log-target=stderr"]):
                 t0 = time.monotonic()
                 try:
-                    r = run_echod(args, timeout=20)
+                    r = run_echod(args, timeout=20, user=user)
                 except subprocess.TimeoutExpired:
                     raise AssertionError("%s: echod %s hung" % (name, args))
                 assert r.returncode == 1, \
@@ -233,28 +380,22 @@ def test_bad_files_with_check_and_at_start():
                 assert time.monotonic() - t0 < 15
         finally:
             shutil.rmtree(d, ignore_errors=True)
+    test.__name__ = "test_%s_with_check_and_at_start" % name
+    test.__doc__ = ("%s: echod -t and a start say FILE:LINE (the main file "
+                    "alone) and exit 1, at once" % name)
+    return test
 
 
-def test_bad_files_on_sighup_keep_the_service():
-    port = free_port()
-    text = _base(port)
-    with Echod(text) as d:
-        s = connect(port)
-        roundtrip(s, b"before\n")
-        for name, case in _INCLUDE_CASES + _MAIN_CASES:
-            if callable(case):
-                bad, want = _want(d.dir, d.path, text, case)
-                m = d.reload(bad)
-            else:
-                _make_main(d.path, "fifo" if "FIFO" in case
-                           else "directory")
-                m = d.reload()
-                want = r"%s: cannot read: %s" % (re.escape(d.path), case)
-                if os.path.isdir(d.path):
-                    os.rmdir(d.path)
-                else:
-                    os.unlink(d.path)
-                d.write_conf(text)
+def _sighup_test(name, case):
+    def test():
+        user = _reader(name)
+        port = free_port()
+        text = _base(port)
+        with Echod(text, user=user) as d:
+            s = connect(port)
+            roundtrip(s, b"before\n")
+            want = _prepare(case, d.dir, d.path, text)
+            m = d.reload()
             assert m.group(1) == "reload rejected", "%s: %s" % (name,
                                                                 m.group(0))
             assert re.search(want, m.group(2)), \
@@ -264,43 +405,23 @@ def test_bad_files_on_sighup_keep_the_service():
             t = connect(port)
             roundtrip(t, b"new\n")
             t.close()
-        assert d.proc.poll() is None
-        s.close()
-        assert d.stop() == 0
+            assert d.proc.poll() is None
+            s.close()
+            assert d.stop() == 0
+    test.__name__ = "test_%s_on_sighup" % name
+    test.__doc__ = ("%s: a bare SIGHUP rejects the reload with FILE:LINE, "
+                    "keeps every session and accepts new ones" % name)
+    return test
 
 
-def test_unreadable_file_named_with_its_line():
-    """root reads anything: the check runs as nobody."""
-    if os.geteuid() != 0:
-        tap.skip("needs root to become nobody")
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="echodtest.")
-    try:
-        os.chmod(d, 0o755)
-        path = os.path.join(d, "echod.conf")
-        text = _base(port)
-        with open(path, "w") as f:
-            f.write(text + _inc("secret.inc") + "\n")
-        os.chmod(path, 0o644)
-        with open(os.path.join(d, "secret.inc"), "w") as f:
-            f.write("# not for nobody\n")
-        os.chmod(os.path.join(d, "secret.inc"), 0)
-        env = dict(os.environ)
-        env.pop("NOTIFY_SOCKET", None)
-        # A copy nobody can run: the build tree may be in /root (0700).
-        echod = os.path.join(d, "echod")
-        shutil.copy2(ECHOD, echod)
-        os.chmod(echod, 0o755)
-        r = subprocess.run([echod, "-t", "-c", path], user=65534,
-                           group=65534, extra_groups=[],
-                           capture_output=True, text=True, timeout=20,
-                           env=env, cwd="/")
-        assert r.returncode == 1, r.stderr
-        want = r"%s:%d: cannot open include file \S*secret\.inc: " \
-            r"Permission denied" % (re.escape(path), text.count("\n") + 1)
-        assert re.search(want, r.stderr), r.stderr
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+# One test of each kind per case, named after it (tap.main keeps this
+# order: each kind's tests share a line, and the sort is stable).
+for _name, _case in _INCLUDE_CASES + _MAIN_CASES:
+    globals()["test_%s_with_check_and_at_start" % _name] = \
+        _check_and_start_test(_name, _case)
+for _name, _case in _INCLUDE_CASES + _MAIN_CASES:
+    globals()["test_%s_on_sighup" % _name] = _sighup_test(_name, _case)
+del _name, _case
 
 
 # --- a client line against a strip regex (point 2) ---------------------------
