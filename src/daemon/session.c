@@ -79,9 +79,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include "addr.h"
 #include "budget.h"
 #include "compat.h"
@@ -1689,13 +1686,13 @@ static size_t
 session_tls_fields(struct session *s, struct log_field *f,
     struct session_tls_names *tn)
 {
-	SSL		*ssl;
+	struct ssl_st	*ssl;
 	const char	*v, *c;
 	size_t		 n = 0;
 
 	tn->text[0] = '\0';
 	if (s->bev == NULL || (ssl = bufferevent_openssl_get_ssl(s->bev)) ==
-	    NULL || !SSL_is_init_finished(ssl))
+	    NULL || !tls_established(ssl))
 		return (0);
 	v = tls_version_name(ssl);
 	c = tls_cipher_name(ssl);
@@ -1884,16 +1881,12 @@ static void
 session_tls_start(struct session *s)
 {
 	struct bufferevent	*bev;
-	SSL			*ssl;
-	BIO			*bio = NULL;
+	struct ssl_st		*ssl;
 
-	if ((ssl = tls_ssl_new(s->lc->tls)) == NULL ||
-	    (bio = BIO_new_socket(s->fd, BIO_NOCLOSE)) == NULL) {
-		SSL_free(ssl);
+	if ((ssl = tls_ssl_socket(s->lc->tls, s->fd)) == NULL) {
 		session_oom(s);
 		return;
 	}
-	SSL_set_bio(ssl, bio, bio);
 	bev = bufferevent_openssl_socket_new(s->set->base, s->fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -1936,8 +1929,7 @@ session_tls_end(struct session *s)
 	uint64_t	 idle = session_idle_usec(s);
 	uint64_t	 linger = SESSION_LINGER_USEC;
 
-	if (SSL_shutdown(bufferevent_openssl_get_ssl(s->bev)) < 0)
-		ERR_clear_error();
+	tls_close_notify(bufferevent_openssl_get_ssl(s->bev));
 	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
 		session_close(s, s->reason);
 		return;
@@ -1958,16 +1950,10 @@ session_tls_end(struct session *s)
 static void
 session_tls_free(struct session *s)
 {
-	SSL	*ssl;
-
 	if (s->bev == NULL)
 		return;
-	ssl = bufferevent_openssl_get_ssl(s->bev);
-	if (!s->tls_failed && SSL_is_init_finished(ssl) &&
-	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		(void)SSL_shutdown(ssl);
-	ERR_clear_error();
+	tls_last_notify(bufferevent_openssl_get_ssl(s->bev), !s->tls_failed &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0);
 	session_free_buffers(s);
 }
 
