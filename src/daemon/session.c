@@ -242,23 +242,25 @@ struct session {
 
 /*
  * What the sessions of every loop refused over a per-source limit, or
- * closed for their PROXY header, since the last sessions_tick(): each
- * kind makes one warning a second at most, naming the last one.  Only
- * these rare paths take the lock.
+ * closed for their PROXY header or their TLS, since the last
+ * sessions_tick(): each kind makes one warning a second at most, naming
+ * the last one.  Only these rare paths take the lock.
  */
+enum session_tally_kind {
+	SESSION_TALLY_REFUSED,
+	SESSION_TALLY_PROXY,
+	SESSION_TALLY_TLS,
+	SESSION_TALLIES
+};
 struct session_tally {
 	pthread_mutex_t	 lock;
 	unsigned int	 n;
 	char		 last[256];
 };
-static struct session_tally session_refusals = {
-	.lock = PTHREAD_MUTEX_INITIALIZER
-};
-static struct session_tally session_proxy_errors = {
-	.lock = PTHREAD_MUTEX_INITIALIZER
-};
-static struct session_tally session_tls_errors = {
-	.lock = PTHREAD_MUTEX_INITIALIZER
+static struct session_tally session_tallies[SESSION_TALLIES] = {
+	[SESSION_TALLY_REFUSED] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+	[SESSION_TALLY_PROXY] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+	[SESSION_TALLY_TLS] = { .lock = PTHREAD_MUTEX_INITIALIZER }
 };
 
 /* ECHOD_SESSION: unique across workers. */
@@ -279,11 +281,10 @@ static void	session_held(struct evbuffer *, const struct evbuffer_cb_info *,
 static void	session_tls_start(struct session *);
 static void	session_tls_error(struct session *, const char *,
 		    const char *);
-static int	session_tls_enter(struct session *, enum session_state,
+static int	session_enter_tls(struct session *, enum session_state,
 		    enum session_state);
-static void	session_tls_end(struct session *);
-static void	session_tls_free(struct session *);
-static size_t	session_tls_fields(struct session *, struct log_field *,
+static void	session_free_tls(struct session *);
+static size_t	session_fields_tls(struct session *, struct log_field *,
 		    struct session_tls_names *);
 
 /*
@@ -301,7 +302,7 @@ struct session_names {
 	char	via[INET6_ADDRSTRLEN + 16];	/* " via a:p", or "" */
 };
 
-/* What the entries say of a session's TLS (session_tls_fields()). */
+/* What the entries say of a session's TLS (session_fields_tls()). */
 struct session_tls_names {
 	char	client[LOG_PAYLOAD_MAX * 4 + 1];	/* escaped subject */
 	char	text[LOG_PAYLOAD_MAX * 4 + 64];		/* for the message */
@@ -348,15 +349,16 @@ session_fields(const struct session *s, struct log_field *f,
 	return (6);
 }
 
-/* Count one in t, with what the warning says of the last one. */
+/* Count one of kind, with what the warning says of the last one. */
 static void
-session_tally(struct session_tally *t, const char *fmt, ...)
+session_tally(enum session_tally_kind, const char *fmt, ...)
     __attribute__((__format__(printf, 2, 3)));
 
 static void
-session_tally(struct session_tally *t, const char *fmt, ...)
+session_tally(enum session_tally_kind kind, const char *fmt, ...)
 {
-	va_list	 ap;
+	struct session_tally	*t = &session_tallies[kind];
+	va_list			 ap;
 
 	pthread_mutex_lock(&t->lock);
 	t->n++;
@@ -366,11 +368,12 @@ session_tally(struct session_tally *t, const char *fmt, ...)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* What t counted since the last call, and its last words into last. */
+/* What kind counted since the last call, and its last words into last. */
 static unsigned int
-session_tally_take(struct session_tally *t, char *last, size_t len)
+session_tally_take(enum session_tally_kind kind, char *last, size_t len)
 {
-	unsigned int	 n;
+	struct session_tally	*t = &session_tallies[kind];
+	unsigned int		 n;
 
 	pthread_mutex_lock(&t->lock);
 	n = t->n;
@@ -387,17 +390,17 @@ sessions_tick(void)
 	char	 last[256];
 	unsigned int	 n;
 
-	if ((n = session_tally_take(&session_refusals, last,
+	if ((n = session_tally_take(SESSION_TALLY_REFUSED, last,
 	    sizeof(last))) > 0)
 		log_entry(LOG_WARNING, LOG_MSGID_LIMIT, NULL, 0, "refused %u "
 		    "connection%s over a per-source limit; the last: %s", n,
 		    n == 1 ? "" : "s", last);
-	if ((n = session_tally_take(&session_proxy_errors, last,
+	if ((n = session_tally_take(SESSION_TALLY_PROXY, last,
 	    sizeof(last))) > 0)
 		log_entry(LOG_WARNING, LOG_MSGID_PROXY, NULL, 0, "closed %u "
 		    "connection%s for their PROXY header; the last: %s", n,
 		    n == 1 ? "" : "s", last);
-	if ((n = session_tally_take(&session_tls_errors, last,
+	if ((n = session_tally_take(SESSION_TALLY_TLS, last,
 	    sizeof(last))) > 0)
 		log_entry(LOG_WARNING, LOG_MSGID_TLS, NULL, 0, "closed %u "
 		    "connection%s for their TLS; the last: %s", n,
@@ -437,7 +440,7 @@ session_close(struct session *s, const char *reason)
 
 	/* What the TLS was, while it is there to ask. */
 	if (s->tls && s->conf->log_connections && !s->silent)
-		ntls = session_tls_fields(s, tf, &tn);
+		ntls = session_fields_tls(s, tf, &tn);
 	sent = s->queued - (s->bev == NULL ? 0 :
 	    evbuffer_get_length(bufferevent_get_output(s->bev)));
 	dur = timer_now() - s->start;
@@ -457,7 +460,7 @@ session_close(struct session *s, const char *reason)
 	event_del(s->rd);
 	timer_del(s->set->timers, &s->timer);
 	if (s->tls)
-		session_tls_free(s);	/* and the socket with it */
+		session_free_tls(s);	/* and the socket with it */
 	else {
 		if (s->bev != NULL)
 			session_free_buffers(s);
@@ -488,6 +491,22 @@ session_close(struct session *s, const char *reason)
 }
 
 /*
+ * Close s with reason, nothing echoed, and count it as kind for the
+ * warning of sessions_tick(), which names the client and why.
+ */
+static void
+session_tally_close(struct session *s, enum session_tally_kind kind,
+    const char *why, const char *reason)
+{
+	char	 addr[INET6_ADDRSTRLEN], port[8], from[INET6_ADDRSTRLEN + 8];
+
+	session_endpoint(&s->peer.sa, addr, sizeof(addr), port, sizeof(port),
+	    from, sizeof(from));
+	session_tally(kind, "from %s on %s: %s", from, s->lc->name, why);
+	session_close(s, reason);
+}
+
+/*
  * Every change of state, with what it changes in the events: the read
  * event armed only when reading (or lingering, or watching for the end
  * of input while waiting for memory), the session on its loop's waiting
@@ -505,12 +524,13 @@ session_enter(struct session *s, enum session_state to)
 	assert(session_moves[from] & SESSION_TO(to));
 	s->state = to;
 	if (s->tls || to == SESSION_HANDSHAKE)
-		return (session_tls_enter(s, from, to));
+		return (session_enter_tls(s, from, to));
 	if (from == SESSION_WAITING) {
 		TAILQ_REMOVE(&s->set->waiting, s, wentry);
 		event_del(s->rd);
+		/* The read event keeps its callback; what it waits for changes. */
 		event_assign(s->rd, base, s->fd, session_read_flags(base),
-		    session_read, s);
+		    event_get_callback(s->rd), s);
 	}
 	switch (to) {
 	case SESSION_READING:
@@ -539,7 +559,7 @@ session_enter(struct session *s, enum session_state to)
 		if (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) {
 			event_assign(s->rd, base, s->fd, EV_CLOSED |
 			    EV_PERSIST | (session_read_flags(base) & EV_ET),
-			    session_read, s);
+			    event_get_callback(s->rd), s);
 			r = event_add(s->rd, NULL);
 		}
 		break;
@@ -661,23 +681,23 @@ session_idle_usec(const struct session *s)
  * sending.  Then send a FIN after the replies and linger (see
  * SESSION_LINGER_USEC; no longer than the idle timeout either): the close
  * entry comes when the client closes too, or when the linger is over.
+ * A TLS session first sends a close_notify, so that the client can tell
+ * the end from a cut, and keeps its bufferevent: it is the connection.
  */
 static void
 session_end(struct session *s)
 {
 	uint64_t	 idle = session_idle_usec(s), linger = SESSION_LINGER_USEC;
 
-	if (s->tls) {
-		session_tls_end(s);
-		return;
-	}
+	if (s->tls)
+		tls_close_notify(bufferevent_openssl_get_ssl(s->bev));
 	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
 		session_close(s, s->reason);
 		return;
 	}
 	s->linger_left = SESSION_LINGER_BYTES;
 	/* Nothing waits in the output, and the input is thrown away. */
-	if (s->bev != NULL)
+	if (s->bev != NULL && !s->tls)
 		session_free_buffers(s);
 	if (idle != 0 && idle < linger)
 		linger = idle;
@@ -687,7 +707,8 @@ session_end(struct session *s)
 		return;
 	}
 	/* Bytes may be waiting already, with no new edge to tell of them. */
-	event_active(s->rd, EV_READ, 1);
+	if (!s->tls)
+		event_active(s->rd, EV_READ, 1);
 }
 
 /*
@@ -1411,13 +1432,7 @@ session_read_over(struct session *s)
 static void
 session_proxy_error(struct session *s, const char *why)
 {
-	char	 addr[INET6_ADDRSTRLEN], port[8], from[INET6_ADDRSTRLEN + 8];
-
-	session_endpoint(&s->peer.sa, addr, sizeof(addr), port, sizeof(port),
-	    from, sizeof(from));
-	session_tally(&session_proxy_errors, "from %s on %s: %s", from,
-	    s->lc->name, why);
-	session_close(s, "proxy-error");
+	session_tally_close(s, SESSION_TALLY_PROXY, why, "proxy-error");
 }
 
 /*
@@ -1459,8 +1474,8 @@ session_admit(struct session *s)
 	slot_count(s->cell, v == SOURCE_TOO_FAST ? SC_REFUSED_RATE :
 	    SC_REFUSED_PER_SOURCE, 1);
 	addr_format(&s->peer.sa, addr, sizeof(addr), &port);
-	session_tally(&session_refusals, "%s on %s: %s", addr, s->lc->name,
-	    what);
+	session_tally(SESSION_TALLY_REFUSED, "%s on %s: %s", addr,
+	    s->lc->name, what);
 	s->silent = true;
 	session_close(s, "refused");
 	return (false);
@@ -1480,7 +1495,7 @@ session_opened(struct session *s)
 	n = session_fields(s, f, &nm);
 	tn.text[0] = '\0';
 	if (s->tls)
-		n += session_tls_fields(s, f + n, &tn);
+		n += session_fields_tls(s, f + n, &tn);
 	log_entry(LOG_INFO, LOG_MSGID_OPEN, f, n,
 	    "connection from %s%s on %s%s", nm.remote, nm.via, s->lc->name,
 	    tn.text);
@@ -1499,9 +1514,14 @@ session_opened(struct session *s)
  * session_direct() would (a recv() and a pass of the loop less for
  * every connection).  Otherwise exactly the header is taken and the
  * session reads on as any.
+ *
+ * Returns 0 when nothing more is to be done now (the header is not whole
+ * yet, s is gone, or it reads on); otherwise the bytes that one recv()
+ * put in the loop's buffer, the header's *len first: the caller answers
+ * the rest.
  */
-static void
-session_proxy(struct session *s)
+static size_t
+session_proxy(struct session *s, size_t *len)
 {
 	struct proxy_header	 h;
 	char			*buf = s->set->buf;
@@ -1515,14 +1535,14 @@ session_proxy(struct session *s)
 	 */
 	if (r == 0 || (r == -1 && errno == ECONNRESET)) {
 		session_close(s, "eof");
-		return;
+		return (0);
 	}
 	if (r == -1) {
 		if (errno == EINTR)
 			event_active(s->rd, EV_READ, 1);
 		else if (errno != EAGAIN)
 			session_fail(s, "read");
-		return;
+		return (0);
 	}
 	switch (proxy_parse(buf, (size_t)r, s->lc->proxy_protocol, &h)) {
 	case PROXY_MORE:
@@ -1533,10 +1553,10 @@ session_proxy(struct session *s)
 			s->again = true;
 			session_arm(s);
 		}
-		return;
+		return (0);
 	case PROXY_BAD:
 		session_proxy_error(s, h.error);
-		return;
+		return (0);
 	case PROXY_DONE:
 		break;
 	}
@@ -1555,7 +1575,7 @@ session_proxy(struct session *s)
 	/* What was peeked is there: less is a broken socket. */
 	if (r < (ssize_t)h.len || (!direct && r != (ssize_t)h.len)) {
 		session_fail(s, "recv");
-		return;
+		return (0);
 	}
 	/* LOCAL, UNKNOWN: the balancer's own connection (a health check). */
 	if (!h.local) {
@@ -1566,30 +1586,27 @@ session_proxy(struct session *s)
 		s->proxied = true;
 	}
 	if (!session_admit(s))
-		return;
+		return (0);
 	/* A balancer sends the header first, then the client's handshake. */
 	if (s->lc->tls != NULL) {
 		session_tls_start(s);
-		return;
+		return (0);
 	}
 	if (session_enter(s, SESSION_READING) == -1) {
 		session_fail(s, "event_add");
-		return;
+		return (0);
 	}
 	session_opened(s);
 	if (direct && (size_t)r > h.len) {
-		/* Read on if the buffer filled, or for the end of input. */
-		session_more(s, r, SESSIONS_BUFFER);
-		session_received(s, buf + h.len, (size_t)r - h.len,
-		    (size_t)r - h.len);
-		session_direct_lines(s, buf + h.len, (size_t)r - h.len);
-		return;
+		*len = h.len;
+		return ((size_t)r);
 	}
 	/*
 	 * Read on at once: what came after the header, or an end of input
 	 * or reset behind it (a balancer's check), has no new edge to come.
 	 */
 	event_active(s->rd, EV_READ, 1);
+	return (0);
 }
 
 /* The socket is readable. */
@@ -1597,7 +1614,7 @@ static void
 session_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct session	*s = arg;
-	size_t		 held = 0;
+	size_t		 held = 0, r, hlen;
 
 	(void)fd;
 	if (what & EV_CLOSED)
@@ -1607,7 +1624,13 @@ session_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (s->state == SESSION_PROXY) {
-		session_proxy(s);
+		/* What came with the header, on the direct path: answer it. */
+		if ((r = session_proxy(s, &hlen)) == 0)
+			return;
+		/* Read on if the buffer filled, or for the end of input. */
+		session_more(s, (ssize_t)r, SESSIONS_BUFFER);
+		session_received(s, s->set->buf + hlen, r - hlen, r - hlen);
+		session_direct_lines(s, s->set->buf + hlen, r - hlen);
 		return;
 	}
 	/* Waiting for memory, the client ended its input: read it now. */
@@ -1683,7 +1706,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 
 /* The fields an entry has of a session's TLS, and its message's words. */
 static size_t
-session_tls_fields(struct session *s, struct log_field *f,
+session_fields_tls(struct session *s, struct log_field *f,
     struct session_tls_names *tn)
 {
 	struct ssl_st	*ssl;
@@ -1713,19 +1736,13 @@ session_tls_fields(struct session *s, struct log_field *f,
 static void
 session_tls_error(struct session *s, const char *why, const char *reason)
 {
-	char	 addr[INET6_ADDRSTRLEN], port[8], from[INET6_ADDRSTRLEN + 8];
-
-	session_endpoint(&s->peer.sa, addr, sizeof(addr), port, sizeof(port),
-	    from, sizeof(from));
-	session_tally(&session_tls_errors, "from %s on %s: %s", from,
-	    s->lc->name, why);
 	s->tls_failed = true;
-	session_close(s, reason);
+	session_tally_close(s, SESSION_TALLY_TLS, why, reason);
 }
 
 /* The read side of a TLS session: the reads stop or go on. */
 static int
-session_tls_enter(struct session *s, enum session_state from,
+session_enter_tls(struct session *s, enum session_state from,
     enum session_state to)
 {
 	int	 r = 0;
@@ -1814,7 +1831,7 @@ session_tls_write(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (s->state == SESSION_FLUSHING)
-		session_tls_end(s);
+		session_end(s);
 	else if (s->state == SESSION_OWING &&
 	    session_enter(s, SESSION_READING) == -1)
 		session_fail(s, "bufferevent_enable");
@@ -1919,36 +1936,12 @@ session_tls_start(struct session *s)
 }
 
 /*
- * Everything owed is written: a close_notify, so the client can tell
- * the end from a cut, then the FIN and a linger as a plain session's
- * (session_end()).
- */
-static void
-session_tls_end(struct session *s)
-{
-	uint64_t	 idle = session_idle_usec(s);
-	uint64_t	 linger = SESSION_LINGER_USEC;
-
-	tls_close_notify(bufferevent_openssl_get_ssl(s->bev));
-	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
-		session_close(s, s->reason);
-		return;
-	}
-	s->linger_left = SESSION_LINGER_BYTES;
-	if (idle != 0 && idle < linger)
-		linger = idle;
-	if (session_enter(s, SESSION_LINGERING) == -1 ||
-	    timer_in(s->set->timers, &s->timer, linger) == -1)
-		session_close(s, s->reason);
-}
-
-/*
  * Free a TLS session's bufferevent and SSL, after a close_notify when the
  * TLS is sound and nothing waits before it (a graceful stop's last
  * sessions too).
  */
 static void
-session_tls_free(struct session *s)
+session_free_tls(struct session *s)
 {
 	if (s->bev == NULL)
 		return;
@@ -1978,7 +1971,7 @@ session_read_flags(struct event_base *base)
 
 /* Serve an accepted connection. */
 void
-session_create(struct sessions *ss, evutil_socket_t fd,
+sessions_serve(struct sessions *ss, evutil_socket_t fd,
     const struct sockaddr *sa, socklen_t salen, struct conf *conf,
     const struct listener_conf *lc, struct slots *sl)
 {

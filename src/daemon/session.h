@@ -54,7 +54,7 @@ const struct sessions_stats *
  * lc inside conf (a reference is taken).  On failure the connection is
  * closed and the slot released.
  */
-void		 session_create(struct sessions *, evutil_socket_t,
+void		 sessions_serve(struct sessions *, evutil_socket_t,
 		    const struct sockaddr *, socklen_t, struct conf *,
 		    const struct listener_conf *, struct slots *);
 /*
