@@ -63,7 +63,7 @@ static struct {
 /*
  * How long a loop runs callbacks before it polls again.  A session whose
  * read filled the buffer makes its event active again (edge-triggered,
- * see session.c); without a limit libevent would run it again and again
+ * see session_read.c); without a limit libevent would run it again and again
  * in the same pass, and one client streaming faster than echod reads
  * would keep the loop from ever polling: no accepts, no signals, no
  * timers.  A limit in time, not in callbacks: checking the clock after
