@@ -16,10 +16,11 @@
  *	session.c	states, buffers, writing, framing, the end
  *	session_log.c	what the entries and warnings say of a session
  *
- * session_read.c calls session_open.c; both, and sessions.c, call
- * session_tls.c; all of them call session.c, and all call
- * session_log.c.  No callback calls up either: each room registers its
- * own functions or a lower room's.
+ * sessions.c calls the other five; session_read.c calls session_open.c,
+ * and session_open.c session_tls.c; every room calls session.c, every
+ * room but session_read.c session_log.c, and session_log.c none.  No
+ * callback calls up either: each room registers its own functions or a
+ * lower room's.
  */
 #ifndef ECHOD_SESSION_INT_H
 #define ECHOD_SESSION_INT_H
@@ -47,7 +48,6 @@
 
 struct budget_share;
 struct bufferevent;
-struct conf;
 struct evbuffer;
 struct evbuffer_cb_info;
 struct pool;
