@@ -24,7 +24,7 @@
 #define CONF_MAX_LINE_MIN	64
 #define CONF_MAX_LINE_MAX	(16u * 1024 * 1024)
 #define CONF_WORKERS_MAX	256
-/* max_memory: the bytes all sessions may hold together (session.c). */
+/* max_memory: the bytes all sessions may hold together (session_read.c). */
 #define CONF_MAX_MEMORY_MIN	(1ull << 20)		/* 1 MiB */
 #define CONF_MAX_MEMORY_MAX	(1ull << 40)		/* 1 TiB */
 #define CONF_MAX_MEMORY_DEFAULT	(256ull << 20)		/* 256 MiB */

@@ -4,7 +4,7 @@
  * Accepting is not serving: a listener owns its socket, the connection
  * limits and the back-off when descriptors run out; each accepted
  * connection is handed to workers_dispatch(), which gives it to a
- * worker's session_create().  listeners_apply() turns a
+ * worker's sessions_serve().  listeners_apply() turns a
  * configuration into the set of open listeners, at start and on every
  * reload, all or nothing.
  */

@@ -5,19 +5,20 @@
  * has to keep, backpressure, timeouts and counters.  The sessions of a
  * loop (struct sessions) share its read buffer, its scratch evbuffer, its
  * timers, counters and share of the memory budget; a worker holds one.
- * Outside session.c only these exist: making and freeing the set, serving
- * a connection, the forced close at the end of a graceful stop, the
- * wake-up when memory drained, and the counters.
+ * Outside the session rooms (session_int.h) only these exist: making and
+ * freeing the set, serving a connection, the forced close at the end of a
+ * graceful stop, the wake-up when memory drained, and the counters.
  */
 #ifndef ECHOD_SESSION_H
 #define ECHOD_SESSION_H
 
 #include <sys/socket.h>
 
-#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <event2/util.h>
+
+#include "sessions_stats.h"
 
 struct budget_share;
 struct conf;
@@ -26,17 +27,6 @@ struct listener_conf;
 struct sessions;
 struct slots;
 struct timers;
-
-/* Bytes a loop's sessions read into; nothing stays there past a read. */
-#define SESSIONS_BUFFER	(64 * 1024)
-
-/* What a loop's sessions count; written by its thread, summed elsewhere. */
-struct sessions_stats {
-	atomic_uint_fast64_t	accepted;
-	atomic_uint_fast64_t	bytes;		/* echoed back */
-	atomic_uint_fast64_t	released;	/* buffers of quiet sessions */
-	atomic_uint_fast64_t	closed;		/* sessions ended */
-};
 
 /*
  * The sessions of loop base, with its timers and budget share; they
@@ -54,7 +44,7 @@ const struct sessions_stats *
  * lc inside conf (a reference is taken).  On failure the connection is
  * closed and the slot released.
  */
-void		 session_create(struct sessions *, evutil_socket_t,
+void		 sessions_serve(struct sessions *, evutil_socket_t,
 		    const struct sockaddr *, socklen_t, struct conf *,
 		    const struct listener_conf *, struct slots *);
 /*

@@ -443,9 +443,44 @@ tls_alpn(struct tls_conf *t, const char *name, char **cause)
 
 /* See tls.h. */
 SSL *
-tls_ssl_new(const struct tls_conf *t)
+tls_ssl_socket(const struct tls_conf *t, int fd)
 {
-	return (SSL_new(t->ctx));
+	SSL	*ssl;
+	BIO	*bio;
+
+	if ((ssl = SSL_new(t->ctx)) == NULL)
+		return (NULL);
+	if ((bio = BIO_new_socket(fd, BIO_NOCLOSE)) == NULL) {
+		SSL_free(ssl);
+		return (NULL);
+	}
+	SSL_set_bio(ssl, bio, bio);
+	return (ssl);
+}
+
+/* See tls.h. */
+bool
+tls_established(const SSL *ssl)
+{
+	return (SSL_is_init_finished(ssl));
+}
+
+/* See tls.h. */
+void
+tls_close_notify(SSL *ssl)
+{
+	if (SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+}
+
+/* See tls.h. */
+void
+tls_last_notify(SSL *ssl, bool notify)
+{
+	if (notify && SSL_is_init_finished(ssl) &&
+	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
 }
 
 /* See tls.h. */

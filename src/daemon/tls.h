@@ -10,7 +10,7 @@
  * builds it one key at a time, so that each problem is reported at the
  * line of its key; every function that can fail returns -1 or NULL with
  * an allocated *cause (NULL: out of memory) that ends with OpenSSL's
- * reason.  Only tls.c and session.c include OpenSSL's headers.
+ * reason.  Only tls.c includes OpenSSL's headers.
  */
 #ifndef ECHOD_TLS_H
 #define ECHOD_TLS_H
@@ -67,8 +67,20 @@ int		 tls_ciphersuites(struct tls_conf *, const char *,
 /* Add one ALPN protocol name that the listener accepts. */
 int		 tls_alpn(struct tls_conf *, const char *, char **cause);
 
-/* A connection's TLS, accepting: NULL when out of memory. */
-struct ssl_st	*tls_ssl_new(const struct tls_conf *);
+/*
+ * A connection's TLS on socket fd, accepting, through a socket BIO that
+ * never closes fd: NULL when out of memory.
+ */
+struct ssl_st	*tls_ssl_socket(const struct tls_conf *, int fd);
+/* Whether its handshake is done. */
+bool		 tls_established(const struct ssl_st *);
+/* Send a close_notify; what cannot be sent is only forgotten. */
+void		 tls_close_notify(struct ssl_st *);
+/*
+ * Before the SSL is freed: a close_notify, if notify and the handshake
+ * is done and none was sent yet; then OpenSSL's queue of errors emptied.
+ */
+void		 tls_last_notify(struct ssl_st *, bool notify);
 /*
  * What an entry says of a connection's TLS once its handshake is done:
  * the version, the cipher, and the client certificate's subject in one

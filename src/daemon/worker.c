@@ -63,7 +63,7 @@ static struct {
 /*
  * How long a loop runs callbacks before it polls again.  A session whose
  * read filled the buffer makes its event active again (edge-triggered,
- * see session.c); without a limit libevent would run it again and again
+ * see session_read.c); without a limit libevent would run it again and again
  * in the same pass, and one client streaming faster than echod reads
  * would keep the loop from ever polling: no accepts, no signals, no
  * timers.  A limit in time, not in callbacks: checking the clock after
@@ -112,7 +112,7 @@ worker_wake(evutil_socket_t fd, short what, void *arg)
 		pthread_mutex_unlock(&w->lock);
 		if (h == NULL)
 			break;
-		session_create(w->sessions, h->fd, (struct sockaddr *)&h->ss,
+		sessions_serve(w->sessions, h->fd, (struct sockaddr *)&h->ss,
 		    h->sslen, h->conf, h->lc, h->slots);
 		config_unref(h->conf);
 		free(h);
@@ -286,7 +286,7 @@ workers_dispatch(evutil_socket_t fd, const struct sockaddr *sa,
 	struct handoff	*h;
 
 	if (!w->thread) {
-		session_create(w->sessions, fd, sa, salen, conf, lc, sl);
+		sessions_serve(w->sessions, fd, sa, salen, conf, lc, sl);
 		return;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {

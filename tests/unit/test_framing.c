@@ -719,7 +719,7 @@ run_chunked(struct framing *f, const struct strip_set *set,
 }
 
 /*
- * Framing as session.c drives it: a chunk goes through the direct path
+ * Framing as session_read.c drives it: a chunk goes through the direct path
  * (with few iovecs, so that they run out) after a held partial line of at
  * most carry bytes, copied in front of it; through the input and
  * framing_process() when more is held; eof comes alone at the end.
