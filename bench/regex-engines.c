@@ -143,66 +143,6 @@ fill_line(char *line, size_t len, const char *fill)
 	}
 }
 
-/* "^(ERE)", back-references renumbered past the new group. */
-char *
-ere_anchor(const char *ere)
-{
-	const char	*p = ere;
-	char		*out, *o, d;
-
-	if ((out = malloc(strlen(ere) + 4)) == NULL)
-		return (NULL);
-	o = out;
-	*o++ = '^';
-	*o++ = '(';
-	while (*p != '\0') {
-		if (*p == '[') {
-			/* A bracket: a backslash or a digit here is literal. */
-			*o++ = *p++;
-			if (*p == '^')
-				*o++ = *p++;
-			if (*p == ']')
-				*o++ = *p++;
-			while (*p != '\0' && *p != ']') {
-				if (p[0] == '[' && (p[1] == ':' ||
-				    p[1] == '.' || p[1] == '=')) {
-					d = p[1];
-					*o++ = *p++;
-					*o++ = *p++;
-					while (*p != '\0' &&
-					    !(p[0] == d && p[1] == ']'))
-						*o++ = *p++;
-					if (*p != '\0') {
-						*o++ = *p++;
-						*o++ = *p++;
-					}
-					continue;
-				}
-				*o++ = *p++;
-			}
-			if (*p != '\0')
-				*o++ = *p++;
-			continue;
-		}
-		if (p[0] == '\\' && p[1] >= '1' && p[1] <= '9') {
-			if (p[1] == '9') {
-				free(out);
-				return (NULL);
-			}
-			*o++ = '\\';
-			*o++ = p[1] + 1;
-			p += 2;
-			continue;
-		}
-		if (p[0] == '\\' && p[1] != '\0')
-			*o++ = *p++;
-		*o++ = *p++;
-	}
-	*o++ = ')';
-	*o = '\0';
-	return (out);
-}
-
 /* Compile with glibc's regcomp(); NULL with the reason. */
 static void *
 glibc_compile(const char *ere, char *why, size_t whylen)
