@@ -1,6 +1,7 @@
 /*
- * listener.c: own and activated sockets, accept, limits, the EMFILE
- * pause, and the diff a reload applies.  A UDP listener's socket is
+ * listener.c: the running listeners, own and activated: accept, limits,
+ * the EMFILE pause, and the diff a reload applies (their sockets are
+ * bound and matched in listener_sock.c).  A UDP listener's socket is
  * served by a struct udp (udp.c) instead of an evconnlistener.
  */
 #include <sys/queue.h>
@@ -25,13 +26,13 @@
 #include "compat.h"
 #include "config.h"
 #include "listener.h"
+#include "listener_sock.h"
 #include "log.h"
 #include "slot.h"
 #include "systemd.h"
 #include "udp.h"
 #include "worker.h"
 
-#define LISTENER_BACKLOG	4096	/* the kernel caps it at somaxconn */
 #define LISTENER_PAUSE_MSEC	100	/* accept back-off when out of fds */
 /*
  * Connections accepted in one pass of the loop.  libevent accepts until
@@ -127,35 +128,6 @@ listener_shut(struct listener *l)
 	l->resume = NULL;
 }
 
-/*
- * The listener of conf that a passed socket serves (echod(8), SOCKET
- * ACTIVATION): the one named like the socket (FileDescriptorName=), else
- * the one with its protocol and port, and its address unless either side
- * is a wildcard.
- */
-static const struct listener_conf *
-listener_match(const struct conf *conf, const struct systemd_socket *s)
-{
-	const struct listener_conf	*lc;
-	enum conf_proto			 proto;
-	size_t				 i;
-
-	proto = s->type == SOCK_DGRAM ? CONF_UDP : CONF_TCP;
-	if ((lc = config_listener(conf, s->name)) != NULL &&
-	    lc->protocol == proto)
-		return (lc);
-	for (i = 0; i < conf->nlisteners; i++) {
-		lc = &conf->listeners[i];
-		if (lc->protocol != proto ||
-		    lc->port != addr_port(&s->ss))
-			continue;
-		if (lc->wildcard || addr_is_wildcard(&s->ss) ||
-		    addr_same_host(&lc->ss, &s->ss))
-			return (lc);
-	}
-	return (NULL);
-}
-
 /* The listener already serving a passed socket, or one for our own
  * listener with the same endpoint and reuse_port, so a reload keeps its
  * socket.  (SO_REUSEPORT is set before bind(): a change needs a new one.) */
@@ -177,48 +149,6 @@ listener_find(const struct systemd_socket *s, const struct listener_conf *lc)
 			return (l);
 	}
 	return (NULL);
-}
-
-/* Bind our own socket for lc; -1 with errno on failure. */
-static int
-listener_bind(const struct listener_conf *lc)
-{
-	int	fd, on = 1, off = 0, saved, udp = lc->protocol == CONF_UDP;
-
-	fd = socket(lc->ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
-	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return (-1);
-	/*
-	 * Not for UDP: there is no TIME_WAIT to step over, and on Linux it
-	 * would let two datagram sockets share the port, so a second echod
-	 * would silently take over instead of failing with EADDRINUSE.
-	 */
-	if (!udp &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		goto fail;
-	/*
-	 * reuse_port: sharing the port is asked for.  Linux lets a socket
-	 * bind only if every socket already on the port has it too, all of
-	 * one user, and spreads new connections (datagrams) among them.
-	 */
-	if (lc->reuse_port &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
-		goto fail;
-	/* "::" serves IPv4 too, whatever net.ipv6.bindv6only says. */
-	if (lc->ss.ss_family == AF_INET6 && lc->wildcard &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == -1)
-		goto fail;
-	if (bind(fd, (const struct sockaddr *)&lc->ss, lc->sslen) == -1)
-		goto fail;
-	if (!udp && listen(fd, LISTENER_BACKLOG) == -1)
-		goto fail;
-	return (fd);
-fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return (-1);
 }
 
 /* A new, not yet accepting listener on fd (ours or passed), a
@@ -304,19 +234,6 @@ listener_configure(struct listener *l, struct conf *conf,
 	/* New datagrams use the new settings from now on. */
 	if (l->udp != NULL)
 		udp_configure(l->udp, next, lc);
-}
-
-/* Why lc could not be opened, naming it and its endpoint. */
-static char *
-listener_cause(const struct listener_conf *lc, int err)
-{
-	char	 endpoint[96], *cause;
-
-	config_listener_endpoint(lc, endpoint, sizeof(endpoint));
-	if (asprintf(&cause, "cannot listen on %s (%s): %s", lc->name,
-	    endpoint, strerror(err)) == -1)
-		return (NULL);
-	return (cause);
 }
 
 /* Our own socket for lc, not yet accepting; NULL with *err and *cause. */
