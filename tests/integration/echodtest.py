@@ -866,3 +866,21 @@ class Echod:
                     return int(line.split()[1])
         raise AssertionError("no VmRSS for %d" % self.proc.pid)
 
+    def memory_report(self):
+        """Where echod's resident memory is, for a failure to explain:
+        its open descriptors, and its largest mappings by Rss (smaps)."""
+        pid = self.proc.pid
+        fds = len(os.listdir("/proc/%d/fd" % pid))
+        maps, cur = [], None
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                if not line[0].isupper() or ":" not in line.split()[0]:
+                    cur = [line.split()[0], " ".join(line.split()[5:])]
+                    maps.append(cur)
+                elif line.startswith("Rss:") and cur is not None:
+                    cur.append(int(line.split()[1]))
+        maps = sorted((m for m in maps if len(m) > 2), key=lambda m: -m[2])
+        return "%d descriptors open; largest Rss: %s" % (fds, ", ".join(
+            "%s %s %d KiB" % (m[0], m[1] or "[anon]", m[2])
+            for m in maps[:6]))
+

@@ -165,8 +165,10 @@ def test_partial_line_flood_stays_within_max_memory():
         while d.rss_kib() - idle >= 4 * 1024:
             assert time.monotonic() < end, \
                 "RSS %.1f MiB 30 s after the flood closed, %.1f MiB idle, " \
-                "%.1f MiB with the sessions connected" % (
-                    d.rss_kib() / 1024, idle / 1024, connected / 1024)
+                "%.1f MiB with the sessions connected, %.1f at the flood's " \
+                "peak; %s" % (d.rss_kib() / 1024, idle / 1024,
+                              connected / 1024, peak / 1024,
+                              d.memory_report())
             time.sleep(0.1)
         diag("RSS %.1f MiB %.1f s after the flood closed"
              % (d.rss_kib() / 1024, time.monotonic() - t0))
