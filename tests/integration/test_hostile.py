@@ -116,6 +116,10 @@ def test_stop_ends_when_the_last_connection_cannot_be_handed_on():
     the hand-off, worker.c) is closed there and its slot given back: a
     stop that came while that hand-off was under way ends at once, not
     at timeouts.shutdown."""
+    if "valgrind" in os.environ.get("ECHOD_WRAPPER", ""):
+        # valgrind replaces the allocator: fault.so's calloc() is never
+        # called, so the hand-off cannot be made to fail under it.
+        tap.skip("valgrind's allocator bypasses fault.so's calloc()")
     port = free_port()
     text = conf(listener("echo", port, address="127.0.0.1"), workers=2,
                 timeouts={"idle": 300, "write": 30, "shutdown": 20})
