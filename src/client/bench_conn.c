@@ -64,6 +64,7 @@
 static void	bench_conn_stamp(const struct bench *, char *, uint64_t);
 static void	bench_conn_flush(struct bench_conn *);
 static void	bench_conn_failed(struct bench_conn *, int);
+static void	bench_conn_scripted(struct bench_conn *);
 static void	bench_conn_tls_failed(struct bench_conn *, int);
 static void	bench_conn_opened(struct bench_conn *);
 static void	bench_conn_handshake(struct bench_conn *, short);
@@ -359,6 +360,17 @@ bench_conn_failed(struct bench_conn *c, int error)
 {
 	struct bench_loop	*w = c->w;
 
+	/*
+	 * EOF (0) or a reset: the ways a server hangs up on purpose.  A
+	 * reset can beat the handshake's end to us (echod's refuse): the
+	 * server accepted, so that is a hang-up too, not a refusal.
+	 */
+	if (w->b->o.expect_close && ((c->state == BENCH_CONN_OPEN &&
+	    (error == 0 || error == ECONNRESET || error == EPIPE)) ||
+	    (c->state == BENCH_CONN_CONNECTING && error == ECONNRESET))) {
+		bench_conn_scripted(c);
+		return;
+	}
 	if (c->state == BENCH_CONN_OPEN) {
 		w->st.closed_early++;
 		w->st.unanswered += c->inflight;
@@ -372,6 +384,23 @@ bench_conn_failed(struct bench_conn *c, int error)
 	bench_conn_close(c);
 	/* A failed slot is not retried: the run ends sooner, non-zero. */
 	bench_conn_start_more(w);
+	bench_conn_check_done(w);
+}
+
+/*
+ * --expect-close: the server hung up on c as it was told to.  Count it,
+ * and what it cut, and connect again while the run wants messages.
+ */
+static void
+bench_conn_scripted(struct bench_conn *c)
+{
+	struct bench_loop	*w = c->w;
+
+	w->st.scripted++;
+	w->st.cut += c->inflight;
+	bench_conn_close(c);
+	if (!w->stopping && (w->b->o.churn || w->quota > 0))
+		bench_conn_start(c);
 	bench_conn_check_done(w);
 }
 

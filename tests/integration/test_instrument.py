@@ -5,8 +5,11 @@ touches no other listener; a reload turns it on and off for new
 connections; each refusal is counted in the metrics."""
 
 import errno
+import json
+import os
 import re
 import socket
+import subprocess
 
 import tap
 from echodtest import (DEADLINE, Echod, conf, connect, free_port, listener,
@@ -19,10 +22,15 @@ def _l(name, port, **kw):
 
 def _first_recv(port):
     """What the client's first recv on a new connection to port sees:
-    b"" (EOF), data, or the errno it failed with."""
-    s = connect(port)
-    s.settimeout(DEADLINE)
+    b"" (EOF), data, or the errno it failed with.  A blocking connect, as
+    most clients make: it returns once the handshake is done, and the
+    RST of refuse = "reset" comes after.  Should the RST still win the
+    race (the kernel takes it before connect returns), connect fails with
+    ECONNRESET instead, which the client sees all the same."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
+        s.connect(("127.0.0.1", port))
+        s.settimeout(DEADLINE)
         return s.recv(1024)
     except OSError as e:
         return e.errno
@@ -98,6 +106,21 @@ def test_reload_turns_refuse_on_and_off():
         s.close()
         roundtrip(old, b"still\n")
         old.close()
+
+
+def test_bench_expect_close_against_refuse():
+    # A dead backend is what echocli bench --expect-close counts, not fails.
+    port = free_port()
+    with Echod(conf(_l("dead", port, refuse="reset"))):
+        p = subprocess.run([os.environ.get("ECHOCLI", "./echocli"), "bench",
+                            "--json", "--expect-close", "-c", "2", "-d",
+                            "0.5", "127.0.0.1", str(port)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=DEADLINE)
+    r = json.loads(p.stdout.decode())
+    assert p.returncode == 0, (r, p.stderr)
+    assert r["scripted_closes"] > 2 and r["closed_early"] == 0, r
+    assert r["connect_errors"] == 0 and r["messages"] == 0, r
 
 
 tap.main(globals())
