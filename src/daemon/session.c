@@ -387,7 +387,7 @@ session_write_out(struct session *s)
  * bufferevent write it when the socket is writable.  Returns -1 when the
  * session had to be closed.
  */
-static int
+int
 session_flush(struct session *s)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);

@@ -13,12 +13,14 @@
  *	session_read.c	the read event and the read paths
  *	session_open.c	the PROXY header's arrival, and admission
  *	session_tls.c	the TLS path, from the handshake on
+ *	session_script.c what a test instrument's keys make it do
  *	session.c	states, buffers, writing, framing, the end
  *	session_log.c	what the entries and warnings say of a session
  *
- * sessions.c calls the other five; session_read.c calls session_open.c,
- * and session_open.c session_tls.c; every room calls session.c, every
- * room but session_read.c session_log.c, and session_log.c none.  No
+ * sessions.c calls the other six; session_read.c calls session_open.c,
+ * session_open.c session_tls.c, and the three above session_script.c
+ * call it; every room calls session.c, every room but session_read.c
+ * session_log.c, and session_log.c none.  No
  * callback calls up either: each room registers its own functions or a
  * lower room's.
  */
@@ -236,6 +238,9 @@ void		 session_tls_start(struct session *);
 void		 session_tls_error(struct session *, const char *why,
 		    const char *reason);
 
+/* session_script.c */
+int		 session_script_begin(struct session *);
+
 /* session.c: states and the end */
 int		 session_enter(struct session *, enum session_state);
 void		 session_wait(struct session *);
@@ -253,6 +258,7 @@ void		 session_held(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 void		 session_backlog(struct session *);
 int		 session_write_out(struct session *);
+int		 session_flush(struct session *);
 int		 session_frame(struct session *, bool eof);
 void		 session_arm(struct session *);
 /* session.c: what is counted */

@@ -177,6 +177,8 @@ session_proxy(struct session *s, size_t *len)
 		return (0);
 	}
 	session_opened(s);
+	if (session_script_begin(s) == -1)
+		return (0);
 	if (direct && (size_t)r > h.len) {
 		*len = h.len;
 		return ((size_t)r);

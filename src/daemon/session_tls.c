@@ -131,6 +131,7 @@ session_tls_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		session_opened(s);
+		(void)session_script_begin(s);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {

@@ -217,6 +217,7 @@ sessions_serve(struct sessions *ss, evutil_socket_t fd,
 		return;
 	}
 	session_opened(s);
+	(void)session_script_begin(s);
 }
 
 /* See session.h. */

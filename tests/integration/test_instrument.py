@@ -1,19 +1,25 @@
 #!/usr/bin/python3
-"""echod as a test instrument (echod.conf(5), TESTING; issue 18): what acts
-so far.  refuse hangs up on every new connection, with a RST or a FIN, and
-touches no other listener; a reload turns it on and off for new
-connections; each refusal is counted in the metrics."""
+"""echod as a test instrument (echod.conf(5), TESTING; issue 18).  refuse
+hangs up on every new connection, with a RST or a FIN, and touches no
+other listener; a reload turns it on and off for new connections; each
+refusal is counted in the metrics.  A banner goes out first, naming the
+client a PROXY header carries, on TLS after the handshake."""
 
 import errno
+import ipaddress
 import json
 import os
 import re
 import socket
+import struct
 import subprocess
+import sys
 
-import tap
-from echodtest import (DEADLINE, Echod, conf, connect, free_port, listener,
-                       recv_until_eof, roundtrip)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tap  # noqa: E402
+import test_tls  # noqa: E402
+from echodtest import (DEADLINE, Echod, conf, connect, free_port,  # noqa
+                       listener, recv_exact, recv_until_eof, roundtrip)
 
 
 def _l(name, port, **kw):
@@ -123,4 +129,67 @@ def test_bench_expect_close_against_refuse():
     assert r["connect_errors"] == 0 and r["messages"] == 0, r
 
 
-tap.main(globals())
+def _proxy_v2(client, cport, port):
+    """A PROXY v2 PROXY header for a TCP over IPv4 client."""
+    body = (ipaddress.IPv4Address(client).packed +
+            ipaddress.IPv4Address("127.0.0.1").packed +
+            struct.pack("!HH", cport, port))
+    return (b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" +
+            struct.pack("!H", len(body)) + body)
+
+
+def test_banner_first_then_echo():
+    port = free_port()
+    with Echod(conf(_l("id", port, banner="echod %n %a %p %%\n",
+                       strip=[{"bytes": 1}]))):
+        s = connect(port)
+        want = "echod id 127.0.0.1 %d %%\n" % s.getsockname()[1]
+        # Before the client says anything; not stripped.
+        assert recv_exact(s, len(want)) == want.encode()
+        roundtrip(s, b"xhello\n", expect=b"hello\n")
+        s.close()
+
+
+def test_banner_with_host_and_instance():
+    port = free_port()
+    with Echod(conf(_l("id", port, banner="%h/%i\n"))) as d:
+        # The start entry names the instance (echod(8)).
+        m = d.wait_log(r", instance ([0-9a-f]{8})$")
+        s = connect(port)
+        s.settimeout(DEADLINE)
+        line = b""
+        while not line.endswith(b"\n"):
+            b = s.recv(100)
+            assert b, line
+            line += b
+        host, inst = line.decode().rstrip("\n").split("/")
+        assert host == socket.gethostname()[:64], host
+        assert inst == m.group(1), (inst, m.group(0))
+        s.close()
+
+
+def test_banner_names_the_proxied_client():
+    port = free_port()
+    with Echod(conf(_l("p", port, banner="hi %a:%p\n", proxy_protocol="v2",
+                       proxy_from=["127.0.0.0/8"]))):
+        s = connect(port)
+        # Nothing before the header: the client is not known yet.
+        s.sendall(_proxy_v2("198.51.100.7", 4242, port) + b"first\n")
+        want = b"hi 198.51.100.7:4242\nfirst\n"
+        assert recv_exact(s, len(want)) == want
+        roundtrip(s, b"again\n")
+        s.close()
+
+
+def test_banner_on_tls_after_the_handshake():
+    port = free_port()
+    with Echod(conf(test_tls.tls_listener("t", port, banner="tls %n\n"))):
+        t = test_tls.tls_connect(port)
+        assert test_tls.recv_exact(t, 6) == b"tls t\n"
+        t.sendall(b"secret\n")
+        assert test_tls.recv_exact(t, 7) == b"secret\n"
+        t.close()
+
+
+if __name__ == "__main__":
+    tap.main(globals())
