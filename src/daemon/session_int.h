@@ -120,6 +120,8 @@ struct session {
 	struct bufferevent	*bev;		/* NULL until bytes are kept */
 	struct event		*rd;		/* reading; after the session */
 	struct timer		 timer;		/* idle timeout, release */
+	struct timer		 stimer;	/* close_after's seconds, then
+						   a RST's wait (scripted) */
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
@@ -135,7 +137,10 @@ struct session {
 	bool			 silent;	/* refused: no close entry */
 	bool			 again;		/* PROXY: the timer looks again */
 	bool			 ended;		/* a read found the end of input */
-	bool			 tls;		/* bev is TLS, does the I/O */
+	bool			 tls;		/* bev is TLS */
+	bool			 bevio;		/* bev does the I/O: TLS, or
+						   session_script_bev() */
+	bool			 reset;		/* ends with a RST (scripted) */
 	bool			 tls_failed;	/* no close_notify may follow */
 	size_t			 tls_kept;	/* input framed before */
 	size_t			 linger_left;	/* bytes it may still discard */
@@ -143,6 +148,8 @@ struct session {
 	size_t			 rdsize;	/* bytes to read next time */
 	unsigned int		 small;		/* reads in a row under 1/4 */
 	uint64_t		 bytes_in;
+	uint64_t		 lines;		/* close_after: lines counted */
+	uint64_t		 reset_by;	/* a RST's wait ends then */
 	uint64_t		 queued;	/* bytes ever put in the output */
 	uint64_t		 start;		/* timer_now() at accept */
 	uint64_t		 quiet;		/* timer_coarse() at the last read */
@@ -225,6 +232,19 @@ session_read_flags(struct event_base *base)
 	return (EV_READ | EV_PERSIST);
 }
 
+/*
+ * Whether the sessions of lc take the bufferevent path from their start,
+ * as TLS sessions do (session_tls_plain()): close_after counting bytes or
+ * lines cuts the input where the count is reached, which the direct path
+ * does not see.
+ */
+static inline bool
+session_script_bev(const struct listener_conf *lc)
+{
+	return (lc->close_after.kind == CONF_CLOSE_BYTES ||
+	    lc->close_after.kind == CONF_CLOSE_MESSAGES);
+}
+
 /* session_read.c: the read event's callback (sessions.c sets it). */
 void		 session_read(evutil_socket_t, short, void *);
 
@@ -237,9 +257,11 @@ void		 session_proxy_error(struct session *, const char *);
 void		 session_tls_start(struct session *);
 void		 session_tls_error(struct session *, const char *why,
 		    const char *reason);
+void		 session_tls_plain(struct session *);
 
 /* session_script.c */
 int		 session_script_begin(struct session *);
+int		 session_script_frame(struct session *, bool eof);
 
 /* session.c: states and the end */
 int		 session_enter(struct session *, enum session_state);

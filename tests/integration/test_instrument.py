@@ -3,7 +3,10 @@
 hangs up on every new connection, with a RST or a FIN, and touches no
 other listener; a reload turns it on and off for new connections; each
 refusal is counted in the metrics.  A banner goes out first, naming the
-client a PROXY header carries, on TLS after the handshake."""
+client a PROXY header carries, on TLS after the handshake.  close_after
+ends a session after N bytes, N lines or S seconds, with exactly the
+replies owed and then a FIN (EOF) or a RST (ECONNRESET), close reason
+"scripted"."""
 
 import errno
 import ipaddress
@@ -14,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tap  # noqa: E402
@@ -189,6 +193,126 @@ def test_banner_on_tls_after_the_handshake():
         t.sendall(b"secret\n")
         assert test_tls.recv_exact(t, 7) == b"secret\n"
         t.close()
+
+
+# Under valgrind echod is some 50 times slower: times are not checked.
+SLOW = bool(os.environ.get("ECHOD_WRAPPER"))
+
+
+def _reads_then(s, n):
+    """n bytes, then what the next recv sees: b"" (EOF) or the errno."""
+    got = recv_exact(s, n)
+    s.settimeout(DEADLINE)
+    try:
+        end = s.recv(1024)
+    except OSError as e:
+        end = e.errno
+    return got, end
+
+
+def _closed(d, s, name):
+    """The close entry of s's session: (reason, bytes in, bytes out)."""
+    m = d.wait_closed_entry(s.getsockname()[1], name)
+    return m.group(1), int(m.group(2)), int(m.group(3))
+
+
+def test_close_after_bytes_fin_and_reset():
+    pf, pr = free_port(), free_port()
+    text = conf(_l("fin", pf, framing="raw", close_after={"bytes": 10}),
+                _l("rst", pr, framing="raw",
+                   close_after={"bytes": 10, "how": "reset"}))
+    with Echod(text) as d:
+        for port, name, end in ((pf, "fin", b""), (pr, "rst",
+                                                   errno.ECONNRESET)):
+            s = connect(port)
+            s.sendall(b"0123456789abcdefghij")
+            got, seen = _reads_then(s, 10)
+            assert (got, seen) == (b"0123456789", end), (name, got, seen)
+            assert _closed(d, s, name)[0] == "scripted"
+            s.close()
+        # Byte by byte: the count spans reads.
+        s = connect(pf)
+        for c in b"abcdefghijkl":
+            s.sendall(bytes([c]))
+        got, seen = _reads_then(s, 10)
+        assert (got, seen) == (b"abcdefghij", b""), (got, seen)
+        s.close()
+
+
+def test_close_after_bytes_in_lines_and_before_reply():
+    pa, pb = free_port(), free_port()
+    text = conf(_l("a", pa, framing="line", close_after={"bytes": 8}),
+                _l("b", pb, framing="line", close_after={"bytes": 8,
+                                         "when": "before-reply"}))
+    with Echod(text) as d:
+        s = connect(pa)
+        s.sendall(b"hello\nworld\n")
+        # Exactly 8 bytes, the line holding byte 8 cut there, then EOF.
+        assert recv_until_eof(s) == b"hello\nwo"
+        s.close()
+        s = connect(pb)
+        s.sendall(b"hello\nworld\n")
+        # The line that reached the count is not answered.
+        assert recv_until_eof(s) == b"hello\n"
+        assert _closed(d, s, "b")[0] == "scripted"
+        s.close()
+
+
+def test_close_after_messages():
+    pa, pb = free_port(), free_port()
+    text = conf(_l("a", pa, framing="line", close_after={"messages": 3}),
+                _l("b", pb, framing="line",
+                   close_after={"messages": 3, "how": "reset",
+                                         "when": "before-reply"}))
+    with Echod(text) as d:
+        s = connect(pa)
+        roundtrip(s, b"one\n")
+        s.sendall(b"two\nthree\nfour\n")
+        assert recv_until_eof(s) == b"two\nthree\n"
+        reason, bin_, bout = _closed(d, s, "a")
+        assert reason == "scripted" and bout == 14, (reason, bout)
+        s.close()
+        s = connect(pb)
+        s.sendall(b"one\ntwo\nthree\n")
+        got, seen = _reads_then(s, 8)
+        assert (got, seen) == (b"one\ntwo\n", errno.ECONNRESET), (got, seen)
+        s.close()
+
+
+def test_close_after_seconds():
+    port = free_port()
+    with Echod(conf(_l("s", port, close_after={"seconds": 0.3}))) as d:
+        t0 = time.monotonic()
+        s = connect(port)
+        roundtrip(s, b"in time\n")
+        assert recv_until_eof(s) == b""
+        took = time.monotonic() - t0
+        assert SLOW or 0.25 < took < 1.5, took
+        assert _closed(d, s, "s")[0] == "scripted"
+        s.close()
+
+
+def test_close_after_on_tls_and_behind_proxy():
+    pt, pp = free_port(), free_port()
+    text = conf(test_tls.tls_listener("t", pt, framing="line",
+                                      close_after={"messages": 1}),
+                _l("p", pp, proxy_protocol="v2", proxy_from=["127.0.0.0/8"],
+                   close_after={"bytes": 4, "how": "reset"}))
+    with Echod(text):
+        t = test_tls.tls_connect(pt)
+        t.sendall(b"only\nnot this\n")
+        assert test_tls.recv_exact(t, 5) == b"only\n"
+        t.settimeout(DEADLINE)
+        try:
+            assert t.recv(100) == b""
+        except ConnectionResetError:
+            raise AssertionError("a RST where a close_notify and FIN were due")
+        t.close()
+        s = connect(pp)
+        s.sendall(_proxy_v2("192.0.2.8", 9, pp) + b"abcdef")
+        got, seen = _reads_then(s, 4)
+        assert (got, seen) == (b"abcd", errno.ECONNRESET), (got, seen)
+        s.close()
 
 
 if __name__ == "__main__":
