@@ -41,6 +41,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -104,6 +105,14 @@ static const unsigned int session_moves[] = {
 void
 session_free_buffers(struct session *s)
 {
+	if (s->delayed != NULL) {
+		evbuffer_remove_cb(s->delayed, session_held, s);
+		evbuffer_free(s->delayed);
+		s->delayed = NULL;
+		free(s->dues);
+		s->dues = NULL;
+		s->dn = 0;
+	}
 	evbuffer_remove_cb(bufferevent_get_input(s->bev), session_held, s);
 	evbuffer_remove_cb(bufferevent_get_output(s->bev), session_held, s);
 	if (s->held > 0)
@@ -503,6 +512,9 @@ session_finish(struct session *s, const char *reason)
 {
 	s->reason = reason;
 	session_enter(s, SESSION_FLUSHING);
+	/* Replies wait for their delay: the write of the last one ends it. */
+	if (s->dn > 0)
+		return;
 	if (s->bev != NULL) {
 		if (session_flush(s) == -1)
 			return;

@@ -120,8 +120,14 @@ struct session {
 	struct bufferevent	*bev;		/* NULL until bytes are kept */
 	struct event		*rd;		/* reading; after the session */
 	struct timer		 timer;		/* idle timeout, release */
-	struct timer		 stimer;	/* close_after's seconds, then
-						   a RST's wait (scripted) */
+	struct timer		 stimer;	/* session_script.c's: delay,
+						   close_after; a RST's wait */
+	struct evbuffer		*delayed;	/* delay: replies not yet due */
+	struct session_due	*dues;		/* their due times, a ring */
+	unsigned int		 dhead;		/* the ring's first */
+	unsigned int		 dn;		/* and how many */
+	uint64_t		 close_at;	/* close_after's seconds */
+	uint64_t		 jitter;	/* the draws' state */
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
@@ -160,6 +166,15 @@ struct session {
 	}			 peer;
 	union session_addr	 proxy;		/* proxied: the balancer */
 	struct source_hold	 hold;		/* admitted: its counts */
+};
+
+/*
+ * delay: the replies of one read, the last len bytes of s->delayed not
+ * in an earlier record, are sent at due (timer_now()'s clock).
+ */
+struct session_due {
+	uint64_t	 due;
+	size_t		 len;
 };
 
 /*
@@ -234,14 +249,15 @@ session_read_flags(struct event_base *base)
 
 /*
  * Whether the sessions of lc take the bufferevent path from their start,
- * as TLS sessions do (session_tls_plain()): close_after counting bytes or
- * lines cuts the input where the count is reached, which the direct path
- * does not see.
+ * as TLS sessions do (session_tls_plain()): a delay queues every reply,
+ * and close_after counting bytes or lines cuts the input where the count
+ * is reached, neither of which the direct path does.
  */
 static inline bool
 session_script_bev(const struct listener_conf *lc)
 {
-	return (lc->close_after.kind == CONF_CLOSE_BYTES ||
+	return (lc->delay_usec != 0 || lc->jitter_usec != 0 ||
+	    lc->close_after.kind == CONF_CLOSE_BYTES ||
 	    lc->close_after.kind == CONF_CLOSE_MESSAGES);
 }
 

@@ -1,7 +1,24 @@
 /*
  * session_script.c: what a test instrument's keys make a session do
- * (echod.conf(5), TESTING; issue 18): speak first (banner), and hang up
- * as asked (close_after), with the close reason "scripted".
+ * (echod.conf(5), TESTING; issue 18): speak first (banner), answer late
+ * (delay, jitter), and hang up as asked (close_after), with the close
+ * reason "scripted".
+ *
+ * A delay queues the replies of each read, in order, in s->delayed, with
+ * a ring of (due, length) records beside it, and sends them from one
+ * timer per session (s->stimer, on the loop's heap, set for the first
+ * record due), never one per message.  Its sessions take the bufferevent
+ * path (session_script_bev()), and a record due goes to the output, where
+ * the bufferevent writes it: the write timeout applies from there, to a
+ * client that does not read, never to the wait.  The bytes waiting count
+ * in max_memory (session_held()), and count as owed for the output's high
+ * mark (session_tls_read()), so a client that sends faster than its
+ * replies go out is stopped as any.  A reply waits delay plus a uniform
+ * draw from [0, jitter], from a splitmix64 sequence seeded per session
+ * with (instance id << 32) ^ session id, logged at debug level; a due
+ * time is never before the one ahead of it, so a large jitter against a
+ * fast sender is clamped, and order kept.  When the ring is full
+ * (SESSION_DUES) a read's replies join the last record, with its due.
  *
  * close_after counts bytes or lines as they are framed, so its sessions
  * take the bufferevent path (session_script_bev()): the input is cut
@@ -10,9 +27,9 @@
  * so the client reads exactly N bytes (raw) or the echo of N lines, and
  * then its EOF or RST; before-reply leaves out the reply that reached
  * it: N - 1 bytes, or the lines before the one holding byte N or the Nth
- * line.  seconds needs no count: a timer from the session's start, on
- * any path.  The end itself is session.c's: a FIN after what is owed
- * (session_finish()), or a RST once the client has had all of it
+ * line.  seconds needs no count: the same timer, from the session's
+ * start, on any path.  The end itself is session.c's: a FIN after what
+ * is owed (session_finish()), or a RST once the client has had all of it
  * (s->reset; session_reset()).
  *
  * It sits between the TLS path and session.c: the rooms above call it
@@ -27,14 +44,19 @@
 #include <stddef.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
 #include "addr.h"
 #include "banner.h"
+#include "framing.h"
 #include "session_int.h"
 #include "timer.h"
+
+/* The records of a session's delayed replies, at most. */
+#define SESSION_DUES	256
 
 /*
  * The banner, rendered for this session (its client the real one, after
@@ -75,6 +97,125 @@ oom:
 	return (-1);
 }
 
+/* splitmix64 (Vigna): the next of a session's jitter draws. */
+static uint64_t
+session_script_draw(struct session *s)
+{
+	uint64_t	 z = (s->jitter += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (z ^ (z >> 31));
+}
+
+/* Set the timer for what comes first: a reply due, close_after's time. */
+static void
+session_script_arm(struct session *s)
+{
+	uint64_t	 at = s->close_at != 0 ? s->close_at : UINT64_MAX;
+
+	if (s->dn > 0 && s->dues[s->dhead].due < at)
+		at = s->dues[s->dhead].due;
+	if (at == UINT64_MAX)
+		timer_del(s->set->timers, &s->stimer);
+	else if (timer_at(s->set->timers, &s->stimer, at) == -1)
+		log_warnx("session %" PRIu64 ": no timer", s->id);
+}
+
+/*
+ * Hand the replies due by now to the output, where the bufferevent writes
+ * them.  Returns -1 when s is gone.
+ */
+static int
+session_script_due(struct session *s, uint64_t now)
+{
+	struct evbuffer		*out = bufferevent_get_output(s->bev);
+	struct session_due	*d;
+
+	while (s->dn > 0 && (d = &s->dues[s->dhead])->due <= now) {
+		if (evbuffer_remove_buffer(s->delayed, out, d->len) !=
+		    (int)d->len) {
+			session_oom(s);
+			return (-1);
+		}
+		session_count(s, d->len);
+		s->dhead = (s->dhead + 1) % SESSION_DUES;
+		s->dn--;
+	}
+	session_script_arm(s);
+	return (0);
+}
+
+/* Forget the replies waiting for their delay (before-reply's end). */
+static void
+session_script_drop(struct session *s)
+{
+	if (s->delayed != NULL)
+		evbuffer_drain(s->delayed, evbuffer_get_length(s->delayed));
+	s->dn = 0;
+}
+
+/*
+ * Frame what the input holds into the delayed replies, the new ones due
+ * delay plus a draw of jitter from now.  Returns -1 when s is gone or
+ * ending.
+ */
+static int
+session_script_delay(struct session *s, bool eof)
+{
+	const struct listener_conf *lc = s->lc;
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct session_due	*d;
+	enum framing_status	 st;
+	uint64_t		 due = timer_now() + lc->delay_usec;
+	size_t			 before, added;
+
+	if (s->delayed == NULL) {
+		if ((s->delayed = evbuffer_new()) == NULL ||
+		    evbuffer_add_cb(s->delayed, session_held, s) == NULL ||
+		    (s->dues = calloc(SESSION_DUES, sizeof(*s->dues))) ==
+		    NULL) {
+			session_oom(s);
+			return (-1);
+		}
+	}
+	before = evbuffer_get_length(s->delayed);
+	st = framing_process(&s->framing, in, s->delayed, eof);
+	if ((added = evbuffer_get_length(s->delayed) - before) > 0) {
+		if (lc->jitter_usec != 0)
+			due += session_script_draw(s) %
+			    ((uint64_t)lc->jitter_usec + 1);
+		d = &s->dues[(s->dhead + s->dn - 1) % SESSION_DUES];
+		/* Never before the reply ahead: order is kept. */
+		if (s->dn > 0 && due < d->due)
+			due = d->due;
+		if (s->dn == SESSION_DUES) {
+			d->len += added;
+			d->due = due;
+		} else {
+			d = &s->dues[(s->dhead + s->dn++) % SESSION_DUES];
+			d->due = due;
+			d->len = added;
+		}
+		if (s->dn == 1)
+			session_script_arm(s);
+	}
+	if (st == FRAMING_LINE_TOO_LONG) {
+		session_finish(s, "line-too-long");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Frame the input: into the delayed replies with a delay, else at once. */
+static int
+session_script_answer(struct session *s, bool eof)
+{
+	if (s->lc->delay_usec != 0 || s->lc->jitter_usec != 0)
+		return (session_script_delay(s, eof));
+	return (session_frame(s, eof));
+}
+
 /*
  * close_after's count is reached (or its time has come): end as asked,
  * with what is owed (dropped first if before, for seconds).  s may be
@@ -97,21 +238,41 @@ session_script_hangup(struct session *s, bool drop)
 			s->queued -= owed;
 		}
 	}
+	if (drop)
+		session_script_drop(s);
 	s->reset = ca->how == CONF_HANGUP_RESET;
 	session_finish(s, "scripted");
 }
 
-/* close_after's seconds are over. */
+/*
+ * The timer: replies due go out; after them, the end of a session that
+ * waited for them, or close_after's seconds.
+ */
 static void
 session_script_tick(void *arg)
 {
 	struct session	*s = arg;
+	uint64_t	 now = timer_now();
+	struct evbuffer	*out;
 
-	/* Ending already, or not yet echoing: nothing to cut short. */
-	if (s->state != SESSION_READING && s->state != SESSION_OWING &&
-	    s->state != SESSION_WAITING)
+	if (s->dn > 0) {
+		if (session_script_due(s, now) == -1)
+			return;
+		out = bufferevent_get_output(s->bev);
+		/* Flushing with nothing written: no write callback comes. */
+		if (s->state == SESSION_FLUSHING && s->dn == 0 &&
+		    evbuffer_get_length(out) == 0) {
+			session_end(s);
+			return;
+		}
+	}
+	if (s->close_at == 0 || now < s->close_at)
 		return;
-	session_script_hangup(s, s->lc->close_after.before_reply);
+	s->close_at = 0;
+	/* Ending already: nothing to cut short. */
+	if (s->state == SESSION_READING || s->state == SESSION_OWING ||
+	    s->state == SESSION_WAITING)
+		session_script_hangup(s, s->lc->close_after.before_reply);
 }
 
 /*
@@ -162,7 +323,7 @@ session_script_frame(struct session *s, bool eof)
 	size_t		 len = evbuffer_get_length(in), cut;
 
 	if ((cut = session_script_cut(s, in, len)) > len)
-		return (session_frame(s, eof));
+		return (session_script_answer(s, eof));
 	/*
 	 * Only the bytes before the cut are framed.  The scratch buffer is
 	 * empty between callbacks; the input's end is the bufferevent's to
@@ -180,7 +341,8 @@ session_script_frame(struct session *s, bool eof)
 	}
 	evbuffer_freeze(in, 0);
 	/* after-reply: a last line cut at byte N is answered too. */
-	if (session_frame(s, eof || !s->lc->close_after.before_reply) == -1)
+	if (session_script_answer(s, eof ||
+	    !s->lc->close_after.before_reply) == -1)
 		return (-1);
 	session_script_hangup(s, false);
 	return (-1);
@@ -196,13 +358,22 @@ session_script_begin(struct session *s)
 {
 	const struct conf_close	*ca = &s->lc->close_after;
 
-	if (s->lc->banner != NULL && session_script_banner(s) == -1)
+	const struct listener_conf *lc = s->lc;
+	uint64_t		 seed;
+
+	if (lc->banner != NULL && session_script_banner(s) == -1)
 		return (-1);
+	timer_init(&s->stimer, session_script_tick, s);
+	if (lc->jitter_usec != 0) {
+		seed = ((uint64_t)strtoul(s->conf->instance, NULL, 16) << 32) ^
+		    s->id;
+		s->jitter = seed;
+		log_debug("session %" PRIu64 ": jitter seed %016" PRIx64,
+		    s->id, seed);
+	}
 	if (ca->kind == CONF_CLOSE_SECONDS) {
-		timer_init(&s->stimer, session_script_tick, s);
-		if (timer_in(s->set->timers, &s->stimer,
-		    session_usec(&ca->after)) == -1)
-			log_warnx("session %" PRIu64 ": no timer", s->id);
+		s->close_at = timer_now() + session_usec(&ca->after);
+		session_script_arm(s);
 	}
 	return (0);
 }

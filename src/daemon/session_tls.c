@@ -98,7 +98,9 @@ session_tls_read(struct bufferevent *bev, void *arg)
 	if (session_script_frame(s, false) == -1)
 		return;
 	s->tls_kept = evbuffer_get_length(in);
-	if (evbuffer_get_length(bufferevent_get_output(bev)) >
+	/* Replies that wait for their delay are owed as well. */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) +
+	    (s->delayed != NULL ? evbuffer_get_length(s->delayed) : 0) >
 	    SESSION_TLS_HIGH)
 		session_enter(s, SESSION_OWING);
 	else if (budget_over())
@@ -112,8 +114,11 @@ session_tls_write(struct bufferevent *bev, void *arg)
 	struct session	*s = arg;
 
 	(void)bev;
-	if (s->state == SESSION_FLUSHING)
-		session_end(s);
+	if (s->state == SESSION_FLUSHING) {
+		/* Not before the last delayed reply has gone out too. */
+		if (s->dn == 0)
+			session_end(s);
+	}
 	else if (s->state == SESSION_OWING &&
 	    session_enter(s, SESSION_READING) == -1)
 		session_fail(s, "bufferevent_enable");

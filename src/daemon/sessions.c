@@ -133,6 +133,9 @@ session_tick(void *arg)
 		    "handshake-timeout");
 		return;
 	}
+	/* Replies waiting for their delay: the session is not idle. */
+	if (s->dn > 0)
+		s->quiet = timer_coarse();
 	quiet = timer_now() - s->quiet;
 	idle_due = idle != 0 && quiet >= idle;
 	/*

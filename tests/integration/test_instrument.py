@@ -6,7 +6,8 @@ refusal is counted in the metrics.  A banner goes out first, naming the
 client a PROXY header carries, on TLS after the handshake.  close_after
 ends a session after N bytes, N lines or S seconds, with exactly the
 replies owed and then a FIN (EOF) or a RST (ECONNRESET), close reason
-"scripted"."""
+"scripted".  A delay sends every reply that long after its request (plus
+a uniform jitter), in order, and holds up no other listener."""
 
 import errno
 import ipaddress
@@ -22,8 +23,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tap  # noqa: E402
 import test_tls  # noqa: E402
-from echodtest import (DEADLINE, Echod, conf, connect, free_port,  # noqa
-                       listener, recv_exact, recv_until_eof, roundtrip)
+from echodtest import (DEADLINE, Echod, conf, connect, diag, free_port,  # noqa
+                       listener, need_descriptors, recv_exact,
+                       recv_until_eof, roundtrip)
 
 
 def _l(name, port, **kw):
@@ -312,6 +314,92 @@ def test_close_after_on_tls_and_behind_proxy():
         s.sendall(_proxy_v2("192.0.2.8", 9, pp) + b"abcdef")
         got, seen = _reads_then(s, 4)
         assert (got, seen) == (b"abcd", errno.ECONNRESET), (got, seen)
+        s.close()
+
+
+def _bench(*args):
+    """echocli bench --json args: its JSON result, having succeeded."""
+    p = subprocess.run([os.environ.get("ECHOCLI", "./echocli"), "bench",
+                        "--json"] + [str(a) for a in args],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120)
+    r = json.loads(p.stdout.decode())
+    assert p.returncode == 0, (r, p.stderr)
+    return r
+
+
+def test_delay_p50_with_jitter():
+    # p50 within 10 % of delay + jitter / 2 (issue 18, point 5).
+    port = free_port()
+    with Echod(conf(_l("slow", port, framing="line", delay=0.2,
+                       jitter=0.04))):
+        r = _bench("-c", 4, "-s", 16, "-n", 10 if SLOW else 60,
+                   "127.0.0.1", port)
+    lat = r["latency_us"]
+    diag("delay 0.2 s, jitter 0.04 s: p50 %d us, max %d us"
+             % (lat["p50"], lat["max"]))
+    assert r["messages"] == (10 if SLOW else 60), r
+    if SLOW:
+        assert lat["p50"] >= 200000, lat
+        return
+    assert 0.9 * 220000 <= lat["p50"] <= 1.1 * 220000, lat
+    # No reply before its delay; none much past delay + jitter.
+    assert lat["max"] <= 240000 * 1.25, lat
+
+
+def test_delay_keeps_order_and_ends_after_the_last_reply():
+    port = free_port()
+    with Echod(conf(_l("slow", port, framing="line", delay=0.05,
+                       jitter=0.1))) as d:
+        s = connect(port)
+        lines = [b"line %d\n" % i for i in range(200)]
+        # In one packet and in many: each read's replies in order.
+        s.sendall(b"".join(lines[:100]))
+        for ln in lines[100:]:
+            s.sendall(ln)
+        s.shutdown(socket.SHUT_WR)
+        t0 = time.monotonic()
+        # Everything, then the EOF: the end waits for the last reply.
+        assert recv_until_eof(s) == b"".join(lines)
+        assert SLOW or time.monotonic() - t0 >= 0.04
+        reason, bin_, bout = _closed(d, s, "slow")
+        n = len(b"".join(lines))
+        assert (reason, bin_, bout) == ("eof", n, n), (reason, bin_, bout)
+        s.close()
+
+
+def test_delay_holds_up_no_other_listener():
+    n = 20 if SLOW else 200
+    need_descriptors(2 * n + 50)
+    ps, pf = free_port(), free_port()
+    with Echod(conf(_l("slow", ps, delay=1.0), _l("fast", pf),
+                    max_connections=4 * n)):
+        slow = [connect(ps) for _ in range(n)]
+        for i, s in enumerate(slow):
+            s.sendall(b"wait %d\n" % i)
+        f = connect(pf)
+        t0 = time.monotonic()
+        for _ in range(20):
+            roundtrip(f, b"now\n")
+        took = time.monotonic() - t0
+        assert SLOW or took < 0.5, took
+        for i, s in enumerate(slow):
+            want = b"wait %d\n" % i
+            assert recv_exact(s, len(want)) == want
+            s.close()
+        f.close()
+
+
+def test_delay_with_close_after():
+    # The replies owed include those still waiting for their delay.
+    port = free_port()
+    with Echod(conf(_l("d", port, framing="line", delay=0.1,
+                       close_after={"messages": 2, "how": "reset"}))) as d:
+        s = connect(port)
+        s.sendall(b"one\ntwo\nthree\n")
+        got, seen = _reads_then(s, 8)
+        assert (got, seen) == (b"one\ntwo\n", errno.ECONNRESET), (got, seen)
+        assert _closed(d, s, "d")[0] == "scripted"
         s.close()
 
 
