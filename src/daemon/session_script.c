@@ -52,6 +52,7 @@
 #include "addr.h"
 #include "banner.h"
 #include "framing.h"
+#include "jitter.h"
 #include "session_int.h"
 #include "timer.h"
 
@@ -95,17 +96,6 @@ session_script_banner(struct session *s)
 oom:
 	session_oom(s);
 	return (-1);
-}
-
-/* splitmix64 (Vigna): the next of a session's jitter draws. */
-static uint64_t
-session_script_draw(struct session *s)
-{
-	uint64_t	 z = (s->jitter += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (z ^ (z >> 31));
 }
 
 /* Set the timer for what comes first: a reply due, close_after's time. */
@@ -183,8 +173,7 @@ session_script_delay(struct session *s, bool eof)
 	st = framing_process(&s->framing, in, s->delayed, eof);
 	if ((added = evbuffer_get_length(s->delayed) - before) > 0) {
 		if (lc->jitter_usec != 0)
-			due += session_script_draw(s) %
-			    ((uint64_t)lc->jitter_usec + 1);
+			due += jitter_draw(&s->jitter, lc->jitter_usec);
 		d = &s->dues[(s->dhead + s->dn - 1) % SESSION_DUES];
 		/* Never before the reply ahead: order is kept. */
 		if (s->dn > 0 && due < d->due)

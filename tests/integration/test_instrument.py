@@ -7,7 +7,8 @@ client a PROXY header carries, on TLS after the handshake.  close_after
 ends a session after N bytes, N lines or S seconds, with exactly the
 replies owed and then a FIN (EOF) or a RST (ECONNRESET), close reason
 "scripted".  A delay sends every reply that long after its request (plus
-a uniform jitter), in order, and holds up no other listener."""
+a uniform jitter), in order, and holds up no other listener; on UDP each
+datagram's."""
 
 import errno
 import ipaddress
@@ -401,6 +402,29 @@ def test_delay_with_close_after():
         assert (got, seen) == (b"one\ntwo\n", errno.ECONNRESET), (got, seen)
         assert _closed(d, s, "d")[0] == "scripted"
         s.close()
+
+
+def test_udp_delay_in_order():
+    port = free_port()
+    with Echod(conf(_l("u", port, protocol="udp", delay=0.2,
+                       jitter=0.02),
+                    listener("now", port, protocol="udp",
+                             address="127.0.0.2"))):
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        c.bind(("127.0.0.1", 0))
+        c.settimeout(DEADLINE)
+        t0 = time.monotonic()
+        for i in range(20):
+            c.sendto(b"datagram %d" % i, ("127.0.0.1", port))
+        # Another listener answers at once meanwhile.
+        c.sendto(b"at once", ("127.0.0.2", port))
+        assert c.recvfrom(100) == (b"at once", ("127.0.0.2", port))
+        assert SLOW or time.monotonic() - t0 < 0.15
+        got = [c.recvfrom(100)[0] for _ in range(20)]
+        took = time.monotonic() - t0
+        assert got == [b"datagram %d" % i for i in range(20)], got
+        assert SLOW or 0.2 <= took < 0.2 * 1.1 + 0.02 + 0.05, took
+        c.close()
 
 
 if __name__ == "__main__":
