@@ -113,6 +113,7 @@ session_free_buffers(struct session *s)
 		s->dues = NULL;
 		s->dn = 0;
 	}
+	session_rate_stop(s);
 	evbuffer_remove_cb(bufferevent_get_input(s->bev), session_held, s);
 	evbuffer_remove_cb(bufferevent_get_output(s->bev), session_held, s);
 	if (s->held > 0)
@@ -427,13 +428,11 @@ session_flush(struct session *s)
 }
 
 /*
- * A scripted end with a RST (close_after's how = "reset"): a linger of 0
- * makes close(2) send one, and throw away what still waits in the
- * kernel's send queue.  So first wait, SESSION_RESET_POLL_USEC at a time,
- * until the client has acknowledged every byte (SIOCOUTQ is 0), for as
- * long as the write timeout (SESSION_LINGER_USEC without one): else the
- * client would get less than the replies it is owed.  No close_notify:
- * the RST is the point.
+ * A scripted RST (close_after's how = "reset"): a linger of 0 makes
+ * close(2) send one, and throw away what the kernel has not delivered;
+ * so first wait, SESSION_RESET_POLL_USEC at a time and no longer than
+ * the write timeout (or SESSION_LINGER_USEC), for the client to have
+ * acknowledged every byte (SIOCOUTQ is 0).  No close_notify before it.
  */
 static void
 session_reset_poll(void *arg)

@@ -15,12 +15,14 @@
  *	session_tls.c	the TLS path, from the handshake on
  *	session_script.c what a test instrument's keys make it do
  *	session.c	states, buffers, writing, framing, the end
+ *	session_rate.c	its rate limits: libevent's buckets and groups
  *	session_log.c	what the entries and warnings say of a session
  *
- * sessions.c calls the other six; session_read.c calls session_open.c,
+ * sessions.c calls the other seven; session_read.c calls session_open.c,
  * session_open.c session_tls.c, and the three above session_script.c
- * call it; every room calls session.c, every room but session_read.c
- * session_log.c, and session_log.c none.  No
+ * call it; every room calls session.c, and session_tls.c and session.c
+ * session_rate.c; every room but session_read.c calls session_log.c;
+ * session_rate.c and session_log.c call none.  No
  * callback calls up either: each room registers its own functions or a
  * lower room's.
  */
@@ -37,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -50,6 +53,8 @@
 
 struct budget_share;
 struct bufferevent;
+struct ev_token_bucket_cfg;
+struct session_rate_group;
 struct evbuffer;
 struct evbuffer_cb_info;
 struct pool;
@@ -127,6 +132,8 @@ struct session {
 	unsigned int		 dhead;		/* the ring's first */
 	unsigned int		 dn;		/* and how many */
 	uint64_t		 close_at;	/* close_after's seconds */
+	struct ev_token_bucket_cfg *rcfg;	/* rate: its buckets */
+	struct session_rate_group *rgroup;	/* listener_rate: its group */
 	uint64_t		 jitter;	/* the draws' state */
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
@@ -250,15 +257,29 @@ session_read_flags(struct event_base *base)
 /*
  * Whether the sessions of lc take the bufferevent path from their start,
  * as TLS sessions do (session_tls_plain()): a delay queues every reply,
- * and close_after counting bytes or lines cuts the input where the count
- * is reached, neither of which the direct path does.
+ * close_after counting bytes or lines cuts the input where the count is
+ * reached, and libevent's rate limits meter only a bufferevent's own
+ * reads and writes, none of which the direct path does.
  */
 static inline bool
 session_script_bev(const struct listener_conf *lc)
 {
 	return (lc->delay_usec != 0 || lc->jitter_usec != 0 ||
+	    lc->rate.read != 0 || lc->rate.write != 0 ||
+	    lc->listener_rate.read != 0 || lc->listener_rate.write != 0 ||
 	    lc->close_after.kind == CONF_CLOSE_BYTES ||
 	    lc->close_after.kind == CONF_CLOSE_MESSAGES);
+}
+
+/*
+ * The options of a session's bufferevent: a listener_rate group's members
+ * are suspended and resumed from the loop the group is on.
+ */
+static inline int
+session_bev_options(const struct listener_conf *lc)
+{
+	return (lc->listener_rate.read != 0 || lc->listener_rate.write != 0 ?
+	    BEV_OPT_THREADSAFE : 0);
 }
 
 /* session_read.c: the read event's callback (sessions.c sets it). */
@@ -302,6 +323,10 @@ void		 session_arm(struct session *);
 /* session.c: what is counted */
 void		 session_received(struct session *, const void *,
 		    size_t avail, size_t len);
+
+/* session_rate.c */
+int		 session_rate_start(struct session *);
+void		 session_rate_stop(struct session *);
 
 /* session_log.c */
 size_t		 session_fields(const struct session *, struct log_field *,

@@ -191,7 +191,7 @@ session_tls_bev(struct session *s, struct bufferevent *bev)
 	    session_tls_event, s);
 	if (evbuffer_add_cb(bufferevent_get_input(bev), session_held,
 	    s) == NULL || evbuffer_add_cb(bufferevent_get_output(bev),
-	    session_held, s) == NULL) {
+	    session_held, s) == NULL || session_rate_start(s) == -1) {
 		session_oom(s);
 		return (-1);
 	}
@@ -211,7 +211,8 @@ session_tls_plain(struct session *s)
 	const struct timeval	*wr = &s->lc->write;
 	struct bufferevent	*bev;
 
-	if ((bev = bufferevent_socket_new(s->set->base, s->fd, 0)) == NULL) {
+	if ((bev = bufferevent_socket_new(s->set->base, s->fd,
+	    session_bev_options(s->lc))) == NULL) {
 		session_oom(s);
 		return;
 	}
@@ -248,7 +249,8 @@ session_tls_start(struct session *s)
 		return;
 	}
 	bev = bufferevent_openssl_socket_new(s->set->base, s->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
+	    session_bev_options(s->lc));
 	if (bev == NULL) {
 		/*
 		 * It may have freed ssl and closed the socket, or not: better

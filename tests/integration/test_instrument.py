@@ -8,7 +8,9 @@ ends a session after N bytes, N lines or S seconds, with exactly the
 replies owed and then a FIN (EOF) or a RST (ECONNRESET), close reason
 "scripted".  A delay sends every reply that long after its request (plus
 a uniform jitter), in order, and holds up no other listener; on UDP each
-datagram's."""
+datagram's.  rate and listener_rate hold a session, and a listener's
+sessions together, to their bytes per second, against a client that
+writes as fast as it can."""
 
 import errno
 import ipaddress
@@ -17,8 +19,10 @@ import os
 import re
 import socket
 import struct
+import select
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -425,6 +429,94 @@ def test_udp_delay_in_order():
         assert got == [b"datagram %d" % i for i in range(20)], got
         assert SLOW or 0.2 <= took < 0.2 * 1.1 + 0.02 + 0.05, took
         c.close()
+
+
+def _rate(ports, seconds):
+    """Bytes per second the clients on ports read back, together, over
+    seconds from the first byte, each client writing as fast as it can
+    meanwhile."""
+    socks = [connect(p) for p in ports]
+    stop = threading.Event()
+    chunk = b"x" * 65536
+
+    def flood(s):
+        try:
+            while not stop.is_set():
+                s.sendall(chunk)
+        except OSError:
+            pass
+    threads = [threading.Thread(target=flood, args=(s,), daemon=True)
+               for s in socks]
+    for th in threads:
+        th.start()
+    got, t0, end = 0, None, time.monotonic() + DEADLINE
+    while True:
+        now = time.monotonic()
+        if t0 is not None and now - t0 >= seconds:
+            break
+        assert now < end, "no echo within %.0f s" % DEADLINE
+        ready, _, _ = select.select(socks, [], [], 0.5)
+        for s in ready:
+            n = len(s.recv(1 << 20))
+            assert n > 0, "closed"
+            if t0 is None:
+                t0 = time.monotonic()
+            else:
+                got += n
+    stop.set()
+    for s in socks:
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+    for th in threads:
+        th.join(DEADLINE)
+    return got / (time.monotonic() - t0)
+
+
+def _check_rate(rate, want):
+    diag("rate %d B/s against %d B/s: %+.1f %%"
+         % (rate, want, (rate - want) * 100.0 / want))
+    if SLOW:
+        assert rate <= want * 1.1, (rate, want)
+    else:
+        assert abs(rate - want) <= want * 0.1, (rate, want)
+
+
+def test_rate_write_and_read():
+    pw, pr = free_port(), free_port()
+    with Echod(conf(_l("w", pw, rate={"write": "256k"}),
+                    _l("r", pr, rate={"read": "128k"}))):
+        _check_rate(_rate([pw], 2 if SLOW else 5), 262144)
+        _check_rate(_rate([pr], 2 if SLOW else 5), 131072)
+
+
+def test_listener_rate_shared_by_two_sessions():
+    port = free_port()
+    # Two workers: the two sessions on two loops share the group.
+    with Echod(conf(_l("shared", port, listener_rate={"write": "256k"},
+                       rate={"read": "1M"}), workers=2)):
+        _check_rate(_rate([port, port], 2 if SLOW else 5), 262144)
+
+
+def test_reload_changes_them_for_new_sessions_only():
+    port = free_port()
+    with Echod(conf(_l("r", port, framing="line"))) as d:
+        old = connect(port)
+        roundtrip(old, b"before\n")
+        d.reload(conf(_l("r", port, framing="line", banner="new\n",
+                         delay=0.3, close_after={"messages": 1})))
+        new = connect(port)
+        assert recv_exact(new, 4) == b"new\n"
+        t0 = time.monotonic()
+        new.sendall(b"late\n")
+        assert recv_until_eof(new) == b"late\n"
+        assert SLOW or time.monotonic() - t0 >= 0.25
+        new.close()
+        # The old session: no banner, no delay, no hang-up.
+        t0 = time.monotonic()
+        for _ in range(3):
+            roundtrip(old, b"as before\n")
+        assert SLOW or time.monotonic() - t0 < 0.25
+        old.close()
 
 
 if __name__ == "__main__":
