@@ -395,6 +395,26 @@ def test_delay_holds_up_no_other_listener():
         f.close()
 
 
+def test_delayed_bytes_count_against_max_memory():
+    # 32 sessions that each may owe 64 KiB: past a budget of 1 MiB only
+    # if the replies waiting for their delay count; all still come back.
+    port = free_port()
+    with Echod(conf(_l("d", port, delay=0.2), max_memory=1 << 20)) as d:
+        socks = [connect(port) for _ in range(32)]
+        data = [os.urandom(256 * 1024) for _ in socks]
+        senders = [threading.Thread(target=s.sendall, args=(b,),
+                                    daemon=True)
+                   for s, b in zip(socks, data)]
+        for th in senders:
+            th.start()
+        d.wait_log(r"^warning: max_memory reached", timeout=30)
+        for s, b in zip(socks, data):
+            assert recv_exact(s, len(b), timeout=60) == b
+            s.close()
+        for th in senders:
+            th.join(DEADLINE)
+
+
 def test_delay_with_close_after():
     # The replies owed include those still waiting for their delay.
     port = free_port()
