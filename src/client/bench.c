@@ -68,6 +68,7 @@ bench_usage(FILE *f)
 	    "usage: echocli bench [-c connections] [-s size] [-p pipeline]\n"
 	    "           [-d seconds | -n messages] [-r rate] [-T threads]\n"
 	    "           [-t timeout] [--strip N] [--churn] [--source-range]\n"
+	    "           [--expect-close]\n"
 	    "           [--proxy v1|v2] [--json] [--tls [--ca file]\n"
 	    "           [--cert file --key file] [--insecure]\n"
 	    "           [--servername name]] host [port]\n"
@@ -85,6 +86,7 @@ static const struct option bench_longopts[] = {
 	{ "churn",		no_argument,		NULL, 'C' },
 	{ "connections",	required_argument,	NULL, 'c' },
 	{ "duration",		required_argument,	NULL, 'd' },
+	{ "expect-close",	no_argument,		NULL, 'E' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "json",		no_argument,		NULL, 'J' },
 	{ "messages",		required_argument,	NULL, 'n' },
@@ -146,8 +148,9 @@ bench_parse(int argc, char **argv, struct bench_opts *o)
 		}
 		if (tlscli_option(&o->tls, ch, optarg))
 			continue;
-		if (ch == 'C' || ch == 'J' || ch == 'R') {
+		if (ch == 'C' || ch == 'J' || ch == 'R' || ch == 'E') {
 			*(ch == 'C' ? &o->churn : ch == 'J' ? &o->json :
+			    ch == 'E' ? &o->expect_close :
 			    &o->source_range) = true;
 			continue;
 		}
@@ -608,7 +611,7 @@ bench_main(int argc, char **argv)
 
 	/* One probe connection picks the address that answers. */
 	fd = peer_connect(b.o.host, b.o.port, SOCK_STREAM, b.o.timeout,
-	    &b.dst, &b.dstlen);
+	    b.o.expect_close, &b.dst, &b.dstlen);
 	if (fd == -1)
 		return (1);
 	peer_addr((struct sockaddr *)&b.dst, b.dstlen, b.addr, sizeof(b.addr));

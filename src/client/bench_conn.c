@@ -16,9 +16,10 @@
  * then n in hexadecimal, then "\n".  The reply must be that message without
  * its first --strip bytes.
  *
- * With --proxy, a connection's first write is a PROXY header (HAProxy's
- * proxy-protocol.txt) and its first message, as a balancer sends them:
- * the header names the connection's own addresses, and is not echoed.
+ * With --proxy, a connection's first write is a PROXY header
+ * (bench_proxy.c) and its first message, as a balancer sends them; the
+ * header is not echoed.
+
  *
  * With --tls a connection is HANDSHAKING between CONNECTING and OPEN, and
  * then calls SSL_read and SSL_write where it called recv and send, on the
@@ -49,6 +50,7 @@
 #include <openssl/ssl.h>
 
 #include "bench_conn.h"
+#include "bench_proxy.h"
 #include "bench_types.h"
 #include "hist.h"
 #include "tlscli.h"
@@ -60,9 +62,9 @@
 					   wakes up to send again */
 
 static void	bench_conn_stamp(const struct bench *, char *, uint64_t);
-static int	bench_conn_proxy(struct bench_conn *);
 static void	bench_conn_flush(struct bench_conn *);
 static void	bench_conn_failed(struct bench_conn *, int);
+static void	bench_conn_scripted(struct bench_conn *);
 static void	bench_conn_tls_failed(struct bench_conn *, int);
 static void	bench_conn_opened(struct bench_conn *);
 static void	bench_conn_handshake(struct bench_conn *, short);
@@ -83,76 +85,6 @@ bench_conn_stamp(const struct bench *b, char *msg, uint64_t seq)
 		msg[b->o.size - 2 - i] = "0123456789abcdef"[seq & 15];
 		seq >>= 4;
 	}
-}
-
-/*
- * Queue the PROXY header of c, now connected: the source is its local
- * address, the destination the server's.  -1 with errno set if the
- * local address is unknown.
- */
-static int
-bench_conn_proxy(struct bench_conn *c)
-{
-	static const uint8_t	 sig[12] = "\r\n\r\n\0\r\nQUIT\n";
-	struct bench		*b = c->w->b;
-	struct sockaddr_storage	 src;
-	const struct sockaddr_in *s4, *d4;
-	const struct sockaddr_in6 *s6, *d6;
-	socklen_t		 len = sizeof(src);
-	char			 sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN];
-	uint8_t			*p = (uint8_t *)c->out;
-	int			 n;
-
-	if (getsockname(c->fd, (struct sockaddr *)&src, &len) == -1)
-		return (-1);
-	if (src.ss_family != b->dst.ss_family) {
-		errno = EAFNOSUPPORT;
-		return (-1);
-	}
-	s4 = (const struct sockaddr_in *)&src;
-	d4 = (const struct sockaddr_in *)&b->dst;
-	s6 = (const struct sockaddr_in6 *)&src;
-	d6 = (const struct sockaddr_in6 *)&b->dst;
-	if (b->o.proxy == 1) {
-		if (src.ss_family == AF_INET) {
-			inet_ntop(AF_INET, &s4->sin_addr, sa, sizeof(sa));
-			inet_ntop(AF_INET, &d4->sin_addr, da, sizeof(da));
-			n = snprintf(c->out, BENCH_PROXY_MAX,
-			    "PROXY TCP4 %s %s %u %u\r\n", sa, da,
-			    ntohs(s4->sin_port), ntohs(d4->sin_port));
-		} else {
-			inet_ntop(AF_INET6, &s6->sin6_addr, sa, sizeof(sa));
-			inet_ntop(AF_INET6, &d6->sin6_addr, da, sizeof(da));
-			n = snprintf(c->out, BENCH_PROXY_MAX,
-			    "PROXY TCP6 %s %s %u %u\r\n", sa, da,
-			    ntohs(s6->sin6_port), ntohs(d6->sin6_port));
-		}
-		c->out_len = (size_t)n;
-		return (0);
-	}
-	/* v2: the signature, PROXY, the family, the length, the addresses. */
-	memcpy(p, sig, sizeof(sig));
-	p[12] = 0x21;
-	if (src.ss_family == AF_INET) {
-		p[13] = 0x11;		/* TCP over IPv4 */
-		p[14] = 0;
-		p[15] = 12;
-		memcpy(p + 16, &s4->sin_addr, 4);
-		memcpy(p + 20, &d4->sin_addr, 4);
-		memcpy(p + 24, &s4->sin_port, 2);
-		memcpy(p + 26, &d4->sin_port, 2);
-		c->out_len = 28;
-	} else {
-		p[13] = 0x21;		/* TCP over IPv6 */
-		p[14] = 0;
-		p[15] = 36;
-		memcpy(p + 16, &s6->sin6_addr, 16);
-		memcpy(p + 32, &d6->sin6_addr, 16);
-		memcpy(p + 48, &s6->sin6_port, 2);
-		memcpy(p + 50, &d6->sin6_port, 2);
-		c->out_len = 52;
-	}
-	return (0);
 }
 
 /* Open connection c (again, in churn mode). */
@@ -428,6 +360,17 @@ bench_conn_failed(struct bench_conn *c, int error)
 {
 	struct bench_loop	*w = c->w;
 
+	/*
+	 * EOF (0) or a reset: the ways a server hangs up on purpose.  A
+	 * reset can beat the handshake's end to us (echod's refuse): the
+	 * server accepted, so that is a hang-up too, not a refusal.
+	 */
+	if (w->b->o.expect_close && ((c->state == BENCH_CONN_OPEN &&
+	    (error == 0 || error == ECONNRESET || error == EPIPE)) ||
+	    (c->state == BENCH_CONN_CONNECTING && error == ECONNRESET))) {
+		bench_conn_scripted(c);
+		return;
+	}
 	if (c->state == BENCH_CONN_OPEN) {
 		w->st.closed_early++;
 		w->st.unanswered += c->inflight;
@@ -441,6 +384,23 @@ bench_conn_failed(struct bench_conn *c, int error)
 	bench_conn_close(c);
 	/* A failed slot is not retried: the run ends sooner, non-zero. */
 	bench_conn_start_more(w);
+	bench_conn_check_done(w);
+}
+
+/*
+ * --expect-close: the server hung up on c as it was told to.  Count it,
+ * and what it cut, and connect again while the run wants messages.
+ */
+static void
+bench_conn_scripted(struct bench_conn *c)
+{
+	struct bench_loop	*w = c->w;
+
+	w->st.scripted++;
+	w->st.cut += c->inflight;
+	bench_conn_close(c);
+	if (!w->stopping && (w->b->o.churn || w->quota > 0))
+		bench_conn_start(c);
 	bench_conn_check_done(w);
 }
 
@@ -549,7 +509,8 @@ bench_conn_writecb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* The header goes out with the first message, in one send. */
-	if (w->b->o.proxy != 0 && bench_conn_proxy(c) == -1) {
+	if (w->b->o.proxy != 0 && bench_proxy_header(w->b, c->fd, c->out,
+	    &c->out_len) == -1) {
 		bench_conn_failed(c, errno);
 		return;
 	}

@@ -124,6 +124,8 @@ bench_report_summary(struct bench *b)
 		s.wrong += w->st.wrong;
 		s.closed_early += w->st.closed_early;
 		s.unanswered += w->st.unanswered;
+		s.scripted += w->st.scripted;
+		s.cut += w->st.cut;
 		if (s.connect_errno == 0)
 			s.connect_errno = w->st.connect_errno;
 		if (s.close_errno == 0)
@@ -188,9 +190,12 @@ bench_report_summary(struct bench *b)
 			printf("\"%s\": %.3f, ", keys[i], (double)lat[i] / 1e3);
 		printf("\"mean\": %.3f}, \"connect_errors\": %" PRIu64 ", "
 		    "\"wrong_replies\": %" PRIu64 ", \"closed_early\": %"
-		    PRIu64 ", \"unanswered\": %" PRIu64 ", \"ok\": %s}\n",
+		    PRIu64 ", \"unanswered\": %" PRIu64 ", "
+		    "\"expect_close\": %s, \"scripted_closes\": %" PRIu64 ", "
+		    "\"cut_by_close\": %" PRIu64 ", \"ok\": %s}\n",
 		    hist_mean(h) / 1e3, s.connect_errors, s.wrong,
-		    s.closed_early, s.unanswered, failed ? "false" : "true");
+		    s.closed_early, s.unanswered, o->expect_close ? "true" :
+		    "false", s.scripted, s.cut, failed ? "false" : "true");
 	} else {
 		for (i = 0; i < 5; i++)
 			bench_report_fmt_ns(lat[i], f[i], sizeof(f[i]));
@@ -214,6 +219,11 @@ bench_report_summary(struct bench *b)
 		    " wrong replies, %" PRIu64 " closed early, %" PRIu64
 		    " unanswered\n", s.connect_errors, s.wrong,
 		    s.closed_early, s.unanswered);
+		/* Not errors: the server was told to hang up. */
+		if (o->expect_close)
+			printf("  closes      %" PRIu64 " by the server as "
+			    "expected, %" PRIu64 " messages cut\n",
+			    s.scripted, s.cut);
 	}
 	if (s.connect_errors > 0)
 		fprintf(stderr, "echocli bench: %" PRIu64 " connections to %s "

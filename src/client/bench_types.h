@@ -51,6 +51,7 @@ struct bench_opts {
 	bool		 json;
 	bool		 source_range;
 	bool		 churn;
+	bool		 expect_close;	/* a server's hang-up is no error */
 	int		 proxy;		/* PROXY header first: 0, 1 or 2 */
 	struct tlscli_opts tls;
 };
@@ -66,6 +67,8 @@ struct bench_stats {
 	uint64_t	 wrong;
 	uint64_t	 closed_early;
 	uint64_t	 unanswered;
+	uint64_t	 scripted;	/* --expect-close: the server hung up */
+	uint64_t	 cut;		/* messages in flight at those */
 	int		 connect_errno;	/* the first connect error */
 	int		 close_errno;	/* the first reset or error */
 	char		 connect_why[128];	/* the first TLS failure */

@@ -524,7 +524,7 @@ main(int argc, char **argv)
 		echocli_usage(2);
 
 	e.fd = peer_connect(e.host, e.port, udp ? SOCK_DGRAM : SOCK_STREAM,
-	    e.timeout, &ss, &sslen);
+	    e.timeout, false, &ss, &sslen);
 	if (e.fd == -1)
 		return (1);
 	peer_addr((struct sockaddr *)&ss, sslen, e.addr, sizeof(e.addr));

@@ -78,7 +78,7 @@ peer_addr(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len)
 /* Connect to the first address of host that answers (see peer.h). */
 int
 peer_connect(const char *host, const char *port, int type, double timeout,
-    struct sockaddr_storage *ss, socklen_t *sslen)
+    bool reset_answers, struct sockaddr_storage *ss, socklen_t *sslen)
 {
 	struct addrinfo	 hints, *res, *ai;
 	char		 addr[64];
@@ -121,7 +121,7 @@ peer_connect(const char *host, const char *port, int type, double timeout,
 		if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error,
 		    &len) == -1)
 			error = errno;
-		if (error == 0)
+		if (error == 0 || (error == ECONNRESET && reset_answers))
 			goto connected;
 		saved = error;
 		close(fd);

@@ -8,6 +8,8 @@
 
 #include <sys/socket.h>
 
+#include <stdbool.h>
+
 /* The echo port of RFC 862, when the port operand is left out. */
 #define PEER_PORT	"7"
 
@@ -23,9 +25,13 @@ int		 peer_parse(int argc, char **argv, const char **host,
  * timeout seconds, trying each in turn.  Returns the connected,
  * non-blocking fd and its peer address, or -1 after printing one line
  * on stderr ("echocli: connect to 127.0.0.1 port 7: Connection refused").
+ * With reset_answers, a reset before the handshake was seen to end counts
+ * as an answer (the server accepted, then hung up: echod's refuse) and
+ * its fd is returned, of no further use but for its address.
  */
 int		 peer_connect(const char *host, const char *port, int type,
-		    double timeout, struct sockaddr_storage *, socklen_t *);
+		    double timeout, bool reset_answers,
+		    struct sockaddr_storage *, socklen_t *);
 /* "127.0.0.1" or "::1" for an address, into buf; "?" if it has none. */
 void		 peer_addr(const struct sockaddr *, socklen_t, char *buf,
 		    size_t len);

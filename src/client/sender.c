@@ -458,7 +458,7 @@ sender_main(int argc, char **argv)
 		fprintf(stderr, "echocli stamp: out of memory\n");
 		return (1);
 	}
-	s.fd = peer_connect(s.o.host, s.o.port, SOCK_DGRAM, 5, &ss, &sslen);
+	s.fd = peer_connect(s.o.host, s.o.port, SOCK_DGRAM, 5, false, &ss, &sslen);
 	if (s.fd == -1)
 		return (1);
 	peer_addr((struct sockaddr *)&ss, sslen, s.addr, sizeof(s.addr));

@@ -603,7 +603,7 @@ udpbench_main(int argc, char **argv)
 	if (udpbench_parse(argc, argv, &u.o) == -1)
 		return (2);
 	signal(SIGPIPE, SIG_IGN);
-	if ((u.fd = peer_connect(u.o.host, u.o.port, SOCK_DGRAM, 5.0, &ss,
+	if ((u.fd = peer_connect(u.o.host, u.o.port, SOCK_DGRAM, 5.0, false, &ss,
 	    &sslen)) == -1)
 		return (1);
 	peer_addr((struct sockaddr *)&ss, sslen, u.addr, sizeof(u.addr));

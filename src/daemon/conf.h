@@ -36,13 +36,49 @@
 /* The metrics endpoint's defaults (echod.conf(5), METRICS). */
 #define CONF_METRICS_ADDRESS		"127.0.0.1"
 #define CONF_METRICS_PORT		9862
+/* A test instrument's limits (echod.conf(5), TESTING). */
+#define CONF_DELAY_MAX		60		/* delay + jitter, seconds */
+#define CONF_RATE_MAX		(1ll << 40)	/* bytes per second */
+#define CONF_CLOSE_BYTES_MAX	(1ll << 40)
+#define CONF_CLOSE_MESSAGES_MAX	1000000000
 
 struct addr_net;
+struct banner;
 struct tls_conf;
 
 enum conf_proto {
 	CONF_TCP,
 	CONF_UDP
+};
+
+/* How echod hangs up on purpose: refuse's and close_after's how. */
+enum conf_hangup {
+	CONF_HANGUP_OFF,	/* refuse = "off": serve */
+	CONF_HANGUP_FIN,	/* close(2): the client reads EOF */
+	CONF_HANGUP_RESET	/* SO_LINGER of 0, then close: a RST */
+};
+
+/* What close_after counts to. */
+enum conf_close_kind {
+	CONF_CLOSE_NONE,
+	CONF_CLOSE_BYTES,	/* bytes received */
+	CONF_CLOSE_MESSAGES,	/* lines received (line framing only) */
+	CONF_CLOSE_SECONDS	/* since the session opened */
+};
+
+/* close_after: the session ends as asked, close reason "scripted". */
+struct conf_close {
+	enum conf_close_kind	 kind;
+	uint64_t		 count;		/* BYTES, MESSAGES */
+	struct timeval		 after;		/* SECONDS */
+	enum conf_hangup	 how;		/* FIN or RESET */
+	bool			 before_reply;	/* when = "before-reply" */
+};
+
+/* rate, listener_rate: bytes per second; 0: that way is not limited. */
+struct conf_rate {
+	uint64_t		 read;
+	uint64_t		 write;
 };
 
 /* One entry of `listeners`, with every inherited value resolved. */
@@ -75,6 +111,18 @@ struct listener_conf {
 	/* protocol = "stamp": RFC 8762 reflector, stateful or not */
 	bool			 stamp;
 	bool			 stamp_stateful;
+	/*
+	 * A test instrument (echod.conf(5), TESTING): each reply waits
+	 * delay_usec plus a uniform [0, jitter_usec] (TCP and UDP); the
+	 * rest is TCP's.  All zero or NULL when off.
+	 */
+	uint32_t		 delay_usec;
+	uint32_t		 jitter_usec;
+	struct conf_rate	 rate;		/* per session */
+	struct conf_rate	 listener_rate;	/* its sessions together */
+	struct banner		*banner;	/* sent first; NULL: none */
+	struct conf_close	 close_after;
+	enum conf_hangup	 refuse;	/* OFF: connections are served */
 	int			 line;		/* where it was defined */
 };
 
@@ -108,6 +156,13 @@ struct conf {
 	size_t			 nlisteners;
 	struct listener_conf	*listeners;
 	struct metrics_conf	 metrics;
+	/*
+	 * Who answers, for a banner's %h and %i: stamped by echod.c on the
+	 * configuration it loads, the instance id the same for the
+	 * process's life; empty from config_parse() alone.
+	 */
+	char			 hostname[65];
+	char			 instance[9];
 };
 
 /* Every error of one load, each "FILE:LINE: message" or "FILE: message". */

@@ -15,6 +15,7 @@
 #include <libconfig.h>
 
 #include "addr.h"
+#include "banner.h"
 #include "confbuild.h"
 #include "conferr.h"
 #include "conffile.h"
@@ -374,6 +375,133 @@ confbuild_tls(struct confbuild *b, config_setting_t *g,
 	}
 }
 
+/* A "rate" or "listener_rate" group g (key k) into r. */
+static void
+confbuild_rate(struct confbuild *b, config_setting_t *g, enum confkeys_id k,
+    struct conf_rate *r)
+{
+	struct confkeys_val	 v[K_COUNT];
+
+	confkeys_walk(b->e, b->cf, g, CTX_RATE, v);
+	/* Unknown keys alone were reported as such. */
+	if (config_setting_length(g) == 0)
+		conferr_setting(b->e, g, "\"%s\" needs \"read\" or \"write\"",
+		    confkeys_name(k));
+	r->read = v[K_R_READ].ok ? (uint64_t)v[K_R_READ].i : 0;
+	r->write = v[K_R_WRITE].ok ? (uint64_t)v[K_R_WRITE].i : 0;
+}
+
+/* The "close_after" group g of listener l into l->close_after. */
+static void
+confbuild_close_after(struct confbuild *b, config_setting_t *g,
+    bool framing_ok, struct listener_conf *l)
+{
+	struct confkeys_val	 v[K_COUNT];
+	struct conf_close	*ca = &l->close_after;
+	int			 k, found = 0, which = 0;
+
+	confkeys_walk(b->e, b->cf, g, CTX_CLOSE_AFTER, v);
+	for (k = K_C_BYTES; k <= K_C_SECONDS; k++) {
+		if (v[k].s != NULL) {
+			found++;
+			which = k;
+		}
+	}
+	if (found != 1) {
+		conferr_setting(b->e, g, "\"close_after\" needs exactly one of "
+		    "\"bytes\", \"messages\" or \"seconds\"");
+		return;
+	}
+	ca->how = confkeys_int(v, K_C_HOW) + CONF_HANGUP_FIN;
+	ca->before_reply = confkeys_int(v, K_C_WHEN) == 1;
+	if (!v[which].ok)
+		return;
+	switch (which) {
+	case K_C_BYTES:
+		ca->kind = CONF_CLOSE_BYTES;
+		ca->count = v[which].i;
+		break;
+	case K_C_MESSAGES:
+		/* A raw read's length is the network's, not the client's. */
+		if (framing_ok && l->framing != FRAMING_LINE) {
+			conferr_setting(b->e, v[which].s, "\"messages\" needs "
+			    "framing = \"line\" (a raw read is not a message: "
+			    "use \"bytes\")");
+			return;
+		}
+		ca->kind = CONF_CLOSE_MESSAGES;
+		ca->count = v[which].i;
+		break;
+	case K_C_SECONDS:
+		if (v[which].d == 0) {
+			conferr_setting(b->e, v[which].s, "\"seconds\" must be "
+			    "more than 0");
+			return;
+		}
+		ca->kind = CONF_CLOSE_SECONDS;
+		ca->after = confbuild_tv(v[which].d);
+		break;
+	}
+}
+
+/*
+ * The keys of a test instrument (issue 18) into l: delay and jitter, the
+ * rates, the banner, close_after and refuse.  Those of TCP alone were
+ * refused on a UDP listener by the caller; a STAMP reflector's replies
+ * carry their own timestamps, which a delay would make a lie.
+ */
+static void
+confbuild_instrument(struct confbuild *b, const struct confkeys_val *vals,
+    bool framing_ok, struct listener_conf *l)
+{
+	const struct confkeys_val *bv = &vals[K_L_BANNER];
+	char			 why[160], q[CONFERR_QUOTED];
+	double			 delay, jitter;
+	int			 k;
+
+	delay = confkeys_sec(vals, K_L_DELAY);
+	jitter = confkeys_sec(vals, K_L_JITTER);
+	if (delay + jitter > CONF_DELAY_MAX)
+		conferr_setting(b->e, vals[K_L_JITTER].s, "\"delay\" plus "
+		    "\"jitter\" must be at most %d seconds", CONF_DELAY_MAX);
+	/* Whole microseconds; a positive value never rounds to none. */
+	l->delay_usec = (uint32_t)(delay * 1e6 + 0.5);
+	l->jitter_usec = (uint32_t)(jitter * 1e6 + 0.5);
+	if (delay > 0 && l->delay_usec == 0)
+		l->delay_usec = 1;
+	if (jitter > 0 && l->jitter_usec == 0)
+		l->jitter_usec = 1;
+	if (l->stamp) {
+		for (k = K_L_DELAY; k <= K_L_JITTER; k++) {
+			if (vals[k].s != NULL)
+				conferr_setting(b->e, vals[k].s, "\"%s\" is not "
+				    "allowed on a stamp listener (its "
+				    "timestamps would count the delay as the "
+				    "reflector's own time)", confkeys_name(k));
+		}
+	}
+	if (l->protocol != CONF_TCP)
+		return;
+	if (vals[K_L_RATE].ok)
+		confbuild_rate(b, vals[K_L_RATE].s, K_L_RATE, &l->rate);
+	if (vals[K_L_LISTENER_RATE].ok)
+		confbuild_rate(b, vals[K_L_LISTENER_RATE].s, K_L_LISTENER_RATE,
+		    &l->listener_rate);
+	if (bv->ok && (l->banner = banner_compile(bv->str, why,
+	    sizeof(why))) == NULL) {
+		if (why[0] == '\0')
+			b->e->nomem = true;
+		else {
+			conferr_quote(q, sizeof(q), bv->str);
+			conferr_setting(b->e, bv->s, "invalid banner \"%s\": "
+			    "%s", q, why);
+		}
+	}
+	if (vals[K_L_CLOSE_AFTER].ok)
+		confbuild_close_after(b, vals[K_L_CLOSE_AFTER].s, framing_ok, l);
+	l->refuse = confkeys_int(vals, K_L_REFUSE);
+}
+
 /* Check listener group g into l, against the n listeners before it. */
 static void
 confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
@@ -480,6 +608,8 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 	}
 	/* The most a message can hold, when its framing says. */
 	framing_ok = vals[K_L_FRAMING].s == NULL || vals[K_L_FRAMING].ok;
+	if (*flags & LF_PROTO_OK)
+		confbuild_instrument(b, vals, framing_ok, l);
 	if ((*flags & LF_PROTO_OK) && l->protocol == CONF_UDP) {
 		longest = l->max_datagram;
 		snprintf(unit, sizeof(unit), "a datagram can hold "

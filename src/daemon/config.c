@@ -17,6 +17,7 @@
 #include <libconfig.h>
 
 #include "addr.h"
+#include "banner.h"
 #include "confbuild.h"
 #include "conferr.h"
 #include "conffile.h"
@@ -36,6 +37,7 @@ config_free(struct conf *c)
 		strip_set_free(c->listeners[i].strip);
 		free(c->listeners[i].proxy_from);
 		tls_conf_free(c->listeners[i].tls);
+		banner_free(c->listeners[i].banner);
 	}
 	free(c->listeners);
 	free(c->path);

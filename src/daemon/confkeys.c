@@ -11,6 +11,7 @@
 
 #include <libconfig.h>
 
+#include "banner.h"
 #include "conferr.h"
 #include "conffile.h"
 #include "conf.h"
@@ -33,7 +34,9 @@ static const char *const ctx_where[] = {
 	"in a listener's \"timeouts\"",
 	"in a strip rule",
 	"in \"metrics\"",
-	"in a listener's \"tls\""
+	"in a listener's \"tls\"",
+	"in a listener's \"rate\" or \"listener_rate\"",
+	"in a listener's \"close_after\""
 };
 
 enum key_type {
@@ -46,7 +49,9 @@ enum key_type {
 	KT_GROUP,
 	KT_LIST,		/* a list of groups */
 	KT_STRINGS,		/* a non-empty list or array of strings */
-	KT_PAIR			/* [ a, b ]: a in [min, max], b in [min2, max2] */
+	KT_PAIR,		/* [ a, b ]: a in [min, max], b in [min2, max2] */
+	KT_SIZE			/* bytes in [min, max]: an integer, or a
+				   string of digits and k, M or G */
 };
 
 struct key {
@@ -77,6 +82,13 @@ static const char *const proxy_protocols[] = {
 /* In the order of tls.h's enums: the index is the value. */
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
 static const char *const tls_clients[] = { "optional", "required", NULL };
+/* In the order of enum conf_hangup: the index is the value. */
+static const char *const refusals[] = { "off", "fin", "reset", NULL };
+/* close_after's: the index is the value less one (never "off"). */
+static const char *const hangups[] = { "fin", "reset", NULL };
+static const char *const close_whens[] = {
+	"after-reply", "before-reply", NULL
+};
 
 /*
  * Every key of echod.conf(5).  A name may appear in several contexts with
@@ -171,6 +183,26 @@ static const struct key keys[K_COUNT] = {
 	    .def = 0, .choices = stamp_modes, .flags = KF_UDP | KF_STAMP },
 	[K_L_TLS] = { "tls", CTX_LISTENER, KT_GROUP, .flags = KF_TCP },
 
+	/*
+	 * A test instrument's misbehaviour, on purpose (issue 18): each
+	 * off unless said, and per listener only, so that one echod can
+	 * serve a fast echo beside a slow one.  delay is also UDP's, per
+	 * datagram; the others need a connection.
+	 */
+	[K_L_DELAY] = { "delay", CTX_LISTENER, KT_DURATION,
+	    0, CONF_DELAY_MAX, .def = 0 },
+	[K_L_JITTER] = { "jitter", CTX_LISTENER, KT_DURATION,
+	    0, CONF_DELAY_MAX, .def = 0 },
+	[K_L_RATE] = { "rate", CTX_LISTENER, KT_GROUP, .flags = KF_TCP },
+	[K_L_LISTENER_RATE] = { "listener_rate", CTX_LISTENER, KT_GROUP,
+	    .flags = KF_TCP },
+	[K_L_BANNER] = { "banner", CTX_LISTENER, KT_STRING,
+	    1, BANNER_TEMPLATE_MAX, .flags = KF_TCP },
+	[K_L_CLOSE_AFTER] = { "close_after", CTX_LISTENER, KT_GROUP,
+	    .flags = KF_TCP },
+	[K_L_REFUSE] = { "refuse", CTX_LISTENER, KT_CHOICE,
+	    .def = CONF_HANGUP_OFF, .choices = refusals, .flags = KF_TCP },
+
 	[K_LT_IDLE] = { "idle", CTX_LTIMEOUTS, KT_DURATION,
 	    0, CONF_IDLE_MAX },
 	[K_LT_WRITE] = { "write", CTX_LTIMEOUTS, KT_DURATION,
@@ -205,7 +237,62 @@ static const struct key keys[K_COUNT] = {
 	[K_T_CIPHERSUITES] = { "ciphersuites", CTX_TLS, KT_STRING,
 	    1, CONF_STRING_ANY },
 	[K_T_ALPN] = { "alpn", CTX_TLS, KT_STRINGS },
+
+	/* Bytes per second; absent: that direction is not limited. */
+	[K_R_READ] = { "read", CTX_RATE, KT_SIZE, 1, CONF_RATE_MAX },
+	[K_R_WRITE] = { "write", CTX_RATE, KT_SIZE, 1, CONF_RATE_MAX },
+	/* Exactly one of bytes, messages, seconds (confbuild.c). */
+	[K_C_BYTES] = { "bytes", CTX_CLOSE_AFTER, KT_INT,
+	    1, CONF_CLOSE_BYTES_MAX },
+	[K_C_MESSAGES] = { "messages", CTX_CLOSE_AFTER, KT_INT,
+	    1, CONF_CLOSE_MESSAGES_MAX },
+	[K_C_SECONDS] = { "seconds", CTX_CLOSE_AFTER, KT_DURATION,
+	    0, CONF_IDLE_MAX },
+	[K_C_HOW] = { "how", CTX_CLOSE_AFTER, KT_CHOICE,
+	    .def = 0, .choices = hangups },
+	[K_C_WHEN] = { "when", CTX_CLOSE_AFTER, KT_CHOICE,
+	    .def = 0, .choices = close_whens },
 };
+
+/*
+ * A size as "1048576", "1024k", "1M" or "1G": k, M and G are powers of
+ * 1024 as nginx's and max_memory's sizes; either case.  -1 if not one.
+ */
+static long long
+confkeys_size(const char *text)
+{
+	unsigned long long	 v = 0, mul = 1;
+	const char		*p;
+
+	if (*text < '0' || *text > '9')
+		return (-1);
+	for (p = text; *p >= '0' && *p <= '9'; p++) {
+		if (v > (unsigned long long)LLONG_MAX / 10)
+			return (-1);
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		mul = 1ull << 10;
+		p++;
+		break;
+	case 'm': case 'M':
+		mul = 1ull << 20;
+		p++;
+		break;
+	case 'g': case 'G':
+		mul = 1ull << 30;
+		p++;
+		break;
+	default:
+		return (-1);
+	}
+	if (*p != '\0' || v > (unsigned long long)LLONG_MAX / mul)
+		return (-1);
+	return ((long long)(v * mul));
+}
 
 /* Whether libconfig's INT setting s was wrapped from a bigger literal. */
 static bool
@@ -326,6 +413,19 @@ confkeys_value(struct conferr *e, const struct conffile *cf,
 			break;
 		v->ok = true;
 		return;
+	case KT_SIZE:
+		if (type == CONFIG_TYPE_INT && confkeys_wrapped(cf, s))
+			break;
+		if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
+			v->i = config_setting_get_int64(s);
+		else if (type == CONFIG_TYPE_STRING)
+			v->i = confkeys_size(config_setting_get_string(s));
+		else
+			break;
+		if (v->i < k->min || v->i > k->max)
+			break;
+		v->ok = true;
+		return;
 	case KT_PAIR:
 		/* [ 24, 64 ], or the list ( 24, 64 ). */
 		if ((type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) ||
@@ -395,6 +495,12 @@ confkeys_value(struct conferr *e, const struct conffile *cf,
 		conferr_setting(e, s, "\"%s\" must be an array of two integers, "
 		    "[ %lld to %lld, %lld to %lld ]", k->name, k->min, k->max,
 		    k->min, k->max2);
+		break;
+	case KT_SIZE:
+		conferr_setting(e, s, "\"%s\" must be a number of bytes from "
+		    "%lld to %lld, or a string of digits and k, M or G "
+		    "(powers of 1024) such as \"256k\"", k->name, k->min,
+		    k->max);
 		break;
 	case KT_STRING:
 		break;

@@ -26,7 +26,9 @@ enum confkeys_ctx {
 	CTX_LTIMEOUTS,		/* a listener's "timeouts" group */
 	CTX_STRIP,
 	CTX_METRICS,		/* the "metrics" group */
-	CTX_TLS			/* a listener's "tls" group */
+	CTX_TLS,		/* a listener's "tls" group */
+	CTX_RATE,		/* a listener's "rate" or "listener_rate" */
+	CTX_CLOSE_AFTER		/* a listener's "close_after" group */
 };
 
 /* confkeys_flags(): a key a group must have, or one of one protocol. */
@@ -79,7 +81,14 @@ enum confkeys_id {
 	K_L_NEW_CONNECTIONS_BURST,
 	K_L_STAMP_MODE,
 	K_L_TLS,
-	K_L_LAST = K_L_TLS,		/* the last listener key */
+	K_L_DELAY,
+	K_L_JITTER,
+	K_L_RATE,
+	K_L_LISTENER_RATE,
+	K_L_BANNER,
+	K_L_CLOSE_AFTER,
+	K_L_REFUSE,
+	K_L_LAST = K_L_REFUSE,		/* the last listener key */
 	K_LT_IDLE,
 	K_LT_WRITE,
 	K_LT_HANDSHAKE,
@@ -96,6 +105,13 @@ enum confkeys_id {
 	K_T_CIPHERS,
 	K_T_CIPHERSUITES,
 	K_T_ALPN,
+	K_R_READ,
+	K_R_WRITE,
+	K_C_BYTES,
+	K_C_MESSAGES,
+	K_C_SECONDS,
+	K_C_HOW,
+	K_C_WHEN,
 	K_COUNT
 };
 
@@ -103,7 +119,8 @@ enum confkeys_id {
 struct confkeys_val {
 	config_setting_t	*s;	/* NULL: absent */
 	bool			 ok;	/* present and valid */
-	long long		 i;	/* integers, bools, a choice's index */
+	long long		 i;	/* integers, sizes, bools, a choice's
+					   index */
 	long long		 i2;	/* a pair's second integer */
 	double			 d;	/* durations */
 	const char		*str;	/* libconfig's: dies with it */

@@ -5,6 +5,7 @@
  * loop and its listeners, readiness, the loop, an orderly teardown.
  * Signals are events on the loop; no work is done in a signal handler.
  */
+#include <sys/random.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -12,14 +13,17 @@
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "banner.h"
 #include "budget.h"
 #include "config.h"
 #include "echod.h"
@@ -48,6 +52,8 @@ static struct {
 	struct timer	 tick;		/* once a second: status, budgets */
 	struct event	*deadline;	/* end of the graceful stop */
 	struct event	*drained;	/* the last connection is gone */
+	/* A banner's %i: drawn once, the same over reloads (issue 18). */
+	char		 instance[BANNER_INSTANCE_LEN + 1];
 } echod_state;
 
 static __attribute__((__noreturn__)) void
@@ -65,6 +71,35 @@ usage(FILE *f, int status)
 	exit(status);
 }
 
+/*
+ * This process's instance id, a banner's %i: 32 bits from getrandom(2),
+ * so that two echod on one host (or two pods of one name) tell apart;
+ * the clock and the pid if the kernel has no entropy for us yet.
+ */
+static void
+echod_instance(void)
+{
+	uint32_t	 r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+	banner_instance(r, echod_state.instance);
+}
+
+/*
+ * Who answers, into conf before anyone sees it: the host's name now (a
+ * reload follows a rename) and the process's instance id.
+ */
+static void
+echod_identify(struct conf *conf)
+{
+	if (gethostname(conf->hostname, sizeof(conf->hostname)) == -1)
+		conf->hostname[0] = '\0';
+	conf->hostname[sizeof(conf->hostname) - 1] = '\0';
+	snprintf(conf->instance, sizeof(conf->instance), "%s",
+	    echod_state.instance);
+}
+
 /* Load path, or log every error and return NULL. */
 static struct conf *
 echod_load(const char *path, bool to_stderr, char **first)
@@ -73,8 +108,10 @@ echod_load(const char *path, bool to_stderr, char **first)
 	struct conf		*conf;
 	size_t			 i;
 
-	if ((conf = config_load(path, &errs)) != NULL)
+	if ((conf = config_load(path, &errs)) != NULL) {
+		echod_identify(conf);
 		return (conf);
+	}
 	for (i = 0; i < errs.n; i++) {
 		if (to_stderr)
 			fprintf(stderr, "%s\n", errs.msgs[i]);
@@ -311,15 +348,18 @@ static void
 echod_ready(void)
 {
 	char			 list[1024], status[256];
-	struct log_field	 f = { "ECHOD_LISTENERS", list };
+	struct log_field	 f[] = {
+		{ "ECHOD_LISTENERS", list },
+		{ "ECHOD_INSTANCE", echod_state.instance }
+	};
 
 	listeners_describe(list, sizeof(list));
-	log_entry(LOG_INFO, LOG_MSGID_START, &f, 1,
+	log_entry(LOG_INFO, LOG_MSGID_START, f, 2,
 	    "echod %s serving %u listener%s (%s) with libevent %s (%s), "
-	    "%u worker%s", PACKAGE_VERSION, listeners_count(),
+	    "%u worker%s, instance %s", PACKAGE_VERSION, listeners_count(),
 	    listeners_count() == 1 ? "" : "s", list, event_get_version(),
 	    event_base_get_method(echod.base), workers_count(),
-	    workers_count() == 1 ? "" : "s");
+	    workers_count() == 1 ? "" : "s", echod_state.instance);
 	echod_status(status, sizeof(status));
 	systemd_ready(status);
 }
@@ -396,6 +436,7 @@ main(int argc, char *argv[])
 	int			 ch;
 
 	echod_state.path = SYSCONFDIR "/echod.conf";
+	echod_instance();
 	timer_init(&echod_state.tick, echod_tick, NULL);
 	while ((ch = getopt_long(argc, argv, "c:tvVh", longopts, NULL)) != -1) {
 		switch (ch) {

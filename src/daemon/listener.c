@@ -84,6 +84,7 @@ static struct listener_list listeners = TAILQ_HEAD_INITIALIZER(listeners);
  * to a worker.
  */
 
+static void	listener_refuse(struct listener *, int);
 static void	listener_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error(struct evconnlistener *, void *);
@@ -561,6 +562,11 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	/* Every LISTENER_BURST accepts, let one loop pass go by. */
 	if (++l->burst >= LISTENER_BURST)
 		listener_pause(l, &next_pass);
+	/* A dead backend on purpose: before any limit, it holds nothing. */
+	if (l->lc->refuse != CONF_HANGUP_OFF) {
+		listener_refuse(l, fd);
+		return;
+	}
 	if (slots_open() >= l->conf->max_connections)
 		limit = l->conf->max_connections;
 	else if (l->lc->max_connections != 0 &&
@@ -587,6 +593,35 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		listener_nodelay(l, fd);
 	slot_take(l->slots);
 	workers_dispatch(fd, sa, (socklen_t)salen, l->conf, l->lc, l->slots);
+}
+
+/*
+ * refuse (echod.conf(5)): hang up on fd at once, no slot, no session.
+ * "reset": a linger of 0 makes close(2) send a RST, so the client's
+ * first recv fails with ECONNRESET.  "fin": a plain close; what the
+ * client already sent is read away first, since closing with unread
+ * bytes makes the kernel send a RST instead (RFC 2525, 2.17).
+ */
+static void
+listener_refuse(struct listener *l, int fd)
+{
+	struct linger	 lg = { 1, 0 };
+	char		 sink[4096];
+	int		 i;
+
+	if (l->lc->refuse == CONF_HANGUP_RESET) {
+		if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg,
+		    sizeof(lg)) == -1)
+			log_debug("SO_LINGER on %s: %s", l->lc->name,
+			    strerror(errno));
+	} else {
+		for (i = 0; i < 16; i++) {
+			if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+				break;
+		}
+	}
+	close(fd);
+	slot_count(slots_cell(l->slots, 0), SC_REFUSED_REFUSE, 1);
 }
 
 /* "192.0.2.1:5000" or "[2001:db8::1]:5000" of a peer, IPv4 unmapped. */

@@ -30,14 +30,18 @@
  * to libevent's heap on every read.  The timers are the loop's (timer.c),
  * on a timerfd, so that its loop waits in epoll_wait() without a timeout.
  */
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+
+#include <linux/sockios.h>
 
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -75,6 +79,9 @@
  */
 #define SESSION_PROXY_AGAIN_USEC	(20 * 1000)
 
+/* How often a scripted RST looks whether the client has had everything. */
+#define SESSION_RESET_POLL_USEC		(2 * 1000)
+
 /* What session_enter() may change a state to (session_moves[from]). */
 #define SESSION_TO(st)	(1u << (st))
 static const unsigned int session_moves[] = {
@@ -98,6 +105,15 @@ static const unsigned int session_moves[] = {
 void
 session_free_buffers(struct session *s)
 {
+	if (s->delayed != NULL) {
+		evbuffer_remove_cb(s->delayed, session_held, s);
+		evbuffer_free(s->delayed);
+		s->delayed = NULL;
+		free(s->dues);
+		s->dues = NULL;
+		s->dn = 0;
+	}
+	session_rate_stop(s);
 	evbuffer_remove_cb(bufferevent_get_input(s->bev), session_held, s);
 	evbuffer_remove_cb(bufferevent_get_output(s->bev), session_held, s);
 	if (s->held > 0)
@@ -158,6 +174,7 @@ session_close(struct session *s, const char *reason)
 		source_leave(&s->hold);
 	event_del(s->rd);
 	timer_del(s->set->timers, &s->timer);
+	timer_del(s->set->timers, &s->stimer);
 	if (s->tls)
 		session_free_tls(s);	/* and the socket with it */
 	else {
@@ -256,7 +273,7 @@ session_enter(struct session *s, enum session_state to)
 
 	assert(session_moves[from] & SESSION_TO(to));
 	s->state = to;
-	if (s->tls || to == SESSION_HANDSHAKE)
+	if (s->bevio || to == SESSION_HANDSHAKE)
 		return (session_enter_tls(s, from, to));
 	if (from == SESSION_WAITING) {
 		TAILQ_REMOVE(&s->set->waiting, s, wentry);
@@ -387,14 +404,14 @@ session_write_out(struct session *s)
  * bufferevent write it when the socket is writable.  Returns -1 when the
  * session had to be closed.
  */
-static int
+int
 session_flush(struct session *s)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
 	size_t		 len;
 	int		 n;
 
-	if ((len = evbuffer_get_length(out)) == 0 || s->tls)
+	if ((len = evbuffer_get_length(out)) == 0 || s->bevio)
 		return (0);		/* TLS: the bufferevent writes */
 	/* Unless already waiting for the socket: writing would only fail. */
 	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE)) {
@@ -411,6 +428,42 @@ session_flush(struct session *s)
 }
 
 /*
+ * A scripted RST (close_after's how = "reset"): a linger of 0 makes
+ * close(2) send one, and throw away what the kernel has not delivered;
+ * so first wait, SESSION_RESET_POLL_USEC at a time and no longer than
+ * the write timeout (or SESSION_LINGER_USEC), for the client to have
+ * acknowledged every byte (SIOCOUTQ is 0).  No close_notify before it.
+ */
+static void
+session_reset_poll(void *arg)
+{
+	struct session	*s = arg;
+	struct linger	 lg = { 1, 0 };
+	int		 queued = 0;
+
+	if (ioctl(s->fd, SIOCOUTQ, &queued) == 0 && queued > 0 &&
+	    timer_now() < s->reset_by &&
+	    timer_in(s->set->timers, &s->stimer, SESSION_RESET_POLL_USEC) == 0)
+		return;
+	if (setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == -1)
+		log_debug("session %" PRIu64 ": SO_LINGER: %s", s->id,
+		    strerror(errno));
+	s->tls_failed = true;
+	session_close(s, s->reason);
+}
+
+static void
+session_reset(struct session *s)
+{
+	uint64_t	 wait = session_usec(&s->lc->write);
+
+	s->reset_by = timer_now() + (wait != 0 ? wait : SESSION_LINGER_USEC);
+	timer_del(s->set->timers, &s->stimer);
+	timer_init(&s->stimer, session_reset_poll, s);
+	session_reset_poll(s);
+}
+
+/*
  * Everything owed has been written: close, unless the client may still be
  * sending.  Then send a FIN after the replies and linger (see
  * SESSION_LINGER_USEC; no longer than the idle timeout either): the close
@@ -423,6 +476,10 @@ session_end(struct session *s)
 {
 	uint64_t	 idle = session_idle_usec(s), linger = SESSION_LINGER_USEC;
 
+	if (s->reset) {
+		session_reset(s);
+		return;
+	}
 	if (s->tls)
 		tls_close_notify(bufferevent_openssl_get_ssl(s->bev));
 	if (s->ended || shutdown(s->fd, SHUT_WR) == -1) {
@@ -431,7 +488,7 @@ session_end(struct session *s)
 	}
 	s->linger_left = SESSION_LINGER_BYTES;
 	/* Nothing waits in the output, and the input is thrown away. */
-	if (s->bev != NULL && !s->tls)
+	if (s->bev != NULL && !s->bevio)
 		session_free_buffers(s);
 	if (idle != 0 && idle < linger)
 		linger = idle;
@@ -441,7 +498,7 @@ session_end(struct session *s)
 		return;
 	}
 	/* Bytes may be waiting already, with no new edge to tell of them. */
-	if (!s->tls)
+	if (!s->bevio)
 		event_active(s->rd, EV_READ, 1);
 }
 
@@ -454,6 +511,9 @@ session_finish(struct session *s, const char *reason)
 {
 	s->reason = reason;
 	session_enter(s, SESSION_FLUSHING);
+	/* Replies wait for their delay: the write of the last one ends it. */
+	if (s->dn > 0)
+		return;
 	if (s->bev != NULL) {
 		if (session_flush(s) == -1)
 			return;
@@ -480,7 +540,7 @@ session_frame(struct session *s, bool eof)
 	 * output, and the callbacks it runs on every change, is touched
 	 * only when the socket does not take a whole reply.
 	 */
-	if (evbuffer_get_length(out) == 0 || s->tls)
+	if (evbuffer_get_length(out) == 0 || s->bevio)
 		to = s->set->scratch;
 	before = evbuffer_get_length(to);
 	st = framing_process(&s->framing, in, to, eof);
@@ -490,7 +550,7 @@ session_frame(struct session *s, bool eof)
 	 * bufferevent writes in as few records as its chains allow, not one
 	 * record (and one write) per line.
 	 */
-	if (s->tls && added > 0) {
+	if (s->bevio && added > 0) {
 		if (evbuffer_add_buffer(out, to) == -1) {
 			evbuffer_drain(to, evbuffer_get_length(to));
 			session_oom(s);
@@ -627,7 +687,7 @@ session_arm(struct session *s)
 	if (idle != 0)
 		at = s->quiet + idle;
 	/* A TLS session's bufferevent is its connection: never given back. */
-	if (s->bev != NULL && !s->tls) {
+	if (s->bev != NULL && !s->bevio) {
 		rel = s->quiet + ((timer_now() - s->quiet) /
 		    SESSION_RELEASE_USEC + 1) * SESSION_RELEASE_USEC;
 		if (rel < at)

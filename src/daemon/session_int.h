@@ -13,12 +13,16 @@
  *	session_read.c	the read event and the read paths
  *	session_open.c	the PROXY header's arrival, and admission
  *	session_tls.c	the TLS path, from the handshake on
+ *	session_script.c what a test instrument's keys make it do
  *	session.c	states, buffers, writing, framing, the end
+ *	session_rate.c	its rate limits: libevent's buckets and groups
  *	session_log.c	what the entries and warnings say of a session
  *
- * sessions.c calls the other five; session_read.c calls session_open.c,
- * and session_open.c session_tls.c; every room calls session.c, every
- * room but session_read.c session_log.c, and session_log.c none.  No
+ * sessions.c calls the other seven; session_read.c calls session_open.c,
+ * session_open.c session_tls.c, and the three above session_script.c
+ * call it; every room calls session.c, and session_tls.c and session.c
+ * session_rate.c; every room but session_read.c calls session_log.c;
+ * session_rate.c and session_log.c call none.  No
  * callback calls up either: each room registers its own functions or a
  * lower room's.
  */
@@ -35,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -48,6 +53,8 @@
 
 struct budget_share;
 struct bufferevent;
+struct ev_token_bucket_cfg;
+struct session_rate_group;
 struct evbuffer;
 struct evbuffer_cb_info;
 struct pool;
@@ -118,6 +125,16 @@ struct session {
 	struct bufferevent	*bev;		/* NULL until bytes are kept */
 	struct event		*rd;		/* reading; after the session */
 	struct timer		 timer;		/* idle timeout, release */
+	struct timer		 stimer;	/* session_script.c's: delay,
+						   close_after; a RST's wait */
+	struct evbuffer		*delayed;	/* delay: replies not yet due */
+	struct session_due	*dues;		/* their due times, a ring */
+	unsigned int		 dhead;		/* the ring's first */
+	unsigned int		 dn;		/* and how many */
+	uint64_t		 close_at;	/* close_after's seconds */
+	struct ev_token_bucket_cfg *rcfg;	/* rate: its buckets */
+	struct session_rate_group *rgroup;	/* listener_rate: its group */
+	uint64_t		 jitter;	/* the draws' state */
 	evutil_socket_t		 fd;		/* bufferevent_getfd() is slow */
 	struct conf		*conf;		/* as accepted; reloads keep it */
 	const struct listener_conf *lc;		/* inside conf */
@@ -133,7 +150,10 @@ struct session {
 	bool			 silent;	/* refused: no close entry */
 	bool			 again;		/* PROXY: the timer looks again */
 	bool			 ended;		/* a read found the end of input */
-	bool			 tls;		/* bev is TLS, does the I/O */
+	bool			 tls;		/* bev is TLS */
+	bool			 bevio;		/* bev does the I/O: TLS, or
+						   session_script_bev() */
+	bool			 reset;		/* ends with a RST (scripted) */
 	bool			 tls_failed;	/* no close_notify may follow */
 	size_t			 tls_kept;	/* input framed before */
 	size_t			 linger_left;	/* bytes it may still discard */
@@ -141,6 +161,8 @@ struct session {
 	size_t			 rdsize;	/* bytes to read next time */
 	unsigned int		 small;		/* reads in a row under 1/4 */
 	uint64_t		 bytes_in;
+	uint64_t		 lines;		/* close_after: lines counted */
+	uint64_t		 reset_by;	/* a RST's wait ends then */
 	uint64_t		 queued;	/* bytes ever put in the output */
 	uint64_t		 start;		/* timer_now() at accept */
 	uint64_t		 quiet;		/* timer_coarse() at the last read */
@@ -151,6 +173,15 @@ struct session {
 	}			 peer;
 	union session_addr	 proxy;		/* proxied: the balancer */
 	struct source_hold	 hold;		/* admitted: its counts */
+};
+
+/*
+ * delay: the replies of one read, the last len bytes of s->delayed not
+ * in an earlier record, are sent at due (timer_now()'s clock).
+ */
+struct session_due {
+	uint64_t	 due;
+	size_t		 len;
 };
 
 /*
@@ -223,6 +254,34 @@ session_read_flags(struct event_base *base)
 	return (EV_READ | EV_PERSIST);
 }
 
+/*
+ * Whether the sessions of lc take the bufferevent path from their start,
+ * as TLS sessions do (session_tls_plain()): a delay queues every reply,
+ * close_after counting bytes or lines cuts the input where the count is
+ * reached, and libevent's rate limits meter only a bufferevent's own
+ * reads and writes, none of which the direct path does.
+ */
+static inline bool
+session_script_bev(const struct listener_conf *lc)
+{
+	return (lc->delay_usec != 0 || lc->jitter_usec != 0 ||
+	    lc->rate.read != 0 || lc->rate.write != 0 ||
+	    lc->listener_rate.read != 0 || lc->listener_rate.write != 0 ||
+	    lc->close_after.kind == CONF_CLOSE_BYTES ||
+	    lc->close_after.kind == CONF_CLOSE_MESSAGES);
+}
+
+/*
+ * The options of a session's bufferevent: a listener_rate group's members
+ * are suspended and resumed from the loop the group is on.
+ */
+static inline int
+session_bev_options(const struct listener_conf *lc)
+{
+	return (lc->listener_rate.read != 0 || lc->listener_rate.write != 0 ?
+	    BEV_OPT_THREADSAFE : 0);
+}
+
 /* session_read.c: the read event's callback (sessions.c sets it). */
 void		 session_read(evutil_socket_t, short, void *);
 
@@ -235,6 +294,11 @@ void		 session_proxy_error(struct session *, const char *);
 void		 session_tls_start(struct session *);
 void		 session_tls_error(struct session *, const char *why,
 		    const char *reason);
+void		 session_tls_plain(struct session *);
+
+/* session_script.c */
+int		 session_script_begin(struct session *);
+int		 session_script_frame(struct session *, bool eof);
 
 /* session.c: states and the end */
 int		 session_enter(struct session *, enum session_state);
@@ -253,11 +317,16 @@ void		 session_held(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 void		 session_backlog(struct session *);
 int		 session_write_out(struct session *);
+int		 session_flush(struct session *);
 int		 session_frame(struct session *, bool eof);
 void		 session_arm(struct session *);
 /* session.c: what is counted */
 void		 session_received(struct session *, const void *,
 		    size_t avail, size_t len);
+
+/* session_rate.c */
+int		 session_rate_start(struct session *);
+void		 session_rate_stop(struct session *);
 
 /* session_log.c */
 size_t		 session_fields(const struct session *, struct log_field *,

@@ -145,7 +145,8 @@ session_proxy(struct session *s, size_t *len)
 	 * it always did: only where none can come is it taken now; and on a
 	 * TLS listener what follows is the handshake, the bufferevent's.
 	 */
-	direct = s->lc->tls == NULL && framing_direct_ok(&s->framing) &&
+	direct = s->lc->tls == NULL && !session_script_bev(s->lc) &&
+	    framing_direct_ok(&s->framing) &&
 	    !budget_over() &&
 	    !sources_wanted(&s->conf->per_source, &s->lc->per_source);
 	if (direct)
@@ -172,11 +173,17 @@ session_proxy(struct session *s, size_t *len)
 		session_tls_start(s);
 		return (0);
 	}
+	if (session_script_bev(s->lc)) {
+		session_tls_plain(s);
+		return (0);
+	}
 	if (session_enter(s, SESSION_READING) == -1) {
 		session_fail(s, "event_add");
 		return (0);
 	}
 	session_opened(s);
+	if (session_script_begin(s) == -1)
+		return (0);
 	if (direct && (size_t)r > h.len) {
 		*len = h.len;
 		return ((size_t)r);

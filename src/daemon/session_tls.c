@@ -15,6 +15,11 @@
  * (after the callback it is freed in, if any, returns), whatever the BIO
  * says; so the BIO is told not to, and session_close() does not either.
  *
+ * A plain session whose listener has a test instrument's key that the
+ * direct path would not see takes this path too, with a socket
+ * bufferevent (session_tls_plain()): s->bevio says the bufferevent does
+ * the I/O, s->tls that it is TLS.
+ *
  * The rest of a TLS session is any session's (session.c): session_enter(),
  * session_end() and session_close() know its bufferevent where they must
  * (session_enter_tls(), a close_notify, session_free_tls()), and what
@@ -90,10 +95,12 @@ session_tls_read(struct bufferevent *bev, void *arg)
 	    (n = evbuffer_copyout_from(in, &at, head, sizeof(head))) < 0)
 		n = 0;
 	session_received(s, head, (size_t)n, got);
-	if (session_frame(s, false) == -1)
+	if (session_script_frame(s, false) == -1)
 		return;
 	s->tls_kept = evbuffer_get_length(in);
-	if (evbuffer_get_length(bufferevent_get_output(bev)) >
+	/* Replies that wait for their delay are owed as well. */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) +
+	    (s->delayed != NULL ? evbuffer_get_length(s->delayed) : 0) >
 	    SESSION_TLS_HIGH)
 		session_enter(s, SESSION_OWING);
 	else if (budget_over())
@@ -107,8 +114,11 @@ session_tls_write(struct bufferevent *bev, void *arg)
 	struct session	*s = arg;
 
 	(void)bev;
-	if (s->state == SESSION_FLUSHING)
-		session_end(s);
+	if (s->state == SESSION_FLUSHING) {
+		/* Not before the last delayed reply has gone out too. */
+		if (s->dn == 0)
+			session_end(s);
+	}
 	else if (s->state == SESSION_OWING &&
 	    session_enter(s, SESSION_READING) == -1)
 		session_fail(s, "bufferevent_enable");
@@ -131,6 +141,7 @@ session_tls_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		session_opened(s);
+		(void)session_script_begin(s);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -145,7 +156,7 @@ session_tls_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		s->ended = true;
-		if (session_frame(s, true) == 0)
+		if (session_script_frame(s, true) == 0)
 			session_finish(s, "eof");
 		return;
 	}
@@ -168,6 +179,61 @@ session_tls_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
+ * bev is s's and does its I/O, with the callbacks of this path, what it
+ * holds counted for the budget.  Returns -1 when s is gone.
+ */
+static int
+session_tls_bev(struct session *s, struct bufferevent *bev)
+{
+	s->bev = bev;
+	s->bevio = true;
+	bufferevent_setcb(bev, session_tls_read, session_tls_write,
+	    session_tls_event, s);
+	if (evbuffer_add_cb(bufferevent_get_input(bev), session_held,
+	    s) == NULL || evbuffer_add_cb(bufferevent_get_output(bev),
+	    session_held, s) == NULL || session_rate_start(s) == -1) {
+		session_oom(s);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Serve a plain session on this path, as if its TLS were done: a socket
+ * bufferevent reads and writes, for a test instrument's keys that the
+ * direct path would not see (session_script_bev()).  The session keeps
+ * the socket (no BEV_OPT_CLOSE_ON_FREE), so session_close() closes it as
+ * any plain session's.
+ */
+void
+session_tls_plain(struct session *s)
+{
+	const struct timeval	*wr = &s->lc->write;
+	struct bufferevent	*bev;
+
+	if ((bev = bufferevent_socket_new(s->set->base, s->fd,
+	    session_bev_options(s->lc))) == NULL) {
+		session_oom(s);
+		return;
+	}
+	if (session_tls_bev(s, bev) == -1)
+		return;
+	bufferevent_set_timeouts(bev, NULL, timer_tv_isset(wr) ? wr : NULL);
+	if (s->state == SESSION_PROXY) {
+		if (session_enter(s, SESSION_READING) == -1) {
+			session_fail(s, "bufferevent_enable");
+			return;
+		}
+	} else if (bufferevent_enable(bev, EV_READ) == -1) {
+		session_fail(s, "bufferevent_enable");
+		return;
+	}
+	session_arm(s);
+	session_opened(s);
+	(void)session_script_begin(s);
+}
+
+/*
  * Serve a TLS session: its handshake starts, within timeouts.handshake.
  * From here the bufferevent owns the socket and the SSL (see the top of
  * the file).
@@ -183,7 +249,8 @@ session_tls_start(struct session *s)
 		return;
 	}
 	bev = bufferevent_openssl_socket_new(s->set->base, s->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
+	    session_bev_options(s->lc));
 	if (bev == NULL) {
 		/*
 		 * It may have freed ssl and closed the socket, or not: better
@@ -193,18 +260,11 @@ session_tls_start(struct session *s)
 		session_oom(s);
 		return;
 	}
-	s->bev = bev;
 	s->tls = true;
-	bufferevent_setcb(bev, session_tls_read, session_tls_write,
-	    session_tls_event, s);
+	if (session_tls_bev(s, bev) == -1)
+		return;
 	/* A client that closes without a close_notify has only ended. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	if (evbuffer_add_cb(bufferevent_get_input(bev), session_held,
-	    s) == NULL || evbuffer_add_cb(bufferevent_get_output(bev),
-	    session_held, s) == NULL) {
-		session_oom(s);
-		return;
-	}
 	if (s->state == SESSION_PROXY)
 		session_enter(s, SESSION_HANDSHAKE);
 	else

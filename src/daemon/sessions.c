@@ -84,7 +84,7 @@ static void
 session_release(struct session *s)
 {
 	/* A TLS session's bufferevent is its connection. */
-	if (s->bev == NULL || s->tls || (s->state != SESSION_READING &&
+	if (s->bev == NULL || s->bevio || (s->state != SESSION_READING &&
 	    s->state != SESSION_WAITING) ||
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) != 0)
@@ -133,6 +133,9 @@ session_tick(void *arg)
 		    "handshake-timeout");
 		return;
 	}
+	/* Replies waiting for their delay: the session is not idle. */
+	if (s->dn > 0)
+		s->quiet = timer_coarse();
 	quiet = timer_now() - s->quiet;
 	idle_due = idle != 0 && quiet >= idle;
 	/*
@@ -142,7 +145,7 @@ session_tick(void *arg)
 	 * input); if so, read them now and look again in a second.
 	 */
 	if ((idle_due || quiet >= SESSION_RELEASE_USEC) &&
-	    s->state == SESSION_READING && !s->tls &&
+	    s->state == SESSION_READING && !s->bevio &&
 	    recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != -1) {
 		event_active(s->rd, EV_READ, 1);
 		if (timer_in(s->set->timers, &s->timer,
@@ -183,6 +186,7 @@ sessions_serve(struct sessions *ss, evutil_socket_t fd,
 		return;
 	}
 	timer_init(&s->timer, session_tick, s);
+	timer_init(&s->stimer, NULL, s);	/* its user sets it */
 	s->id = atomic_fetch_add(&session_next_id, 1);
 	s->set = ss;
 	s->fd = fd;
@@ -201,7 +205,8 @@ sessions_serve(struct sessions *ss, evutil_socket_t fd,
 		s->state = SESSION_PROXY;
 
 	/* TLS: the bufferevent watches the socket, once admitted. */
-	if (s->state == SESSION_PROXY || lc->tls == NULL) {
+	if (s->state == SESSION_PROXY || (lc->tls == NULL &&
+	    !session_script_bev(lc))) {
 		event_add(s->rd, NULL);
 		session_arm(s);
 	}
@@ -216,7 +221,12 @@ sessions_serve(struct sessions *ss, evutil_socket_t fd,
 		session_tls_start(s);
 		return;
 	}
+	if (session_script_bev(lc)) {
+		session_tls_plain(s);
+		return;
+	}
 	session_opened(s);
+	(void)session_script_begin(s);
 }
 
 /* See session.h. */
@@ -233,7 +243,7 @@ sessions_wake(struct sessions *ss)
 			continue;
 		}
 		/* Bytes may be waiting, with no new edge to tell of them. */
-		if (!s->tls)
+		if (!s->bevio)
 			event_active(s->rd, EV_READ, 1);
 	}
 	return (TAILQ_FIRST(&ss->waiting) != NULL);

@@ -28,10 +28,11 @@ struct slots {
 
 const char *const slot_reasons[] = {
 	"eof", "timeout", "write-timeout", "error", "line-too-long",
-	"shutdown", "proxy-error", "tls-error", "handshake-timeout"
+	"shutdown", "proxy-error", "tls-error", "handshake-timeout",
+	"scripted"
 };
 const char *const slot_limits[] = {
-	"global", "listener", "per_source", "rate", "proxy_from"
+	"global", "listener", "per_source", "rate", "proxy_from", "refuse"
 };
 const char *const slot_udp_results[] = {
 	"echoed", "dropped_rate", "dropped_guard", "dropped_size",

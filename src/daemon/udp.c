@@ -1,6 +1,10 @@
 /*
  * udp.c: datagram echo, the reflection guard and the per-source rate
- * limit.
+ * limit; and a delay (echod.conf(5), delay, jitter): the replies of a
+ * delay listener wait in its queue (udp_delay.c), checked and rate
+ * limited on arrival, and one timer per listener sends those due.  A
+ * reply that finds the queue full is dropped as one that finds the send
+ * buffer full (reason "send"): both are a lack of room to send.
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -9,6 +13,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +21,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "jitter.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "reflector.h"
@@ -24,6 +30,7 @@
 #include "strip.h"
 #include "timer.h"
 #include "udp.h"
+#include "udp_delay.h"
 
 #define UDP_BATCH	32	/* datagrams per recvmmsg() and sendmmsg() */
 #define UDP_ROUNDS	4	/* batches per read event: others get a turn */
@@ -77,6 +84,9 @@ struct udp {
 	struct ratelimit	*rl;
 	struct slot_cell	*cell;		/* the listener's counters */
 	struct reflector	*rf;		/* protocol = "stamp" */
+	struct udp_delay	 dq;		/* delay: replies not yet due */
+	struct event		*dtimer;	/* for the first of them */
+	uint64_t		 jitter;	/* the draws' state */
 	unsigned char		*slots;		/* UDP_BATCH * UDP_SLOT */
 	struct mmsghdr		 in[UDP_BATCH];
 	struct iovec		 iin[UDP_BATCH];
@@ -108,6 +118,7 @@ static struct {
 } udp_state;
 
 static void	udp_read(evutil_socket_t, short, void *);
+static void	udp_due(evutil_socket_t, short, void *);
 
 /* Ask for each datagram's destination, so replies leave from it. */
 static int
@@ -161,7 +172,8 @@ udp_new(struct event_base *base, int fd, struct slots *sl, char **cause)
 	    udp_sockopts(fd) == -1)
 		goto fail;
 	u->ev = event_new(base, fd, EV_READ | EV_PERSIST, udp_read, u);
-	if (u->ev == NULL)
+	u->dtimer = evtimer_new(base, udp_due, u);
+	if (u->ev == NULL || u->dtimer == NULL)
 		goto fail;
 	for (i = 0; i < UDP_BATCH; i++) {
 		u->iin[i].iov_base = u->slots + i * UDP_SLOT;
@@ -196,6 +208,11 @@ udp_configure(struct udp *u, struct conf *conf,
 		len = UDP_SLOT;
 	for (i = 0; i < UDP_BATCH; i++)
 		u->iin[i].iov_len = len;
+	/* A seed per listener, logged: a run can be repeated. */
+	u->jitter = ((uint64_t)strtoul(conf->instance, NULL, 16) << 32) ^
+	    (uint64_t)u->fd;
+	if (lc->jitter_usec != 0)
+		log_debug("%s: jitter seed %016" PRIx64, lc->name, u->jitter);
 	/* Left on if a reload makes it an echo again: they cost little. */
 	if (lc->stamp && reflector_sockopts(u->fd) == -1)
 		log_warn("STAMP on %s: receive timestamps and TTL", lc->name);
@@ -217,6 +234,9 @@ udp_free(struct udp *u)
 		return;
 	if (u->ev != NULL)
 		event_free(u->ev);
+	if (u->dtimer != NULL)
+		event_free(u->dtimer);
+	udp_delay_clear(&u->dq);
 	ratelimit_free(u->rl);
 	reflector_free(u->rf);
 	free(u->slots);
@@ -403,6 +423,85 @@ udp_send(struct udp *u, unsigned int n)
 	}
 }
 
+/* Set the delay's timer for the first reply due, if any. */
+static void
+udp_arm(struct udp *u)
+{
+	uint64_t	 at = udp_delay_due(&u->dq), now = timer_now();
+	struct timeval	 tv = { 0, 0 };
+
+	if (at == UINT64_MAX) {
+		evtimer_del(u->dtimer);
+		return;
+	}
+	if (at > now) {
+		tv.tv_sec = (time_t)((at - now) / 1000000);
+		tv.tv_usec = (suseconds_t)((at - now) % 1000000);
+	}
+	if (evtimer_add(u->dtimer, &tv) == -1)
+		log_warnx("delay on %s: no timer", u->lc->name);
+}
+
+/*
+ * Queue the n replies of a batch, each due delay plus a draw of jitter
+ * from now; a full queue drops it.
+ */
+static void
+udp_queue(struct udp *u, unsigned int n, uint64_t now)
+{
+	const struct listener_conf *lc = u->lc;
+	unsigned int		 i;
+	uint64_t		 due;
+
+	for (i = 0; i < n; i++) {
+		due = now + lc->delay_usec;
+		if (lc->jitter_usec != 0)
+			due += jitter_draw(&u->jitter, lc->jitter_usec);
+		if (!udp_delay_push(&u->dq, due, &u->out[i].msg_hdr,
+		    u->iout[i].iov_base, u->iout[i].iov_len)) {
+			udp_state.dropped[UDP_DROP_SEND]++;
+			slot_count(u->cell, SC_UDP_DROPPED_SEND, 1);
+		}
+	}
+	udp_arm(u);
+}
+
+/*
+ * The delay's timer: send the replies due, a batch at a time, from the
+ * batch's buffers (free between two reads on this loop).
+ */
+static void
+udp_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct udp	*u = arg;
+	struct msghdr	*out;
+	uint64_t	 now = timer_now();
+	unsigned int	 k = 0;
+
+	(void)fd;
+	(void)what;
+	while (udp_delay_due(&u->dq) <= now) {
+		out = &u->out[k].msg_hdr;
+		memset(out, 0, sizeof(*out));
+		out->msg_name = &u->peer[k];
+		out->msg_control = &u->cout[k];
+		out->msg_iov = &u->iout[k];
+		out->msg_iovlen = 1;
+		u->iout[k].iov_base = u->slots + k * UDP_SLOT;
+		u->iout[k].iov_len = udp_delay_pop(&u->dq,
+		    u->iout[k].iov_base, out);
+		if (out->msg_controllen == 0)
+			out->msg_control = NULL;
+		if (++k == UDP_BATCH) {
+			udp_send(u, k);
+			k = 0;
+		}
+	}
+	if (k > 0)
+		udp_send(u, k);
+	udp_arm(u);
+}
+
 /* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:0:0/96). */
 static const uint8_t udp_v4mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
@@ -490,7 +589,9 @@ udp_answer(struct udp *u, unsigned int n)
 	/* STAMP's transmit timestamps: as late as they can be written. */
 	for (i = 0; lc->stamp && i < k; i++)
 		reflector_transmit(u->iout[i].iov_base);
-	if (k > 0)
+	if (k > 0 && (lc->delay_usec != 0 || lc->jitter_usec != 0))
+		udp_queue(u, k, now);
+	else if (k > 0)
 		udp_send(u, k);
 }
 

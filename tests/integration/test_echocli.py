@@ -13,6 +13,7 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -457,6 +458,91 @@ def test_bench_server_hangs_up():
     assert rc != 0, (r, err)
     assert r["closed_early"] == 2, (r, err)
     assert "closed early" in err, err
+
+
+def speaks_first(conn):
+    """A banner before any echo (echod's "banner"), then raw echo."""
+    conn.sendall(b"echod host1 banner\n")
+    raw_echo(conn)
+
+
+def hang_up_after(n, reset):
+    """Echoes the first n bytes, then closes: with a RST if reset."""
+    def handler(conn):
+        got = 0
+        while got < n:
+            data = conn.recv(n - got)
+            if not data:
+                return
+            conn.sendall(data)
+            got += len(data)
+        if reset:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+    return handler
+
+
+def slow_echo(delay):
+    """Echoes each chunk delay seconds after it arrived."""
+    def handler(conn):
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            time.sleep(delay)
+            conn.sendall(data)
+    return handler
+
+
+def test_prints_banner_sent_first():
+    with Server(speaks_first) as s:
+        rc, out, err = run(["127.0.0.1", s.port], b"after\n")
+    assert rc == 0, err
+    assert out == b"echod host1 banner\nafter\n", out
+
+
+def test_bench_expect_close_fin_and_reset():
+    for reset in (False, True):
+        # 64-byte messages, 3 of them a connection, then the hang-up.
+        with Server(hang_up_after(3 * 64, reset)) as s:
+            rc, r, err = bench(["--expect-close", "-c", 2, "-n", 60,
+                                "127.0.0.1", s.port])
+        assert rc == 0, (reset, r, err)
+        assert r["expect_close"] is True and r["ok"] is True, r
+        assert r["closed_early"] == 0 and r["unanswered"] == 0, r
+        # Each connection: 3 replies, and the message sent after the third
+        # is cut by the hang-up; every message is one or the other.
+        assert r["messages"] + r["cut_by_close"] == 60, r
+        assert r["scripted_closes"] >= 10, r
+        assert r["messages"] >= 3 * r["scripted_closes"] - 6, r
+        assert "closed early" not in err, err
+
+
+def test_bench_expect_close_text_report():
+    with Server(hang_up_after(64, True)) as s:
+        rc, out, err = run(["bench", "--expect-close", "-c", 1, "-n", 5,
+                            "127.0.0.1", s.port])
+    assert rc == 0, err
+    text = out.decode()
+    assert re.search(r"closes +\d+ by the server as expected, \d+ messages "
+                     r"cut", text), text
+
+
+def test_bench_without_expect_close_counts_an_error():
+    with Server(hang_up_after(64, True)) as s:
+        rc, r, err = bench(["-c", 1, "-n", 5, "127.0.0.1", s.port])
+    assert rc != 0, r
+    assert r["closed_early"] == 1 and r["scripted_closes"] == 0, r
+    assert r["expect_close"] is False
+
+
+def test_bench_p50_of_a_slow_server():
+    # What a delay listener will be checked with: p50 near the delay.
+    with Server(slow_echo(0.05)) as s:
+        rc, r, err = bench(["-c", 4, "-n", 80, "127.0.0.1", s.port])
+    assert rc == 0, err
+    p50 = r["latency_us"]["p50"]
+    assert 50000 <= p50 <= 50000 * 1.3, r["latency_us"]
 
 
 def test_bench_churn():

@@ -36,7 +36,8 @@ def test_ready_only_when_ports_accept():
             "READY=1 without STATUS=: %r" % m.string
         d.wait_log(r"^\w+: echod 1\.0 serving 2 listeners \(a tcp "
                    r"127\.0\.0\.1:%d, b tcp \[::\]:%d\) with libevent "
-                   r"2\.1\.\d+-stable \(poll\), 2 workers$" % (p1, p2))
+                   r"2\.1\.\d+-stable \(poll\), 2 workers, instance "
+                   r"[0-9a-f]{8}$" % (p1, p2))
         assert not d.notify_matches(r"^WATCHDOG=1$"), \
             "WATCHDOG=1 without WATCHDOG_USEC"
         assert not d.notify_matches(r"^(STOPPING|RELOADING)=1$")

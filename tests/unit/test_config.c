@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "banner.h"
 #include "config.h"
 
 #define L1	"listeners = ( { name = \"echo\"; port = 7; } );\n"
@@ -1091,10 +1092,129 @@ test_errs_handling(void **state)
 	config_errors_free(NULL);
 }
 
+/* A listener with no instrument key misbehaves in no way. */
+static void
+test_instrument_defaults(void **state)
+{
+	struct conf			*c = parse_ok(L1);
+	const struct listener_conf	*l = &c->listeners[0];
+
+	assert_int_equal(l->delay_usec, 0);
+	assert_int_equal(l->jitter_usec, 0);
+	assert_int_equal(l->rate.read, 0);
+	assert_int_equal(l->rate.write, 0);
+	assert_int_equal(l->listener_rate.read, 0);
+	assert_int_equal(l->listener_rate.write, 0);
+	assert_null(l->banner);
+	assert_int_equal(l->close_after.kind, CONF_CLOSE_NONE);
+	assert_int_equal(l->refuse, CONF_HANGUP_OFF);
+	assert_string_equal(c->hostname, "");
+	assert_string_equal(c->instance, "");
+	config_unref(c);
+}
+
+/* Every instrument key is read back in its unit. */
+static void
+test_instrument_keys(void **state)
+{
+	struct conf			*c;
+	const struct listener_conf	*l;
+
+	c = parse_ok("listeners = (\n"
+	    "{ name = \"a\"; port = 7; framing = \"line\"; delay = 0.05;\n"
+	    "  jitter = 0.0000004; rate = { read = \"1M\"; write = \"256k\"; };\n"
+	    "  listener_rate = { read = 1000; write = \"2g\"; };\n"
+	    "  banner = \"%h %n\\n\"; refuse = \"reset\";\n"
+	    "  close_after = { messages = 3; how = \"reset\";\n"
+	    "    when = \"before-reply\"; }; },\n"
+	    "{ name = \"b\"; port = 8; delay = 60; close_after = {\n"
+	    "  seconds = 1.5; }; rate = { write = \"3K\"; }; refuse = \"fin\"; },\n"
+	    "{ name = \"c\"; port = 9; close_after = { bytes = 1099511627776L; };\n"
+	    "  listener_rate = { read = \"1024G\"; }; },\n"
+	    "{ name = \"u\"; port = 9; protocol = \"udp\"; delay = 0.25;\n"
+	    "  jitter = 0.125; }\n"
+	    ");\n");
+	l = &c->listeners[0];
+	assert_int_equal(l->delay_usec, 50000);
+	/* Below a microsecond still delays: never rounded to none. */
+	assert_int_equal(l->jitter_usec, 1);
+	assert_int_equal(l->rate.read, 1048576);
+	assert_int_equal(l->rate.write, 262144);
+	assert_int_equal(l->listener_rate.read, 1000);
+	assert_int_equal(l->listener_rate.write, 2147483648ull);
+	assert_non_null(l->banner);
+	assert_string_equal(banner_text(l->banner), "%h %n\n");
+	assert_int_equal(banner_max(l->banner), 64 + 1 + 64 + 1);
+	assert_int_equal(l->refuse, CONF_HANGUP_RESET);
+	assert_int_equal(l->close_after.kind, CONF_CLOSE_MESSAGES);
+	assert_int_equal(l->close_after.count, 3);
+	assert_int_equal(l->close_after.how, CONF_HANGUP_RESET);
+	assert_true(l->close_after.before_reply);
+
+	l = &c->listeners[1];
+	assert_int_equal(l->delay_usec, 60000000);
+	assert_int_equal(l->rate.read, 0);
+	assert_int_equal(l->rate.write, 3072);
+	assert_int_equal(l->refuse, CONF_HANGUP_FIN);
+	assert_int_equal(l->close_after.kind, CONF_CLOSE_SECONDS);
+	assert_tv(l->close_after.after, 1, 500000);
+	/* The defaults: a FIN, after the reply. */
+	assert_int_equal(l->close_after.how, CONF_HANGUP_FIN);
+	assert_false(l->close_after.before_reply);
+
+	l = &c->listeners[2];
+	assert_int_equal(l->close_after.kind, CONF_CLOSE_BYTES);
+	assert_int_equal(l->close_after.count, 1ull << 40);
+	assert_int_equal(l->listener_rate.read, 1ull << 40);
+	assert_int_equal(l->listener_rate.write, 0);
+
+	l = &c->listeners[3];
+	assert_int_equal(l->delay_usec, 250000);
+	assert_int_equal(l->jitter_usec, 125000);
+	config_unref(c);
+}
+
+/* What is wrong with an instrument key, one error each. */
+static void
+test_instrument_errors(void **state)
+{
+	fails_with("listeners = ( { name = \"a\"; port = 7; delay = 30;\n"
+	    "jitter = 31; } );", "t.conf:2: \"delay\" plus \"jitter\" must "
+	    "be at most 60 seconds");
+	fails_with("listeners = ( { name = \"a\"; port = 7;\n"
+	    "rate = { read = \"1m5\"; }; } );", "t.conf:2: \"read\" must be a "
+	    "number of bytes from 1 to 1099511627776, or a string of digits "
+	    "and k, M or G (powers of 1024) such as \"256k\"");
+	fails_with("listeners = ( { name = \"a\"; port = 7;\n"
+	    "listener_rate = { }; } );", "t.conf:2: \"listener_rate\" needs "
+	    "\"read\" or \"write\"");
+	fails_with("listeners = ( { name = \"a\"; port = 7;\n"
+	    "banner = \"%q\"; } );", "t.conf:2: invalid banner \"%q\": "
+	    "unknown escape \"%q\" (use %h %n %i %a %p or %%)");
+	fails_with("listeners = ( { name = \"a\"; port = 7;\n"
+	    "close_after = { how = \"fin\"; }; } );", "t.conf:2: "
+	    "\"close_after\" needs exactly one of \"bytes\", \"messages\" or "
+	    "\"seconds\"");
+	fails_with("listeners = ( { name = \"a\"; port = 7;\n"
+	    "close_after = { messages = 1; }; } );", "t.conf:2: \"messages\" "
+	    "needs framing = \"line\" (a raw read is not a message: use "
+	    "\"bytes\")");
+	fails_with("listeners = ( { name = \"a\"; port = 7;\n"
+	    "protocol = \"udp\"; refuse = \"fin\"; } );", "t.conf:2: "
+	    "\"refuse\" is not allowed on a udp listener");
+	fails_with("listeners = ( { name = \"a\"; port = 7;\n"
+	    "protocol = \"stamp\"; delay = 1; } );", "t.conf:2: \"delay\" is "
+	    "not allowed on a stamp listener (its timestamps would count the "
+	    "delay as the reflector's own time)");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_instrument_defaults),
+		cmocka_unit_test(test_instrument_keys),
+		cmocka_unit_test(test_instrument_errors),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_stamp),
