@@ -374,7 +374,7 @@ def test_delay_keeps_order_and_ends_after_the_last_reply():
 
 
 def test_delay_holds_up_no_other_listener():
-    n = 20 if SLOW else 200
+    n = 20 if SLOW else 1000
     need_descriptors(2 * n + 50)
     ps, pf = free_port(), free_port()
     with Echod(conf(_l("slow", ps, delay=1.0), _l("fast", pf),
