@@ -1,6 +1,7 @@
 /*
- * listener.c: the running listeners, own and activated: accept, limits,
- * the EMFILE pause, and the diff a reload applies (their sockets are
+ * listener.c: the running listeners, own and activated: accept (and a
+ * refusing listener's hang-up), limits, the EMFILE pause, and the diff
+ * a reload applies (their sockets are
  * bound and matched in listener_sock.c).  A UDP listener's socket is
  * served by a struct udp (udp.c) instead of an evconnlistener.
  */

@@ -79,8 +79,13 @@
  */
 #define SESSION_PROXY_AGAIN_USEC	(20 * 1000)
 
-/* How often a scripted RST looks whether the client has had everything. */
+/*
+ * How often a scripted RST looks whether the client has had everything:
+ * first soon, then less often the longer it waits (a client that stopped
+ * reading would cost a wakeup every 2 ms for the whole write timeout).
+ */
 #define SESSION_RESET_POLL_USEC		(2 * 1000)
+#define SESSION_RESET_POLL_MAX_USEC	(100 * 1000)
 
 /* What session_enter() may change a state to (session_moves[from]). */
 #define SESSION_TO(st)	(1u << (st))
@@ -430,20 +435,29 @@ session_flush(struct session *s)
 /*
  * A scripted RST (close_after's how = "reset"): a linger of 0 makes
  * close(2) send one, and throw away what the kernel has not delivered;
- * so first wait, SESSION_RESET_POLL_USEC at a time and no longer than
- * the write timeout (or SESSION_LINGER_USEC), for the client to have
- * acknowledged every byte (SIOCOUTQ is 0).  No close_notify before it.
+ * so first wait, no longer than the write timeout (or SESSION_LINGER_USEC),
+ * for the client to have acknowledged every byte (SIOCOUTQ is 0), looking
+ * after SESSION_RESET_POLL_USEC, then after half the time waited so far,
+ * at most SESSION_RESET_POLL_MAX_USEC.  No close_notify before it.
  */
 static void
 session_reset_poll(void *arg)
 {
 	struct session	*s = arg;
 	struct linger	 lg = { 1, 0 };
+	uint64_t	 now = timer_now(), wait, next;
 	int		 queued = 0;
 
+	wait = session_usec(&s->lc->write);
+	wait = now - (s->reset_by - (wait != 0 ? wait : SESSION_LINGER_USEC));
+	next = wait / 2;
+	if (next < SESSION_RESET_POLL_USEC)
+		next = SESSION_RESET_POLL_USEC;
+	if (next > SESSION_RESET_POLL_MAX_USEC)
+		next = SESSION_RESET_POLL_MAX_USEC;
 	if (ioctl(s->fd, SIOCOUTQ, &queued) == 0 && queued > 0 &&
-	    timer_now() < s->reset_by &&
-	    timer_in(s->set->timers, &s->stimer, SESSION_RESET_POLL_USEC) == 0)
+	    now < s->reset_by &&
+	    timer_in(s->set->timers, &s->stimer, next) == 0)
 		return;
 	if (setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == -1)
 		log_debug("session %" PRIu64 ": SO_LINGER: %s", s->id,

@@ -53,6 +53,13 @@ void		 sessions_serve(struct sessions *, evutil_socket_t,
  * header, since the last call.
  */
 void		 sessions_tick(void);
+/*
+ * The loop listener_rate's groups live on (the main one, which outlives
+ * the workers; session_rate.c), and, once every session is gone and that
+ * loop has stopped, free the groups left.
+ */
+void		 sessions_rate_base(struct event_base *);
+void		 sessions_rate_free(void);
 /* End of a graceful stop: send what is owed, close every session. */
 void		 sessions_close_all(struct sessions *, const char *reason);
 /*

@@ -19,10 +19,11 @@
  *	session_log.c	what the entries and warnings say of a session
  *
  * sessions.c calls the other seven; session_read.c calls session_open.c,
- * session_open.c session_tls.c, and the three above session_script.c
- * call it; every room calls session.c, and session_tls.c and session.c
- * session_rate.c; every room but session_read.c calls session_log.c;
- * session_rate.c and session_log.c call none.  No
+ * session_open.c session_tls.c; sessions.c, session_open.c and
+ * session_tls.c call session_script.c; every room above it calls
+ * session.c; session_tls.c and session.c call session_rate.c;
+ * sessions.c, session_open.c, session_tls.c and session.c call
+ * session_log.c; session_rate.c and session_log.c call none.  No
  * callback calls up either: each room registers its own functions or a
  * lower room's.
  */
@@ -327,6 +328,9 @@ void		 session_received(struct session *, const void *,
 /* session_rate.c */
 int		 session_rate_start(struct session *);
 void		 session_rate_stop(struct session *);
+/* The loop of listener_rate's groups; free those left (sessions.c's). */
+void		 session_rate_base(struct event_base *);
+void		 session_rate_free_all(void);
 
 /* session_log.c */
 size_t		 session_fields(const struct session *, struct log_field *,

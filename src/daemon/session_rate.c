@@ -18,10 +18,14 @@
  *
  * The group of a listener's configuration (one per listener_conf, so a
  * reload that changes listener_rate gives new sessions a new group and
- * leaves the old ones theirs) is made on the loop of its first member and
- * freed with its last, from a table under a lock: its members are on
+ * leaves the old ones theirs) is made on its first member's arrival and
+ * let go with its last, from a table under a lock: its members are on
  * every worker's loop, and libevent's group refills and suspends them
- * from the loop it is on.  So those bufferevents are BEV_OPT_THREADSAFE
+ * from the loop it is on.  That loop is the main one
+ * (session_rate_base()), which outlives the workers, and a group is
+ * freed there, from an event of that loop: its refill event is
+ * EV_FINALIZE, so an event_del() from another thread would not wait for
+ * a refill under way, which would then lock a freed group.  So those bufferevents are BEV_OPT_THREADSAFE
  * (evthread is on with more than one worker; with one, all are on one
  * loop and the option costs nothing), and libevent takes a member's lock
  * only with a try-lock where it holds the group's.  Per-loop groups with
@@ -36,6 +40,7 @@
 #include <stdlib.h>
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "session_int.h"
 
@@ -53,7 +58,62 @@ struct session_rate_group {
 
 static LIST_HEAD(, session_rate_group) session_rate_groups =
     LIST_HEAD_INITIALIZER(session_rate_groups);
+/* Groups without members, whose free the main loop has been asked for. */
+static LIST_HEAD(, session_rate_group) session_rate_dying =
+    LIST_HEAD_INITIALIZER(session_rate_dying);
 static pthread_mutex_t session_rate_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The loop groups live on; NULL: each its first member's (tests). */
+static struct event_base *session_rate_loop;
+
+/* See session_int.h. */
+void
+session_rate_base(struct event_base *base)
+{
+	session_rate_loop = base;
+}
+
+/* Free a group without members. */
+static void
+session_rate_free(struct session_rate_group *rg)
+{
+	bufferevent_rate_limit_group_free(rg->group);
+	ev_token_bucket_cfg_free(rg->cfg);
+	free(rg);
+}
+
+/* On the groups' loop: free the dying group arg, unless torn down. */
+static void
+session_rate_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct session_rate_group	*rg = arg, *d;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&session_rate_lock);
+	LIST_FOREACH(d, &session_rate_dying, entry)
+		if (d == rg)
+			break;
+	if (d != NULL)
+		LIST_REMOVE(rg, entry);
+	pthread_mutex_unlock(&session_rate_lock);
+	if (d != NULL)
+		session_rate_free(rg);
+}
+
+/* See session_int.h. */
+void
+session_rate_free_all(void)
+{
+	struct session_rate_group	*rg;
+
+	pthread_mutex_lock(&session_rate_lock);
+	while ((rg = LIST_FIRST(&session_rate_dying)) != NULL ||
+	    (rg = LIST_FIRST(&session_rate_groups)) != NULL) {
+		LIST_REMOVE(rg, entry);
+		session_rate_free(rg);
+	}
+	pthread_mutex_unlock(&session_rate_lock);
+}
 
 /* usec's worth of rate bytes per second, at least 1; unlimited: 0. */
 static size_t
@@ -107,6 +167,7 @@ session_rate_join(struct session *s)
 		rg->lc = s->lc;
 		if ((rg->cfg = session_rate_cfg(&s->lc->listener_rate)) ==
 		    NULL || (rg->group = bufferevent_rate_limit_group_new(
+		    session_rate_loop != NULL ? session_rate_loop :
 		    s->set->base, rg->cfg)) == NULL) {
 			if (rg->cfg != NULL)
 				ev_token_bucket_cfg_free(rg->cfg);
@@ -130,13 +191,22 @@ session_rate_leave(struct session *s)
 	bufferevent_remove_from_rate_limit_group(s->bev);
 	s->rgroup = NULL;
 	pthread_mutex_lock(&session_rate_lock);
-	if (--rg->members == 0) {
-		LIST_REMOVE(rg, entry);
-		bufferevent_rate_limit_group_free(rg->group);
-		ev_token_bucket_cfg_free(rg->cfg);
-		free(rg);
+	if (--rg->members > 0) {
+		pthread_mutex_unlock(&session_rate_lock);
+		return;
 	}
+	LIST_REMOVE(rg, entry);
+	if (session_rate_loop == NULL) {
+		/* All on one loop, this one: nothing can be under way. */
+		pthread_mutex_unlock(&session_rate_lock);
+		session_rate_free(rg);
+		return;
+	}
+	/* Freed on its loop; if that has stopped, by session_rate_free_all(). */
+	LIST_INSERT_HEAD(&session_rate_dying, rg, entry);
 	pthread_mutex_unlock(&session_rate_lock);
+	(void)event_base_once(session_rate_loop, -1, EV_TIMEOUT,
+	    session_rate_reap, rg, NULL);
 }
 
 /*

@@ -222,9 +222,17 @@ session_script_hangup(struct session *s, bool drop)
 		    evbuffer_get_length(bufferevent_get_input(s->bev)));
 		out = bufferevent_get_output(s->bev);
 		if (drop && (owed = evbuffer_get_length(out)) > 0) {
-			/* Not sent after all: the close entry says so. */
-			evbuffer_drain(out, owed);
-			s->queued -= owed;
+			/*
+			 * Not sent after all: the close entry says so.  A
+			 * socket bufferevent's output front is frozen (an
+			 * OpenSSL one's is not): thawed to drain it.
+			 */
+			if (!s->tls)
+				evbuffer_unfreeze(out, 1);
+			if (evbuffer_drain(out, owed) == 0)
+				s->queued -= owed;
+			if (!s->tls)
+				evbuffer_freeze(out, 1);
 		}
 	}
 	if (drop)
@@ -315,20 +323,25 @@ session_script_frame(struct session *s, bool eof)
 		return (session_script_answer(s, eof));
 	/*
 	 * Only the bytes before the cut are framed.  The scratch buffer is
-	 * empty between callbacks; the input's end is the bufferevent's to
-	 * add to, frozen but while it reads, as session_write_out() thaws
-	 * the output's front.
+	 * empty between callbacks.  A socket bufferevent's input end is its
+	 * own to add to, frozen but while it reads, as session_write_out()
+	 * thaws the output's front; an OpenSSL one never freezes it, and
+	 * frozen it would fail every read from then on, the lingering
+	 * session's too (its read event, level-triggered, would spin).
 	 */
-	evbuffer_unfreeze(in, 0);
+	if (!s->tls)
+		evbuffer_unfreeze(in, 0);
 	if (evbuffer_remove_buffer(in, tmp, cut) != (int)cut ||
 	    evbuffer_drain(in, len - cut) == -1 ||
 	    evbuffer_add_buffer(in, tmp) == -1) {
-		evbuffer_freeze(in, 0);
+		if (!s->tls)
+			evbuffer_freeze(in, 0);
 		evbuffer_drain(tmp, evbuffer_get_length(tmp));
 		session_oom(s);
 		return (-1);
 	}
-	evbuffer_freeze(in, 0);
+	if (!s->tls)
+		evbuffer_freeze(in, 0);
 	/* after-reply: a last line cut at byte N is answered too. */
 	if (session_script_answer(s, eof ||
 	    !s->lc->close_after.before_reply) == -1)

@@ -315,3 +315,17 @@ sessions_stats(const struct sessions *ss)
 {
 	return (&ss->stats);
 }
+
+/* See session.h. */
+void
+sessions_rate_base(struct event_base *base)
+{
+	session_rate_base(base);
+}
+
+/* See session.h. */
+void
+sessions_rate_free(void)
+{
+	session_rate_free_all();
+}

@@ -589,7 +589,9 @@ udp_answer(struct udp *u, unsigned int n)
 	/* STAMP's transmit timestamps: as late as they can be written. */
 	for (i = 0; lc->stamp && i < k; i++)
 		reflector_transmit(u->iout[i].iov_base);
-	if (k > 0 && (lc->delay_usec != 0 || lc->jitter_usec != 0))
+	/* Behind those still waiting too, after a reload ended the delay. */
+	if (k > 0 && (lc->delay_usec != 0 || lc->jitter_usec != 0 ||
+	    u->dq.n > 0))
 		udp_queue(u, k, now);
 	else if (k > 0)
 		udp_send(u, k);

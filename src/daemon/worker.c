@@ -230,6 +230,8 @@ workers_start(struct event_base *main, struct timers *main_timers,
 		goto fail;
 	/* Counters: one cell per thread that counts (slot.h). */
 	slots_init(n == 1 ? 1 : n + 1);
+	/* listener_rate's groups: on the loop that outlives the workers. */
+	sessions_rate_base(main);
 	budget_set(conf->max_memory);
 	if (n == 1) {
 		if (worker_init(&workers.v[0], 0, main, main_timers,
@@ -398,6 +400,8 @@ workers_stop(void)
 		sessions_close_all(w->sessions, "shutdown");
 		worker_fini(w);
 	}
+	/* Every session gone: the rate groups left (on the main loop). */
+	sessions_rate_free();
 	free(workers.v);
 	budget_free();
 	workers.v = NULL;

@@ -305,7 +305,7 @@ def test_close_after_on_tls_and_behind_proxy():
                                       close_after={"messages": 1}),
                 _l("p", pp, proxy_protocol="v2", proxy_from=["127.0.0.0/8"],
                    close_after={"bytes": 4, "how": "reset"}))
-    with Echod(text):
+    with Echod(text) as d:
         t = test_tls.tls_connect(pt)
         t.sendall(b"only\nnot this\n")
         assert test_tls.recv_exact(t, 5) == b"only\n"
@@ -314,7 +314,15 @@ def test_close_after_on_tls_and_behind_proxy():
             assert t.recv(100) == b""
         except ConnectionResetError:
             raise AssertionError("a RST where a close_notify and FIN were due")
+        # The lingering session sees the client's end at once: the cut
+        # once froze an OpenSSL bufferevent's input, so that every read
+        # failed (the worker spinning) until the 2 s linger was over.
+        here = t.getsockname()[1]
+        t0 = time.monotonic()
         t.close()
+        m = d.wait_closed_entry(here, "t")
+        assert m.group(1) == "scripted", m.group(0)
+        assert SLOW or time.monotonic() - t0 < 1.5, time.monotonic() - t0
         s = connect(pp)
         s.sendall(_proxy_v2("192.0.2.8", 9, pp) + b"abcdef")
         got, seen = _reads_then(s, 4)
