@@ -455,6 +455,8 @@ session_reset_poll(void *arg)
 		next = SESSION_RESET_POLL_USEC;
 	if (next > SESSION_RESET_POLL_MAX_USEC)
 		next = SESSION_RESET_POLL_MAX_USEC;
+	if (now < s->reset_by && next > s->reset_by - now)
+		next = s->reset_by - now;
 	if (ioctl(s->fd, SIOCOUTQ, &queued) == 0 && queued > 0 &&
 	    now < s->reset_by &&
 	    timer_in(s->set->timers, &s->stimer, next) == 0)

@@ -16,9 +16,10 @@
  * lost (a write rate came out 17 % low).  Over 5 s the burst adds at
  * most 1.25 %.
  *
- * The group of a listener's configuration (one per listener_conf, so a
- * reload that changes listener_rate gives new sessions a new group and
- * leaves the old ones theirs) is made on its first member's arrival and
+ * The group of a listener (by its name and listener_rate, so a reload
+ * that changes neither keeps it, and one that changes the rate gives new
+ * sessions a new group and leaves the old ones theirs) is made on its
+ * first member's arrival and
  * let go with its last, from a table under a lock: its members are on
  * every worker's loop, and libevent's group refills and suspends them
  * from the loop it is on.  That loop is the main one
@@ -37,7 +38,9 @@
 #include <sys/queue.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -50,7 +53,9 @@
 /* A listener's group, while it has members. */
 struct session_rate_group {
 	LIST_ENTRY(session_rate_group)	 entry;
-	const struct listener_conf	*lc;
+	/* Whose: a listener's name and rates, whatever configuration. */
+	char				 name[CONF_NAME_MAX + 1];
+	struct conf_rate		 rate;
 	struct ev_token_bucket_cfg	*cfg;
 	struct bufferevent_rate_limit_group *group;
 	unsigned int			 members;
@@ -160,11 +165,14 @@ session_rate_join(struct session *s)
 
 	pthread_mutex_lock(&session_rate_lock);
 	LIST_FOREACH(rg, &session_rate_groups, entry) {
-		if (rg->lc == s->lc)
+		if (strcmp(rg->name, s->lc->name) == 0 &&
+		    rg->rate.read == s->lc->listener_rate.read &&
+		    rg->rate.write == s->lc->listener_rate.write)
 			break;
 	}
 	if (rg == NULL && (rg = calloc(1, sizeof(*rg))) != NULL) {
-		rg->lc = s->lc;
+		snprintf(rg->name, sizeof(rg->name), "%s", s->lc->name);
+		rg->rate = s->lc->listener_rate;
 		if ((rg->cfg = session_rate_cfg(&s->lc->listener_rate)) ==
 		    NULL || (rg->group = bufferevent_rate_limit_group_new(
 		    session_rate_loop != NULL ? session_rate_loop :

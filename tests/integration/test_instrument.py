@@ -459,11 +459,11 @@ def test_udp_delay_in_order():
         c.close()
 
 
-def _rate(ports, seconds):
-    """Bytes per second the clients on ports read back, together, over
-    seconds from the first byte, each client writing as fast as it can
-    meanwhile."""
-    socks = [connect(p) for p in ports]
+def _rate(ports, seconds, held=()):
+    """Bytes per second the clients on ports (and those of held, already
+    connected) read back, together, over seconds from the first byte,
+    each client writing as fast as it can meanwhile."""
+    socks = list(held) + [connect(p) for p in ports]
     stop = threading.Event()
     chunk = b"x" * 65536
 
@@ -523,6 +523,22 @@ def test_listener_rate_shared_by_two_sessions():
     with Echod(conf(_l("shared", port, listener_rate={"write": "256k"},
                        rate={"read": "1M"}), workers=2)):
         _check_rate(_rate([port, port], 2 if SLOW else 5), 262144)
+
+
+def test_listener_rate_kept_by_a_reload_that_keeps_it():
+    """A session from before a reload and one from after share the one
+    group: a reload that changes neither the listener nor the rate must
+    not give each a whole rate of its own."""
+    port = free_port()
+    text = conf(_l("shared", port, listener_rate={"write": "256k"},
+                   rate={"read": "1M"}), workers=2)
+    with Echod(text) as d:
+        before = connect(port)
+        roundtrip(before, b"before\n")
+        # The same file again: a new configuration all the same.
+        m = d.reload()
+        assert m.group(1) == "configuration reloaded", m.group(0)
+        _check_rate(_rate([port], 2 if SLOW else 5, held=[before]), 262144)
 
 
 def test_reload_changes_them_for_new_sessions_only():
