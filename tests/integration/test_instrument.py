@@ -403,6 +403,26 @@ def test_delay_holds_up_no_other_listener():
         f.close()
 
 
+def test_write_timeout_is_the_clients_not_the_delays():
+    """A delay longer than the write timeout: the reply waits its delay
+    and the session lives on, for the write timeout counts only while
+    bytes wait for the client, not while they wait their time."""
+    port = free_port()
+    with Echod(conf(_l("late", port, framing="line", delay=0.8),
+                    timeouts={"write": 0.2, "idle": 30})) as d:
+        s = connect(port)
+        t0 = time.monotonic()
+        s.sendall(b"one\n")
+        assert recv_exact(s, 4, DEADLINE) == b"one\n"
+        assert time.monotonic() - t0 >= 0.75, time.monotonic() - t0
+        s.sendall(b"two\n")
+        assert recv_exact(s, 4, DEADLINE) == b"two\n"
+        s.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(s) == b""
+        assert _closed(d, s, "late")[0] == "eof"
+        s.close()
+
+
 def test_delayed_bytes_count_against_max_memory():
     # 32 sessions that each may owe 64 KiB: past a budget of 1 MiB only
     # if the replies waiting for their delay count; all still come back.
