@@ -120,29 +120,6 @@ static double	 cap_s = 2.0;
 static char	*notes[NOTES_MAX];
 static int	 nnotes;
 
-/* Monotonic milliseconds. */
-static double
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
-}
-
-/* Fill the line from the bytes of fill, as bench/regex.c does. */
-static void
-fill_line(char *line, size_t len, const char *fill)
-{
-	size_t		 i, n = strlen(fill);
-	unsigned int	 s = 1;
-
-	for (i = 0; i < len; i++) {
-		s = s * 1103515245u + 12345u;
-		line[i] = fill[n > 1 ? (s >> 16) % n : 0];
-	}
-}
-
 /* Compile with glibc's regcomp(); NULL with the reason. */
 static void *
 glibc_compile(const char *ere, char *why, size_t whylen)
@@ -554,7 +531,7 @@ measure(const char *ere, const char *fill, const char *tail, char *line,
 	size_t		 n;
 	int		 e;
 
-	fill_line(line, len, fill);
+	fill_line(line, len, fill, 1);
 	n = strlen(tail);
 	if (n <= len)
 		memcpy(line + len - n, tail, n);

@@ -28,28 +28,6 @@
 
 #define TARGET_MS	10.0
 
-/* Monotonic milliseconds. */
-static double
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
-}
-
-/* Fill the line from the bytes of fill, drawn with seed s. */
-static void
-fill_line(char *line, size_t len, const char *fill, unsigned int s)
-{
-	size_t		 i, n = strlen(fill);
-
-	for (i = 0; i < len; i++) {
-		s = s * 1103515245u + 12345u;
-		line[i] = fill[n > 1 ? (s >> 16) % n : 0];
-	}
-}
-
 /* Measure one pattern; 1 if it missed the target. */
 static int
 measure(const char *ere, const char *fill, char *line, size_t len)
