@@ -1,5 +1,5 @@
 /*
- * regex-engines-ere.c: the anchored ERE that bench/regex-engines.c hands
+ * regex-engines-ere.c: the anchored ERE that bench/regex-engines-main.c hands
  * glibc and regex-engines-tre.c hands TRE, neither of which can be told
  * to anchor a match; apart, so that the two files call one way.
  */

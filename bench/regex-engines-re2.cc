@@ -1,5 +1,5 @@
 /*
- * regex-engines-re2.cc: RE2 for bench/regex-engines.c, set up as echod's
+ * regex-engines-re2.cc: RE2 for bench/regex-engines-main.c, set up as echod's
  * src/daemon/strip_re.cc sets it up (but without its cap on the program
  * size, which the bench reports instead).  A file of its own because RE2
  * is C++.

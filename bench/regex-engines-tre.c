@@ -1,5 +1,5 @@
 /*
- * regex-engines-tre.c: TRE for bench/regex-engines.c.  A file of its own
+ * regex-engines-tre.c: TRE for bench/regex-engines-main.c.  A file of its own
  * because <tre/tre.h> defines regex_t, regmatch_t and the REG_ codes over
  * glibc's <regex.h>.
  */

@@ -1,8 +1,8 @@
 /*
- * regex-engines.h: what bench/regex-engines.c asks of each engine it
+ * regex-engines.h: what bench/regex-engines-main.c asks of each engine it
  * times.  TRE's headers define regex_t and regcomp() over glibc's, and
  * RE2 is C++, so each of the two lives in its own file behind these
- * functions; glibc and PCRE2 are in regex-engines.c.
+ * functions; glibc and PCRE2 are in regex-engines-main.c.
  */
 #ifndef BENCH_REGEX_ENGINES_H
 #define BENCH_REGEX_ENGINES_H

@@ -1,7 +1,7 @@
 /*
  * regex-patterns.h: the hostile strip-rule regexes and the fills of
- * their lines, shared by bench/regex.c (echod's matcher) and
- * bench/regex-engines.c (the engines it was chosen among), so that both
+ * their lines, shared by bench/regex-cost.c (echod's matcher) and
+ * bench/regex-engines-main.c (the engines it was chosen among), so that both
  * measure the same list.
  *
  * Pairs of PATTERN, FILL, ended by NULL: FILL "a" repeats one byte, "ab"

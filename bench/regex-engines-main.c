@@ -1,12 +1,12 @@
 /*
- * regex-engines.c: the regex engines issue 12 named, timed on the same
+ * regex-engines-main.c: the regex engines issue 12 named, timed on the same
  * hostile 64 KiB lines, to show why echod matches with RE2.
  *
  *	regex-engines [-c SECONDS] [-n BYTES] [PATTERN FILL ...]
  *
  * For each pattern (the list of bench/regex-patterns.h and a few more
  * below, or the PATTERN FILL pairs given) and a line of BYTES (default
- * 65536) made of FILL as bench/regex.c makes it (the extra ones end in a
+ * 65536) made of FILL as bench/regex-cost.c makes it (the extra ones end in a
  * tail of their own), each engine compiles the
  * pattern anchored at the start and matches the line, in a child process
  * of its own that is killed after SECONDS (default 2) of compiling, or

@@ -1,5 +1,5 @@
 /*
- * regex.c: what a strip-rule regex costs on a hostile 64 KiB line.
+ * regex-cost.c: what a strip-rule regex costs on a hostile 64 KiB line.
  *
  *	regex [-n BYTES] [PATTERN FILL ...]
  *
