@@ -61,6 +61,22 @@ confbuild_sockaddr(struct listener_conf *l, const char *addr)
 	return (0);
 }
 
+/*
+ * Where listener i was, for an error of listener n: its line, and its
+ * file when that is not n's.  Returns buf.
+ */
+static const char *
+confbuild_where(const struct confbuild *b, const struct conf *c, size_t i,
+    size_t n, char *buf, size_t size)
+{
+	if (b->lfile[i] == b->lfile[n])
+		snprintf(buf, size, "line %d", c->listeners[i].line);
+	else
+		snprintf(buf, size, "%s:%d", b->lfile[i],
+		    c->listeners[i].line);
+	return (buf);
+}
+
 /* Check listener group g into l, against the n listeners before it. */
 static void
 confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
@@ -68,7 +84,6 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 {
 	struct listener_conf	*l = &c->listeners[n], *o;
 	struct confkeys_val	 vals[K_COUNT], tvals[K_COUNT];
-	const char		*ofile;
 	char			 q[CONFERR_QUOTED], where[512];
 	char			 unit[96] = "";
 	int			 k, *flags = &b->lflags[n];
@@ -195,19 +210,15 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 		confgroup_strip(b, vals[K_L_STRIP].s, l, framing_ok, longest,
 		    unit);
 
+	/* Every earlier listener: "where" is written only for an error,
+	 * so that a thousand listeners do not cost a million of them. */
 	for (i = 0; i < n; i++) {
 		o = &c->listeners[i];
-		ofile = b->lfile[i];
-		if (ofile == b->lfile[n])
-			snprintf(where, sizeof(where), "line %d", o->line);
-		else
-			snprintf(where, sizeof(where), "%s:%d", ofile,
-			    o->line);
 		if ((*flags & LF_NAME_OK) && (b->lflags[i] & LF_NAME_OK) &&
 		    strcmp(l->name, o->name) == 0)
 			conferr_setting(b->e, vals[K_L_NAME].s, "duplicate "
 			    "listener name \"%s\" (first on %s)", l->name,
-			    where);
+			    confbuild_where(b, c, i, n, where, sizeof(where)));
 		if ((*flags & LF_ENDPOINT) != LF_ENDPOINT ||
 		    (b->lflags[i] & LF_ENDPOINT) != LF_ENDPOINT)
 			continue;
@@ -216,7 +227,8 @@ confbuild_listener(struct confbuild *b, config_setting_t *g, struct conf *c,
 		    addr_overlap(&l->ss, &o->ss))
 			conferr_setting(b->e, g, "listener \"%s\" overlaps "
 			    "listener \"%s\" (%s): both %s port %u on \"%s\" "
-			    "and \"%s\"", l->name, o->name, where,
+			    "and \"%s\"", l->name, o->name,
+			    confbuild_where(b, c, i, n, where, sizeof(where)),
 			    confkeys_choice(K_L_PROTOCOL, l->protocol), l->port,
 			    l->address, o->address);
 	}
