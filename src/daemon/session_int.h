@@ -61,8 +61,20 @@ struct evbuffer_cb_info;
 struct pool;
 struct slots;
 
-/* Bytes a loop's sessions read into; nothing stays there past a read. */
-#define SESSIONS_BUFFER	(64 * 1024)
+/*
+ * Bytes a loop's sessions read into; nothing stays there past a read,
+ * and the direct path's replies to one read are at most this many.
+ * Kept well under one TCP segment of loopback's 64 KiB MTU (an MSS of
+ * 65483): a 64 KiB send is a full segment and a runt, which halved one
+ * connection's throughput with megabytes in flight, while every size
+ * from 16 to 56 KiB measured the same across bench/matrix's rows
+ * (bench/readsize, bench/README.md).  Of those, the smallest that costs
+ * nothing: what a client that never reads can hold is one read's replies.
+ * A -D overrides it so that bench/readsize can build other sizes.
+ */
+#ifndef SESSIONS_BUFFER
+#define SESSIONS_BUFFER	(32 * 1024)
+#endif
 
 /*
  * The framed path reads into the bufferevent's input, one read per

@@ -59,6 +59,8 @@
  * framing.c searches each byte of it for the LF once.
  */
 #define SESSION_CARRY_MAX	(4 * 1024)
+_Static_assert(SESSIONS_BUFFER >= 4 * SESSION_CARRY_MAX,
+    "the direct path reads after what it carries");
 
 /*
  * After a read of r bytes into room: on an edge-triggered event, bytes

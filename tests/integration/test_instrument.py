@@ -424,7 +424,7 @@ def test_write_timeout_is_the_clients_not_the_delays():
 
 
 def test_delayed_bytes_count_against_max_memory():
-    # 32 sessions that each may owe 64 KiB: past a budget of 1 MiB only
+    # 32 sessions that each owe up to 256 KiB: past a budget of 1 MiB only
     # if the replies waiting for their delay count; all still come back.
     port = free_port()
     with Echod(conf(_l("d", port, delay=0.2), max_memory=1 << 20)) as d:

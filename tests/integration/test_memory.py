@@ -211,7 +211,7 @@ def test_clients_that_never_read_stay_within_max_memory():
 
 def test_paused_sessions_complete_their_lines_once_memory_drains():
     """Sessions that wait for memory lose nothing: lines longer than
-    what a session may look at while memory is short (64 KiB) wait until
+    what a session may look at while memory is short (32 KiB) wait until
     the sessions holding the budget close, then each comes back whole,
     every byte checked; while they wait, a session holding nothing is
     served."""
