@@ -3,10 +3,12 @@
  * sd_listen_fds(3)).
  */
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,70 @@ static struct {
 	struct timer		 watchdog;
 	uint64_t		 interval;	/* half of WATCHDOG_USEC */
 	char			 status[256];
+	int			 nfd;		/* systemd_nowait()'s, + 1 */
+	bool			 dropping;	/* the last one was dropped */
 } systemd_state;
+
+/*
+ * One datagram to NOTIFY_SOCKET that never waits, for what the main loop
+ * sends again and again (STATUS=, WATCHDOG=1).  sd_notify() blocks while
+ * the receiver's queue is full, and the loop with it: every session and
+ * accept on it stood still behind a manager that did not read (PID 1
+ * busy, or a harness's socket nobody drains).  What does not fit now is
+ * dropped: the next status carries the news, the next ping the proof,
+ * and only a manager that reads can act on either.  The protocol is
+ * sd_notify(3)'s: the datagram to the socket's path ("@" for the
+ * abstract namespace); the kernel attaches our credentials.  Any other
+ * address form goes to sd_notify().
+ */
+static void
+systemd_nowait(const char *msg)
+{
+	struct sockaddr_un	 sun;
+	const char		*path = getenv("NOTIFY_SOCKET");
+	size_t			 len;
+	socklen_t		 slen;
+	int			 fd;
+
+	if (path == NULL)
+		return;
+	len = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || len < 2 ||
+	    len >= sizeof(sun.sun_path)) {
+		sd_notify(0, msg);
+		return;
+	}
+	if (systemd_state.nfd == 0) {
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
+		if (fd == -1) {
+			log_warn("notify socket");
+			return;
+		}
+		systemd_state.nfd = fd + 1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, len);
+	slen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';	/* abstract: no terminator */
+	else
+		slen++;
+	if (sendto(systemd_state.nfd - 1, msg, strlen(msg),
+	    MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	    slen) == -1) {
+		if (!systemd_state.dropping)
+			log_warnx("the service manager does not take "
+			    "notifications (%s): dropping status and "
+			    "watchdog pings until it does", strerror(errno));
+		systemd_state.dropping = true;
+		return;
+	}
+	if (systemd_state.dropping)
+		log_notice("the service manager takes notifications again");
+	systemd_state.dropping = false;
+}
 
 /*
  * Take the passed sockets.  Called once: LISTEN_FDS stays in the
@@ -119,22 +184,32 @@ systemd_reloading(void)
 	    "\nSTATUS=Reloading configuration", timer_now());
 }
 
-/* STOPPING=1, first thing on SIGTERM. */
+/*
+ * STOPPING=1, first thing on SIGTERM; without waiting, so that a manager
+ * that does not read cannot hold the drain (systemd knows anyway: it
+ * sent the signal, or will see the exit).
+ */
 void
 systemd_stopping(const char *status)
 {
-	sd_notifyf(0, "STOPPING=1\nSTATUS=%s", status);
+	char	msg[sizeof(systemd_state.status) + 32];
+
+	snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=%s", status);
+	systemd_nowait(msg);
 }
 
 /* STATUS=, sent only when it changed: each one is a datagram to PID 1. */
 void
 systemd_status(const char *status)
 {
+	char	msg[sizeof(systemd_state.status) + sizeof("STATUS=")];
+
 	if (strcmp(status, systemd_state.status) == 0)
 		return;
 	snprintf(systemd_state.status, sizeof(systemd_state.status), "%s",
 	    status);
-	sd_notifyf(0, "STATUS=%s", status);
+	snprintf(msg, sizeof(msg), "STATUS=%s", systemd_state.status);
+	systemd_nowait(msg);
 }
 
 /* The watchdog ping; from the loop, so it proves the loop is alive. */
@@ -142,7 +217,7 @@ static void
 systemd_watchdog_cb(void *arg)
 {
 	(void)arg;
-	sd_notify(0, "WATCHDOG=1");
+	systemd_nowait("WATCHDOG=1");
 	if (timer_in(systemd_state.timers, &systemd_state.watchdog,
 	    systemd_state.interval) == -1)
 		log_warnx("cannot arm the watchdog");
@@ -188,4 +263,7 @@ systemd_free(void)
 	free(systemd_state.sockets);
 	systemd_state.sockets = NULL;
 	systemd_state.nsockets = 0;
+	if (systemd_state.nfd != 0)
+		close(systemd_state.nfd - 1);
+	systemd_state.nfd = 0;
 }

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import tempfile
 import threading
 import time
 
@@ -107,6 +108,83 @@ def test_watchdog_for_another_pid_is_not_ours():
             assert not d.notify_matches(r"^WATCHDOG=1$"), \
                 "pinged although WATCHDOG_PID is another process"
             time.sleep(0.05)
+
+
+def _deaf_socket(name):
+    """A notify socket nobody reads, bound at path or abstract @name."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind("\0" + name[1:] if name.startswith("@") else name)
+    return s
+
+
+def _drain(s):
+    got = []
+    s.setblocking(False)
+    try:
+        while True:
+            got.append(s.recv(4096).decode())
+    except BlockingIOError:
+        pass
+    return got
+
+
+def _notify_unread(deaf, address):
+    port = free_port()
+    # Pings every 10 ms: the receiver's queue (max_dgram_qlen) fills
+    # within a tenth of a second.
+    with Echod(conf(listener("a", port, address="127.0.0.1")),
+               env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "20000"},
+               ready=False) as d:
+        d.wait_log(r"^info: echod .* serving ")
+        s = connect(port)
+        # A second of pings and status changes nobody reads: the
+        # loop never waits for the manager.
+        end = time.monotonic() + 1.0
+        n = 0
+        while time.monotonic() < end:
+            roundtrip(s, b"still here %d" % n, timeout=2)
+            c = connect(port)
+            roundtrip(c, b"new", timeout=2)
+            c.close()
+            n += 1
+        d.wait_log(r"^warning: the service manager does not take "
+                   r"notifications \(Resource temporarily unavailable\)")
+        got = _drain(deaf)
+        assert any(x.startswith("READY=1") for x in got[:2]), got[:2]
+        assert "WATCHDOG=1" in got, got
+        # Read again: the pings go through, and echod says so; while it
+        # dropped, it warned once.
+        i = d.wait_log_at(r"^notice: the service manager takes "
+                          r"notifications again$")[0]
+        warned = [x for x in d.lines[:i]
+                  if x.startswith("warning: the service manager")]
+        assert len(warned) == 1, warned
+        roundtrip(s, b"after")
+        s.close()
+        # The stop does not wait for the manager either (STOPPING=1).
+        assert d.stop(timeout=10) == 0
+
+
+def test_unread_notify_socket_never_stops_the_loop():
+    """sd_notify() blocks while the manager's queue is full; STATUS= and
+    WATCHDOG=1 from the loop must not (echod(8), SYSTEMD)."""
+    path = os.path.join(tempfile.mkdtemp(prefix="echodtest."), "deaf")
+    deaf = _deaf_socket(path)
+    try:
+        _notify_unread(deaf, path)
+    finally:
+        deaf.close()
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
+
+
+def test_unread_abstract_notify_socket():
+    name = "@echodtest-deaf-%d" % os.getpid()
+    deaf = _deaf_socket(name)
+    try:
+        _notify_unread(deaf, name)
+    finally:
+        deaf.close()
 
 
 def _strip_conf(p_strip, p_echo):
