@@ -29,6 +29,22 @@
 #include "strip.h"
 #include "tls.h"
 
+/* The one key of first..last that v has, or -1 if none or several. */
+static int
+confgroup_one_of(const struct confkeys_val *v, int first, int last)
+{
+	int	k, which = -1;
+
+	for (k = first; k <= last; k++) {
+		if (v[k].s == NULL)
+			continue;
+		if (which != -1)
+			return (-1);
+		which = k;
+	}
+	return (which);
+}
+
 /* Build the strip set of listener l from its "strip" list. */
 void
 confgroup_strip(struct confbuild *b, config_setting_t *list,
@@ -38,7 +54,7 @@ confgroup_strip(struct confbuild *b, config_setting_t *list,
 	config_setting_t	*g;
 	const char		*cause;
 	char			 why[256], q[CONFERR_QUOTED];
-	int			 i, n, k, found, which = 0;
+	int			 i, n, which;
 
 	n = config_setting_length(list);
 	if (n == 0)
@@ -55,14 +71,8 @@ confgroup_strip(struct confbuild *b, config_setting_t *list,
 			continue;
 		}
 		confkeys_walk(b->e, b->cf, g, CTX_STRIP, vals);
-		found = 0;
-		for (k = K_S_BYTES; k <= K_S_REGEX; k++) {
-			if (vals[k].s != NULL) {
-				found++;
-				which = k;
-			}
-		}
-		if (found != 1) {
+		if ((which = confgroup_one_of(vals, K_S_BYTES,
+		    K_S_REGEX)) == -1) {
 			conferr_setting(b->e, g, "a strip rule needs exactly "
 			    "one of \"bytes\", \"prefix\" or \"regex\"");
 			continue;
@@ -331,16 +341,10 @@ confgroup_close_after(struct confbuild *b, config_setting_t *g,
 {
 	struct confkeys_val	 v[K_COUNT];
 	struct conf_close	*ca = &l->close_after;
-	int			 k, found = 0, which = 0;
+	int			 which;
 
 	confkeys_walk(b->e, b->cf, g, CTX_CLOSE_AFTER, v);
-	for (k = K_C_BYTES; k <= K_C_SECONDS; k++) {
-		if (v[k].s != NULL) {
-			found++;
-			which = k;
-		}
-	}
-	if (found != 1) {
+	if ((which = confgroup_one_of(v, K_C_BYTES, K_C_SECONDS)) == -1) {
 		conferr_setting(b->e, g, "\"close_after\" needs exactly one of "
 		    "\"bytes\", \"messages\" or \"seconds\"");
 		return;
