@@ -1,12 +1,33 @@
 /*
- * regex-engines-ere.c: the anchored ERE that bench/regex-engines-main.c hands
- * glibc and regex-engines-tre.c hands TRE, neither of which can be told
- * to anchor a match; apart, so that the two files call one way.
+ * regex-engines-ere.c: the anchored ERE (and its regex_t's block) that
+ * bench/regex-engines-main.c hands glibc and regex-engines-tre.c hands
+ * TRE, neither of which can be told to anchor a match; apart, so that
+ * the two files call one way.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "regex-engines.h"
+
+/* ere anchored and a block for its regex_t; see regex-engines.h. */
+void *
+ere_prepare(const char *ere, size_t size, char **anchored, char *why,
+    size_t whylen)
+{
+	void	*re;
+
+	if ((*anchored = ere_anchor(ere)) == NULL) {
+		snprintf(why, whylen, "cannot anchor it");
+		return (NULL);
+	}
+	if ((re = malloc(size)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		free(*anchored);
+		return (NULL);
+	}
+	return (re);
+}
 
 /* "^(ERE)", back-references renumbered past the new group. */
 char *

@@ -19,15 +19,9 @@ tre_eng_compile(const char *ere, char *why, size_t whylen)
 	char	*anchored;
 	int	 rc;
 
-	if ((anchored = ere_anchor(ere)) == NULL) {
-		snprintf(why, whylen, "cannot anchor it");
+	if ((re = ere_prepare(ere, sizeof(*re), &anchored, why,
+	    whylen)) == NULL)
 		return (NULL);
-	}
-	if ((re = malloc(sizeof(*re))) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		free(anchored);
-		return (NULL);
-	}
 	rc = tre_regcomp(re, anchored, REG_EXTENDED);
 	free(anchored);
 	if (rc != REG_OK) {

@@ -46,6 +46,14 @@ enum eng_answer	 re2_eng_match(void *, const char *, size_t, size_t *, char *,
  */
 char		*ere_anchor(const char *);
 
+/*
+ * What both POSIX engines' compile wrappers start with: ere anchored into
+ * *anchored (the caller frees it) and size bytes for the engine's
+ * regex_t, whose layouts differ.  NULL, with the reason in why, if either
+ * fails.
+ */
+void		*ere_prepare(const char *, size_t, char **, char *, size_t);
+
 #ifdef __cplusplus
 }
 #endif

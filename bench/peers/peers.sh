@@ -76,40 +76,43 @@ peers_install()
 	tail -n 3 "$TMP/apt.log" >&2
 }
 
+# Build bench/peers/$2 (-O2, linked with $3 ...) into $BUILD/bench/peers,
+# named for it without .c; if that fails, PEER_WHY[$1] says why (none
+# for an empty $1) and it returns 1.
+peers_cc()
+{
+	local why=$1 src=$2 out
+
+	shift 2
+	out=$(basename "$src" .c)
+	"${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -o "$BUILD/bench/peers/$out" \
+	    "$SRC/bench/peers/$src" "$@" 2>"$TMP/cc.log" && return 0
+	[ -n "$why" ] && PEER_WHY[$why]="cannot build $out.c: $(head -c 200 \
+	    "$TMP/cc.log")"
+	return 1
+}
+
 # Install and build the peers; PEER_WHY says why one is not there.
 peers_setup()
 {
-	local cc=${CC:-cc} dir=$BUILD/bench/peers f
-
 	peers_install
-	mkdir -p "$dir" || bench_die "cannot create $dir"
-	"$cc" -std=gnu11 -O2 -Wall -Wextra -o "$dir/seed-echo" \
-	    "$SRC/bench/peers/seed-echo.c" -levent 2>"$TMP/cc.log" ||
-	    PEER_WHY[seed]="cannot build seed-echo.c: $(head -c 200 \
-	    "$TMP/cc.log")"
+	mkdir -p "$BUILD/bench/peers" ||
+	    bench_die "cannot create $BUILD/bench/peers"
+	peers_cc seed seed-echo.c -levent
 	PEER_WHY[seedstrip]=${PEER_WHY[seed]:-}
 	if ! peers_have_pkg libuv1-dev; then
 		PEER_WHY[uv]="libuv1-dev is not installed"
-	elif ! "$cc" -std=gnu11 -O2 -Wall -Wextra -o "$dir/uv-echo" \
-	    "$SRC/bench/peers/uv-echo.c" -luv 2>"$TMP/cc.log"; then
-		PEER_WHY[uv]="cannot build uv-echo.c: $(head -c 200 \
-		    "$TMP/cc.log")"
+	else
+		peers_cc uv uv-echo.c -luv
 	fi
 	if ! peers_have_pkg liburing-dev; then
 		PEER_WHY[uring]="liburing-dev is not installed"
-	elif ! "$cc" -std=gnu11 -O2 -Wall -Wextra -o "$dir/uring-echo" \
-	    "$SRC/bench/peers/uring-echo.c" -luring 2>"$TMP/cc.log"; then
-		PEER_WHY[uring]="cannot build uring-echo.c: $(head -c 200 \
-		    "$TMP/cc.log")"
+	else
+		peers_cc uring uring-echo.c -luring
 	fi
-	for f in udp-mmsg:udp-mmsg.c:udpref udp-ref:../udp-ref.c:udpnaive \
-	    udp-load:../udp-load.c:; do
-		IFS=: read -r out c name <<<"$f"
-		"$cc" -std=gnu11 -O2 -Wall -Wextra -o "$dir/$out" \
-		    "$SRC/bench/peers/$c" 2>"$TMP/cc.log" && continue
-		[ -n "$name" ] || bench_die "cannot build $c"
-		PEER_WHY[$name]="cannot build $c"
-	done
+	peers_cc udpref udp-mmsg.c
+	peers_cc udpnaive ../udp-ref.c
+	peers_cc "" ../udp-load.c || bench_die "cannot build udp-load.c"
 	PEER_BIN[node]=$(command -v node || command -v nodejs)
 	[ -n "${PEER_BIN[node]}" ] || PEER_WHY[node]="nodejs is not installed"
 	PEER_BIN[socat]=$(command -v socat)
